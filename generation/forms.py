@@ -1,0 +1,119 @@
+"""The generation form: defaults and limits come from the chosen preset."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from django import forms
+
+from generation.presets import text_to_video_presets
+from worker.runtime.presets import Preset
+
+MAX_SEED = 2**32 - 1
+
+
+def _size_value(width: int, height: int) -> str:
+    return f"{width}x{height}"
+
+
+class TextToVideoForm(forms.Form):
+    prompt = forms.CharField(
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "A red fox runs through snow"}),
+        error_messages={"required": "Write what the video should show."},
+    )
+    negative_prompt = forms.CharField(
+        max_length=2000, required=False, label="Avoid",
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "blurry, text, watermark"}),
+    )
+    preset = forms.ChoiceField(label="Model")
+    size = forms.ChoiceField(label="Size")
+    num_frames = forms.TypedChoiceField(label="Length", coerce=int)
+    steps = forms.IntegerField(min_value=1)
+    guidance = forms.FloatField(min_value=0.0)
+    remix_of = forms.UUIDField(required=False, widget=forms.HiddenInput)
+    seed = forms.IntegerField(
+        min_value=0, max_value=MAX_SEED, required=False,
+        help_text="Leave empty for a random seed; it is shown with the result.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.presets = {preset.id: preset for preset in text_to_video_presets()}
+        self.fields["preset"].choices = [(p.id, p.label) for p in self.presets.values()]
+        self.preset = self._selected_preset()
+        if self.preset is not None:
+            self._apply_limits(self.preset)
+
+    def _selected_preset(self) -> Preset | None:
+        wanted = self.data.get("preset") if self.is_bound else self.initial.get("preset")
+        if wanted in self.presets:
+            return self.presets[wanted]
+        return next(iter(self.presets.values()), None)
+
+    def _apply_limits(self, preset: Preset) -> None:
+        fields = self.fields
+        fields["size"].choices = [
+            (_size_value(w, h), f"{w} × {h}" + (" (landscape)" if w > h else " (portrait)"
+                                               if h > w else " (square)"))
+            for w, h in preset.sizes
+        ]
+        fields["num_frames"].choices = [
+            (n, f"{n} frames · {preset.duration_s(n):.1f} s") for n in preset.frame_choices()
+        ]
+        # The browser's hints; clean() checks the same limits on the server.
+        fields["steps"].widget.attrs.update(min=1, max=preset.max_steps)
+        fields["guidance"].widget.attrs.update(min=0, max=preset.max_guidance, step=0.5)
+        if not self.is_bound:
+            self.initial = {
+                "size": _size_value(preset.default_width, preset.default_height),
+                "num_frames": preset.default_frames,
+                "steps": preset.default_steps,
+                "guidance": preset.default_guidance,
+                **self.initial,
+                "preset": preset.id,
+            }
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.preset is None:
+            raise forms.ValidationError("No model is installed yet; ask an admin to add one.")
+        if self.errors:
+            return data
+        width, height = (int(x) for x in data["size"].split("x"))
+        errors = self.preset.parameter_errors(
+            width=width, height=height, num_frames=data["num_frames"],
+            steps=data["steps"], guidance=data["guidance"],
+        )
+        for field, message in errors.items():
+            self.add_error(field, message)
+        data["width"], data["height"] = width, height
+        return data
+
+    @classmethod
+    def initial_from_recipe(cls, recipe: dict[str, Any], remix_of: Any = None
+                            ) -> dict[str, Any]:
+        """Prefill the form with a video's recipe (Remix)."""
+        initial = {k: recipe[k] for k in ("prompt", "negative_prompt", "num_frames", "steps",
+                                          "guidance", "seed") if k in recipe}
+        initial["preset"] = recipe.get("preset")
+        if "width" in recipe and "height" in recipe:
+            initial["size"] = _size_value(recipe["width"], recipe["height"])
+        initial["remix_of"] = remix_of
+        return initial
+
+    def recipe(self) -> dict[str, Any]:
+        """The validated parameters as stored on the job; a missing seed is drawn here."""
+        data = self.cleaned_data
+        seed = data["seed"] if data["seed"] is not None else secrets.randbelow(MAX_SEED + 1)
+        return {
+            "prompt": data["prompt"].strip(),
+            "negative_prompt": data["negative_prompt"].strip(),
+            "width": data["width"],
+            "height": data["height"],
+            "num_frames": data["num_frames"],
+            "steps": data["steps"],
+            "guidance": data["guidance"],
+            "seed": seed,
+        }

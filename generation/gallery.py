@@ -1,0 +1,147 @@
+"""The personal gallery: filtering, search, keyset pages, favourites, deletion and sharing."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from generation.models import Video, VideoQuerySet, Visibility
+
+PAGE_SIZE = 24
+PERIODS = {"day": timedelta(days=1), "week": timedelta(days=7),
+           "month": timedelta(days=31), "year": timedelta(days=366)}
+SHARE_DURATIONS = {"": None, "1d": timedelta(days=1), "7d": timedelta(days=7),
+                   "30d": timedelta(days=30)}
+VIEW_DEDUP_SECONDS = 30 * 60
+
+
+@dataclass(frozen=True)
+class GalleryFilters:
+    q: str = ""
+    kind: str = ""
+    preset: str = ""
+    period: str = ""
+    favourites: bool = False
+
+    @classmethod
+    def from_query(cls, params: Any) -> GalleryFilters:
+        period = params.get("period", "")
+        return cls(q=params.get("q", "").strip()[:200], kind=params.get("kind", ""),
+                   preset=params.get("preset", ""),
+                   period=period if period in PERIODS else "",
+                   favourites=params.get("favourites") in ("1", "on", "true"))
+
+    def apply(self, videos: VideoQuerySet) -> VideoQuerySet:
+        if self.kind:
+            videos = videos.filter(kind=self.kind)
+        if self.preset:
+            videos = videos.filter(preset=self.preset)
+        if self.period:
+            videos = videos.filter(created_at__gte=timezone.now() - PERIODS[self.period])
+        if self.favourites:
+            videos = videos.filter(is_favourite=True)
+        if self.q:
+            videos = search(videos, self.q)
+        return videos
+
+
+def search(videos: VideoQuerySet, text: str) -> VideoQuerySet:
+    """Full-text search over prompts on PostgreSQL (GIN-indexed); a plain match elsewhere."""
+    if connection.vendor == "postgresql":
+        return videos.annotate(
+            document=SearchVector("prompt", config="english")
+        ).filter(document=SearchQuery(text, config="english", search_type="websearch"))
+    return videos.filter(prompt__icontains=text)
+
+
+def page(videos: VideoQuerySet, cursor: str | None, size: int = PAGE_SIZE
+         ) -> tuple[list[Video], str | None]:
+    """One page, newest first, after ``cursor``; keyset paging stays fast however deep."""
+    after = _parse_cursor(cursor)
+    if after is not None:
+        created, pk = after
+        videos = videos.filter(Q(created_at__lt=created) | Q(created_at=created, id__lt=pk))
+    items = list(videos.order_by("-created_at", "-id")[: size + 1])
+    if len(items) <= size:
+        return items, None
+    items = items[:size]
+    last = items[-1]
+    return items, f"{last.created_at.isoformat()}|{last.id}"
+
+
+def _parse_cursor(cursor: str | None) -> tuple[datetime, str] | None:
+    if not cursor or "|" not in cursor:
+        return None
+    created, pk = cursor.split("|", 1)
+    parsed = parse_datetime(created)
+    if parsed is None or len(pk) != 36:
+        return None
+    return parsed, pk
+
+
+def toggle_favourite(video: Video) -> bool:
+    Video.objects.filter(pk=video.pk).update(is_favourite=~F("is_favourite"))
+    video.refresh_from_db(fields=["is_favourite"])
+    return video.is_favourite
+
+
+def share(video: Video, visibility: str, expires: str = "") -> Video:
+    """Make a video private, unlisted (link only) or public; a shared video gets a link."""
+    if visibility not in Visibility.values:
+        raise ValueError("Unknown visibility.")
+    if expires not in SHARE_DURATIONS:
+        raise ValueError("Unknown link lifetime.")
+    video.visibility = visibility
+    if visibility == Visibility.PRIVATE:
+        video.share_slug, video.share_expires_at = None, None
+    else:
+        video.share_slug = video.share_slug or secrets.token_urlsafe(16)
+        duration = SHARE_DURATIONS[expires]
+        video.share_expires_at = timezone.now() + duration if duration else None
+    video.save(update_fields=["visibility", "share_slug", "share_expires_at"])
+    return video
+
+
+def revoke_link(video: Video) -> Video:
+    """Stop the current link from working; a later share makes a new one."""
+    return share(video, Visibility.PRIVATE)
+
+
+VISITOR_COOKIE = "fc_visitor"
+
+
+def visitor_id(request: HttpRequest) -> str:
+    """An anonymous visitor's id from its cookie (new visitors get one with the response)."""
+    return request.COOKIES.get(VISITOR_COOKIE) or secrets.token_urlsafe(12)
+
+
+def record_view(video: Video, request: HttpRequest, visitor: str) -> None:
+    """Count a view once per visitor per half hour; the owner's own views do not count."""
+    if request.user.is_authenticated and request.user.pk == video.owner_id:
+        return
+    if cache.add(f"video-view:{video.pk}:{visitor[:40]}", 1, VIEW_DEDUP_SECONDS):
+        Video.objects.filter(pk=video.pk).update(view_count=F("view_count") + 1)
+
+
+@receiver(post_delete, sender=Video)
+def _delete_files(sender: type[Video], instance: Video, **kwargs: Any) -> None:
+    """Remove a deleted video's files, once the deletion is committed."""
+    names = [(f.storage, f.name) for f in (instance.file, instance.poster) if f]
+
+    def remove() -> None:
+        for storage, name in names:
+            storage.delete(name)
+
+    transaction.on_commit(remove)

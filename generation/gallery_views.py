@@ -1,0 +1,180 @@
+"""Gallery, video pages and sharing. Private things are looked up through their owner (a
+stranger gets 404); shared things only through a live share link or a public flag."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from accounts.models import User
+from generation import gallery
+from generation.media import serve_media
+from generation.models import Job, JobKind, Video
+from generation.presets import preset_label
+from generation.views import owned_video
+
+EXPLORE_PAGE_SIZE = 24
+
+
+def _download_name(video: Video) -> str:
+    return f"framecraft-{str(video.id)[:8]}.mp4"
+
+
+@login_required
+@require_GET
+def gallery_page(request: HttpRequest) -> HttpResponse:
+    filters = gallery.GalleryFilters.from_query(request.GET)
+    videos, next_cursor = gallery.page(
+        filters.apply(Video.objects.owned_by(request.user)), request.GET.get("after"))
+    context = {"videos": videos, "next_cursor": next_cursor, "filters": filters,
+               "query": request.GET.copy()}
+    if request.htmx and request.GET.get("after"):
+        return render(request, "gallery/partials/tiles.html", context)
+    if request.htmx and request.htmx.target == "gallery-results":
+        return render(request, "gallery/partials/results.html", context)
+    presets = (Video.objects.owned_by(request.user).order_by("preset")
+               .values_list("preset", flat=True).distinct())
+    context.update(kinds=JobKind.choices,
+                   presets=[(p, preset_label(p)) for p in presets if p],
+                   periods=[("day", "Last 24 hours"), ("week", "Last 7 days"),
+                            ("month", "Last 31 days"), ("year", "Last year")])
+    return render(request, "gallery/gallery.html", context)
+
+
+@login_required
+@require_GET
+def video_detail(request: HttpRequest, video_id: str) -> HttpResponse:
+    video = get_object_or_404(Video.objects.select_related("job__source_video",
+                                                           "job__retry_of"),
+                              pk=video_id, owner=request.user)
+    return render(request, "gallery/detail.html", {
+        "video": video, "lineage": _lineage(video), "share_url": _share_url(request, video)})
+
+
+def _lineage(video: Video) -> dict[str, object]:
+    """Where the video came from and what was made from it (a fixed number of queries)."""
+    job = video.job
+    derived = (Job.objects.filter(source_video=video).select_related("video")
+               .defer("preview_jpeg").order_by("-created_at")[:20])
+    retried_from = None
+    if job is not None and job.retry_of_id:
+        retried_from = job.retry_of
+    return {"source": job.source_video if job else None, "origin": job.origin if job else "",
+            "retried_from": retried_from, "derived": list(derived)}
+
+
+def _share_url(request: HttpRequest, video: Video) -> str | None:
+    if not video.share_is_live:
+        return None
+    return request.build_absolute_uri(reverse("shared_video", args=[video.share_slug]))
+
+
+@login_required
+@require_POST
+def toggle_favourite(request: HttpRequest, video_id: str) -> HttpResponse:
+    video = owned_video(request, video_id)
+    gallery.toggle_favourite(video)
+    if not request.htmx:
+        return redirect("video_detail", video.id)
+    return render(request, "gallery/partials/favourite_button.html", {"video": video})
+
+
+@login_required
+@require_POST
+def delete_video(request: HttpRequest, video_id: str) -> HttpResponse:
+    video = owned_video(request, video_id)
+    video.delete()
+    if request.htmx and request.POST.get("from") == "grid":
+        return HttpResponse("")  # the tile swaps itself away
+    messages.success(request, "Video deleted.")
+    if request.htmx:
+        return HttpResponseClientRedirect(reverse("gallery"))
+    return redirect("gallery")
+
+
+@login_required
+@require_POST
+def share_video(request: HttpRequest, video_id: str) -> HttpResponse:
+    video = owned_video(request, video_id)
+    error = None
+    try:
+        if request.POST.get("action") == "revoke":
+            gallery.revoke_link(video)
+        else:
+            gallery.share(video, request.POST.get("visibility", ""),
+                          request.POST.get("expires", ""))
+    except ValueError as problem:
+        error = str(problem)
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        return redirect("video_detail", video.id)
+    return render(request, "gallery/partials/share_panel.html", {
+        "video": video, "share_url": _share_url(request, video), "error": error},
+        status=422 if error else 200)
+
+
+@login_required
+@require_GET
+def video_download(request: HttpRequest, video_id: str) -> HttpResponse:
+    video = owned_video(request, video_id)
+    return serve_media(request, video.file, "video/mp4", _download_name(video))
+
+
+# --- Shared and public pages: no sign-in ------------------------------------------------------
+
+def _shared(slug: str) -> Video:
+    video = Video.objects.shared(slug).select_related("owner").first()
+    if video is None:
+        raise Http404("This link does not exist, was revoked, or has expired.")
+    return video
+
+
+@require_GET
+def shared_video(request: HttpRequest, slug: str) -> HttpResponse:
+    video = _shared(slug)
+    visitor = gallery.visitor_id(request)
+    gallery.record_view(video, request, visitor)
+    response = render(request, "gallery/shared.html", {
+        "video": video,
+        "page_url": request.build_absolute_uri(),
+        "poster_url": request.build_absolute_uri(reverse("shared_poster", args=[slug])),
+        "file_url": request.build_absolute_uri(reverse("shared_file", args=[slug])),
+    })
+    response.set_cookie(gallery.VISITOR_COOKIE, visitor, max_age=365 * 24 * 3600,
+                        httponly=True, samesite="Lax", secure=request.is_secure())
+    return response
+
+
+@require_GET
+def shared_file(request: HttpRequest, slug: str) -> HttpResponse:
+    return serve_media(request, _shared(slug).file, "video/mp4")
+
+
+@require_GET
+def shared_poster(request: HttpRequest, slug: str) -> HttpResponse:
+    return serve_media(request, _shared(slug).poster, "image/jpeg")
+
+
+@require_GET
+def public_profile(request: HttpRequest, username: str) -> HttpResponse:
+    person = get_object_or_404(User, username=username, is_active=True)
+    videos, next_cursor = gallery.page(Video.objects.public().filter(owner=person),
+                                       request.GET.get("after"))
+    template = "gallery/partials/public_tiles.html" if request.htmx else "gallery/profile.html"
+    return render(request, template, {"person": person, "videos": videos,
+                                      "next_cursor": next_cursor})
+
+
+@require_GET
+def explore(request: HttpRequest) -> HttpResponse:
+    videos, next_cursor = gallery.page(Video.objects.public().select_related("owner"),
+                                       request.GET.get("after"), EXPLORE_PAGE_SIZE)
+    template = "gallery/partials/public_tiles.html" if request.htmx else "gallery/explore.html"
+    return render(request, template, {"videos": videos, "next_cursor": next_cursor})
+

@@ -1,0 +1,23 @@
+"""The web tier's view of the model catalogue: which presets a user may pick, and for what."""
+
+from __future__ import annotations
+
+from worker.runtime.presets import CATALOGUE, Preset, Task
+
+
+def presets_for(task: Task | str) -> list[Preset]:
+    """Installed presets that can run `task`, in catalogue order."""
+    return [
+        preset for preset in CATALOGUE.values() if preset.can(task) and preset.is_installed()
+    ]
+
+
+def text_to_video_presets() -> list[Preset]:
+    """Installed presets that make a video from a prompt alone (VACE and Wan 2.2 TI2V too;
+    image-to-video-only models not)."""
+    return presets_for(Task.T2V)
+
+
+def preset_label(preset_id: str) -> str:
+    preset = CATALOGUE.get(preset_id)
+    return preset.label if preset else preset_id

@@ -1,0 +1,143 @@
+"""Studio pages. Every object is looked up through its owner: a stranger gets 404."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+from django_ratelimit.decorators import ratelimit
+
+from generation import services
+from generation.forms import TextToVideoForm
+from generation.media import serve_media
+from generation.models import Job, JobKind, Video
+
+RECENT_JOBS = 24
+
+
+def owned_job(request: HttpRequest, job_id: str) -> Job:
+    return get_object_or_404(Job, pk=job_id, owner=request.user)
+
+
+def owned_video(request: HttpRequest, video_id: str) -> Video:
+    return get_object_or_404(Video, pk=video_id, owner=request.user)
+
+
+def recent_jobs(user: object) -> list[Job]:
+    """The user's latest jobs for the job list, with their videos in the same query."""
+    return list(
+        Job.objects.owned_by(user).select_related("video").defer("preview_jpeg")
+        .order_by("-created_at")[:RECENT_JOBS]
+    )
+
+
+def _job_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "generation/partials/job_list.html",
+                  {"jobs": recent_jobs(request.user)})
+
+
+@login_required
+@require_GET
+def studio(request: HttpRequest) -> HttpResponse:
+    initial = {}
+    remix = request.GET.get("remix")
+    if remix:
+        source = services.remixable_video(request.user, remix)
+        if source is None:
+            raise Http404("No such video.")
+        initial = TextToVideoForm.initial_from_recipe(source.recipe, remix_of=source.id)
+    return render(request, "generation/studio.html", {
+        "form": TextToVideoForm(initial=initial), "jobs": recent_jobs(request.user),
+    })
+
+
+@login_required
+@require_GET
+def generation_form(request: HttpRequest) -> HttpResponse:
+    """The form for another model: its defaults and limits, keeping what the user typed."""
+    keep = {k: request.GET[k] for k in ("preset", "prompt", "negative_prompt", "seed")
+            if request.GET.get(k)}
+    return render(request, "generation/partials/generation_form.html",
+                  {"form": TextToVideoForm(initial=keep)})
+
+
+@login_required
+@require_POST
+@ratelimit(key="user", rate=lambda group, request: settings.FRAMECRAFT_SUBMIT_RATE,
+           method="POST", block=False)
+def submit(request: HttpRequest) -> HttpResponse:
+    form = TextToVideoForm(request.POST)
+    if getattr(request, "limited", False):
+        form.is_valid()
+        form.add_error(None, "You are submitting very fast; wait a minute and try again.")
+    elif form.is_valid():
+        source = None
+        if form.cleaned_data["remix_of"]:
+            source = services.remixable_video(request.user, form.cleaned_data["remix_of"])
+        try:
+            services.submit(request.user, form.cleaned_data["preset"], form.recipe(),
+                            kind=JobKind.TEXT_TO_VIDEO, source_video=source)
+        except services.JobLimitReached as limit:
+            form.add_error(None, str(limit))
+        else:
+            if not request.htmx:
+                return redirect("studio")
+            # A fresh form keeps the model and prompt, so a variation is one click away.
+            form = TextToVideoForm(initial={
+                k: form.cleaned_data[k] for k in ("preset", "prompt", "negative_prompt")})
+            return render(request, "generation/partials/submitted.html", {
+                "form": form, "jobs": recent_jobs(request.user)})
+    if not request.htmx:
+        return render(request, "generation/studio.html", {
+            "form": form, "jobs": recent_jobs(request.user)}, status=422)
+    return render(request, "generation/partials/generation_form.html", {"form": form},
+                  status=422)
+
+
+@login_required
+@require_GET
+def job_card(request: HttpRequest, job_id: str) -> HttpResponse:
+    return render(request, "generation/partials/job_card.html",
+                  {"job": owned_job(request, job_id)})
+
+
+@login_required
+@require_POST
+def cancel(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = owned_job(request, job_id)
+    if not services.cancel(job):
+        messages.info(request, "That job had already finished.")
+    if not request.htmx:
+        return redirect("studio")
+    job.refresh_from_db()
+    return render(request, "generation/partials/job_card.html", {"job": job})
+
+
+@login_required
+@require_POST
+def retry(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = owned_job(request, job_id)
+    try:
+        services.retry(job)
+    except services.JobLimitReached as limit:
+        messages.error(request, str(limit))
+    except ValueError as error:
+        messages.error(request, str(error))
+    if not request.htmx:
+        return redirect("studio")
+    return _job_list(request)
+
+
+@login_required
+@require_GET
+def video_file(request: HttpRequest, video_id: str) -> HttpResponse:
+    return serve_media(request, owned_video(request, video_id).file, "video/mp4")
+
+
+@login_required
+@require_GET
+def video_poster(request: HttpRequest, video_id: str) -> HttpResponse:
+    return serve_media(request, owned_video(request, video_id).poster, "image/jpeg")

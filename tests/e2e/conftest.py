@@ -1,0 +1,70 @@
+"""Browser tests: Debian's Chromium driven by Playwright, against the real web server and worker."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from tests.processes import free_port, start_web, start_worker
+
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+
+# Package scope: the sync API's event loop must be gone before the async tests elsewhere run.
+@pytest.fixture(scope="package")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop in this thread; the ORM work the fixtures do
+    # between browser steps is still plain synchronous code.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    executable = shutil.which("chromium")
+    assert executable, "Debian's chromium is needed for the browser tests (make test installs it)"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+    del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+
+
+@pytest.fixture
+def live_studio(transactional_db, tmp_path):
+    """The site served by uvicorn with a Celery worker, both on the test database."""
+    worker = start_worker(tmp_path / "worker.log", FRAMECRAFT_PROGRESS_INTERVAL="0.1")
+    port = free_port()
+    web = start_web(tmp_path / "web.log", port)
+    yield f"http://127.0.0.1:{port}"
+    web.stop()
+    worker.stop()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+PLAY_SCRIPT = """async (selector) => {
+    const video = document.querySelector(selector);
+    video.muted = true;
+    if (video.readyState < 1) {
+        await new Promise(resolve => video.addEventListener('loadedmetadata', resolve,
+                                                           {once: true}));
+    }
+    await video.play();
+    await new Promise(resolve => setTimeout(resolve, 400));
+    return {duration: video.duration, time: video.currentTime, error: video.error};
+}"""
+
+
+def play_video(page, selector: str = "video") -> dict:
+    """Play the video muted for a moment; its duration, position and any media error."""
+    return page.evaluate(PLAY_SCRIPT, selector)

@@ -1,0 +1,59 @@
+"""Make a video unlisted, open its link in a fresh signed-out browser, and watch it play."""
+
+import numpy as np
+import pytest
+from django.core.files import File
+from django.core.files.base import ContentFile
+
+from accounts.models import User
+from generation.models import Video
+from tests.e2e.conftest import play_video
+from worker.runtime.encode import encode_mp4, poster_jpeg
+
+pytestmark = pytest.mark.e2e
+
+PASSWORD = "correct-horse-battery-42"
+
+@pytest.fixture
+def video_of_ada(tmp_path):
+    ada = User.objects.create_user("ada", "ada@example.com", PASSWORD)
+    frames = np.random.default_rng(0).integers(0, 255, (16, 96, 128, 3), dtype=np.uint8)
+    info = encode_mp4(frames, 8, tmp_path / "clip.mp4", {"title": "noise"})
+    video = Video(owner=ada, prompt="a shared noise clip", preset="tiny", width=info.width,
+                  height=info.height, fps=8, frame_count=16, duration_s=info.duration_s,
+                  size_bytes=info.size_bytes, recipe={"seed": 3})
+    with (tmp_path / "clip.mp4").open("rb") as stream:
+        video.file.save("clip.mp4", File(stream), save=False)
+    video.poster.save("poster.jpg", ContentFile(poster_jpeg(frames[0])), save=False)
+    video.save()
+    return video
+
+
+def test_an_unlisted_link_plays_for_a_signed_out_visitor(browser, live_studio, video_of_ada):
+    owner = browser.new_context()
+    page = owner.new_page()
+    page.goto(f"{live_studio}/accounts/login/")
+    page.fill("input[name=login]", "ada")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{live_studio}/studio/")
+    page.goto(f"{live_studio}/videos/{video_of_ada.id}/")
+    page.check("input[name=visibility][value=unlisted]")
+    page.click("#share-panel button:has-text('Save sharing')")
+    link = page.locator("#share-url")
+    link.wait_for()
+    share_url = link.input_value()
+    assert "/s/" in share_url
+    owner.close()
+
+    stranger = browser.new_context()  # no cookies: signed out
+    page = stranger.new_page()
+    response = page.goto(share_url)
+    assert response.status == 200
+    assert page.locator("meta[property='og:image']").get_attribute("content").endswith(
+        "/poster.jpg")
+    playback = play_video(page)
+    assert playback["error"] is None
+    assert playback["duration"] > 0 and playback["time"] > 0
+    assert page.locator("text=Sign in").count() >= 1  # really signed out
+    stranger.close()

@@ -1,0 +1,156 @@
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from generation.models import Job, JobOrigin, Video
+from tests.conftest import csrf_post
+from tests.videos import FAKE_MP4, make_video
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+
+def test_the_gallery_shows_your_videos_newest_first(owner_client, owner, stranger):
+    make_video(owner, "older fox", age=timedelta(days=2))
+    make_video(owner, "newer owl")
+    make_video(stranger, "someone else's whale")
+    page = owner_client.get(reverse("gallery")).content.decode()
+    assert page.index("newer owl") < page.index("older fox")
+    assert "whale" not in page
+
+
+def test_the_gallery_loads_more_as_you_scroll(owner_client, owner):
+    for n in range(30):
+        make_video(owner, f"clip number {n:02d}", age=timedelta(minutes=n))
+    first = owner_client.get(reverse("gallery")).content.decode()
+    assert first.count('class="tile"') == 24
+    assert "clip number 23" in first and "clip number 24" not in first
+    cursor = first.split("after=")[1].split('"')[0].replace("&amp;", "&")
+    more = owner_client.get(reverse("gallery") + "?after=" + cursor, **HTMX).content.decode()
+    assert more.count('class="tile"') == 6
+    assert "clip number 24" in more and "clip number 29" in more
+    assert "load-more" not in more
+
+
+@pytest.mark.parametrize(
+    ("query", "shown", "hidden"),
+    [
+        ({"q": "lighthouse"}, "a lighthouse in a storm", "a fox in snow"),
+        ({"favourites": "1"}, "a fox in snow", "a lighthouse in a storm"),
+        ({"period": "day"}, "a lighthouse in a storm", "an old owl"),
+        ({"preset": "other-model"}, "an old owl", "a fox in snow"),
+    ],
+)
+def test_the_gallery_filters(owner_client, owner, query, shown, hidden):
+    make_video(owner, "a lighthouse in a storm")
+    make_video(owner, "a fox in snow", is_favourite=True)
+    make_video(owner, "an old owl", age=timedelta(days=3), preset="other-model")
+    page = owner_client.get(reverse("gallery"), query).content.decode()
+    assert shown in page
+    assert hidden not in page
+
+
+def test_favourite_toggles(owner_client, owner):
+    video = make_video(owner)
+    response = csrf_post(owner_client, reverse("toggle_favourite", args=[video.id]), **HTMX)
+    assert 'aria-pressed="true"' in response.content.decode()
+    video.refresh_from_db()
+    assert video.is_favourite
+    csrf_post(owner_client, reverse("toggle_favourite", args=[video.id]), **HTMX)
+    video.refresh_from_db()
+    assert not video.is_favourite
+
+
+@pytest.mark.django_db(transaction=True)
+def test_delete_removes_the_row_and_the_files(owner_client, owner):
+    video = make_video(owner)
+    storage, names = video.file.storage, (video.file.name, video.poster.name)
+    assert all(storage.exists(n) for n in names)
+    response = csrf_post(owner_client, reverse("delete_video", args=[video.id]), {"from": "grid"},
+                     **HTMX)
+    assert response.status_code == 200 and response.content == b""
+    assert not Video.objects.filter(pk=video.pk).exists()
+    assert not any(storage.exists(n) for n in names)
+    assert Job.objects.filter(pk=video.job_id).exists()  # the job's record stays
+
+
+def test_the_detail_page_shows_the_full_recipe_and_lineage(owner_client, owner):
+    source = make_video(owner, "the original")
+    remix = make_video(owner, "the remix")
+    Job.objects.filter(pk=remix.job_id).update(source_video=source, origin=JobOrigin.REMIX)
+    page = owner_client.get(reverse("video_detail", args=[source.id])).content.decode()
+    assert "Seed" in page and "<code>1</code>" in page
+    assert "Made from this video" in page and "the remix" in page
+    page = owner_client.get(reverse("video_detail", args=[remix.id])).content.decode()
+    assert "Remix of" in page and "the original" in page
+    assert f"?remix={remix.id}" in page
+
+
+def test_remix_prefills_the_form_and_records_lineage(owner_client, owner):
+    video = make_video(owner, "a paper crane")
+    page = owner_client.get(reverse("studio"), {"remix": video.id}).content.decode()
+    assert "a paper crane" in page and "Remixing a video" in page
+    assert f'value="{video.id}"' in page
+    response = csrf_post(owner_client, reverse("submit_job"), {
+        "preset": "tiny", "prompt": "a paper crane, at night", "negative_prompt": "",
+        "size": "128x128", "num_frames": "17", "steps": "8", "guidance": "5.0", "seed": "1",
+        "remix_of": str(video.id)}, **HTMX)
+    assert response.status_code == 200
+    job = Job.objects.exclude(pk=video.job_id).get()
+    assert (job.source_video_id, job.origin) == (video.id, JobOrigin.REMIX)
+
+
+def test_a_stranger_cannot_remix_a_private_video(stranger_client, owner):
+    video = make_video(owner)
+    assert stranger_client.get(reverse("studio"), {"remix": video.id}).status_code == 404
+
+
+def test_media_supports_range_requests_so_players_can_seek(owner_client, owner):
+    video = make_video(owner)
+    url = reverse("video_file", args=[video.id])
+    response = owner_client.get(url, HTTP_RANGE="bytes=100-199")
+    assert response.status_code == 206
+    assert response["Content-Range"] == f"bytes 100-199/{len(FAKE_MP4)}"
+    assert b"".join(response.streaming_content) == FAKE_MP4[100:200]
+    response = owner_client.get(url, HTTP_RANGE="bytes=-10")
+    assert b"".join(response.streaming_content) == FAKE_MP4[-10:]
+    response = owner_client.get(url, HTTP_RANGE=f"bytes={len(FAKE_MP4)}-")
+    assert response.status_code == 416
+    whole = owner_client.get(url)
+    assert whole.status_code == 200 and whole["Accept-Ranges"] == "bytes"
+    assert b"".join(whole.streaming_content) == FAKE_MP4
+
+
+def test_media_goes_through_the_proxy_when_configured(owner_client, owner, settings):
+    settings.FRAMECRAFT_MEDIA_ACCEL_PREFIX = "/protected-media/"
+    video = make_video(owner)
+    response = owner_client.get(reverse("video_file", args=[video.id]))
+    assert response["X-Accel-Redirect"] == "/protected-media/" + video.file.name
+
+
+def _count_queries(client, url) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return len(queries)
+
+
+def test_gallery_queries_stay_constant_as_videos_grow(owner_client, owner):
+    make_video(owner)
+    few = _count_queries(owner_client, reverse("gallery"))
+    for _ in range(15):
+        make_video(owner, is_favourite=True)
+    assert _count_queries(owner_client, reverse("gallery")) == few
+
+
+def test_detail_queries_stay_constant_as_lineage_grows(owner_client, owner):
+    source = make_video(owner)
+    url = reverse("video_detail", args=[source.id])
+    make_video(owner)  # warm caches (content types, sessions)
+    few = _count_queries(owner_client, url)
+    for _ in range(8):
+        child = make_video(owner)
+        Job.objects.filter(pk=child.job_id).update(source_video=source, origin=JobOrigin.REMIX)
+    assert _count_queries(owner_client, url) == few

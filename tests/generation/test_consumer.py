@@ -1,0 +1,86 @@
+"""The jobs websocket: the page's partials, per user, current state on (re)connect."""
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.test import Client
+
+from generation import services
+from generation.models import Job, JobStatus
+from tests.jobs import make_job
+from webapp.asgi import application
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@sync_to_async
+def _cookie(user) -> str:
+    client = Client()
+    client.force_login(user)
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+async def _connect(user) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(application, "/ws/jobs/", headers=[
+        (b"origin", b"http://localhost"), (b"cookie", (await _cookie(user)).encode())])
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator
+
+
+async def test_a_socket_gets_the_current_job_list_when_it_connects(owner):
+    job = await sync_to_async(make_job)(owner, prompt="a quiet harbour")
+    socket = await _connect(owner)
+    html = await socket.receive_from(timeout=5)
+    assert 'id="job-list"' in html
+    assert f'id="job-{job.id}"' in html
+    assert "a quiet harbour" in html
+    await socket.disconnect()
+
+
+async def test_a_job_change_sends_the_same_card_partial_the_page_renders(owner):
+    job = await sync_to_async(make_job)(owner)
+    socket = await _connect(owner)
+    await socket.receive_from(timeout=5)  # the list
+    await sync_to_async(Job.objects.transition)(job.id, (JobStatus.QUEUED,), JobStatus.RUNNING,
+                                                progress_step=3, progress_total=8)
+    await sync_to_async(services.notify)(job.id)
+    html = await socket.receive_from(timeout=5)
+    assert html.strip().startswith(f'<article id="job-{job.id}"')
+    assert "Step 3 / 8" in html
+    # A duplicated hint for the same state sends nothing again.
+    await sync_to_async(services.notify)(job.id)
+    assert await socket.receive_nothing(timeout=0.5)
+    await socket.disconnect()
+
+
+async def test_user_b_never_receives_user_a_events(owner, stranger):
+    job = await sync_to_async(make_job)(owner, prompt="owner's secret prompt")
+    socket_b = await _connect(stranger)
+    first = await socket_b.receive_from(timeout=5)
+    assert "owner's secret prompt" not in first
+    await sync_to_async(Job.objects.transition)(job.id, (JobStatus.QUEUED,), JobStatus.RUNNING)
+    await sync_to_async(services.notify)(job.id)
+    assert await socket_b.receive_nothing(timeout=0.5)
+    await socket_b.disconnect()
+
+
+async def test_a_forged_hint_for_someone_elses_job_shows_nothing(owner, stranger):
+    job = await sync_to_async(make_job)(owner)
+    socket_b = await _connect(stranger)
+    await socket_b.receive_from(timeout=5)
+    from generation import events
+
+    await sync_to_async(events.job_updated)(stranger.pk, job.id, "running", 1, 0)
+    assert await socket_b.receive_nothing(timeout=0.5)
+    await socket_b.disconnect()
+
+
+async def test_messages_from_the_browser_are_ignored(owner):
+    socket = await _connect(owner)
+    await socket.receive_from(timeout=5)
+    await socket.send_to(text_data='{"type": "job.updated", "job_id": "x"}')
+    await socket.send_to(text_data="not json at all")
+    assert await socket.receive_nothing(timeout=0.3)
+    await socket.disconnect()

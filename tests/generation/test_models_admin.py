@@ -1,0 +1,93 @@
+"""The admin's Models page: staff see every preset and ask a worker to install, verify or
+remove weights; the worker's side reports what happened (the Hub is unreachable here)."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+from django.conf import settings
+from django.test import Client
+from django.urls import reverse
+
+from accounts.models import User
+from generation.models import JobStatus, ModelOperation
+from tests.conftest import csrf_post
+from worker.models_volume import carry_out
+
+PAGE = "admin:generation_modeloperation_changelist"
+RUN = "admin:generation_modeloperation_run"
+
+
+
+@pytest.fixture
+def admin_client(db) -> Client:
+    staff = User.objects.create_superuser("root", "root@example.com", "x-very-secret-42")
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff)
+    return client
+
+
+def test_staff_see_every_preset_and_its_state(admin_client, models):
+    page = admin_client.get(reverse(PAGE)).content.decode()
+    assert "wan2.1-t2v-1.3b" in page and "ltx-video" in page
+    assert "not installed" in page and "built in" in page
+
+
+def test_the_page_is_for_staff_only(owner_client, models):
+    response = owner_client.get(reverse(PAGE))
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
+
+
+def test_install_asks_a_worker_on_the_models_queue(admin_client, models,
+                                                  django_capture_on_commit_callbacks):
+    queue = redis.Redis.from_url(settings.REDIS_URL)
+    before = queue.llen(settings.CELERY_MODELS_QUEUE)
+    admin_client.get(reverse(PAGE))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = csrf_post(admin_client, reverse(RUN),
+                             {"preset": "wan2.1-t2v-1.3b", "action": "install"})
+    assert response.status_code == 302
+    operation = ModelOperation.objects.get()
+    assert (operation.preset, operation.action, operation.status) == (
+        "wan2.1-t2v-1.3b", "install", JobStatus.QUEUED)
+    assert queue.llen(settings.CELERY_MODELS_QUEUE) == before + 1
+
+
+def test_unknown_models_and_actions_are_refused(admin_client, models):
+    admin_client.get(reverse(PAGE))
+    csrf_post(admin_client, reverse(RUN), {"preset": "nope", "action": "install"})
+    csrf_post(admin_client, reverse(RUN), {"preset": "ltx-video", "action": "format-disk"})
+    assert not ModelOperation.objects.exists()
+
+
+def test_a_post_without_csrf_token_is_refused(admin_client, models):
+    response = admin_client.post(reverse(RUN), {"preset": "ltx-video", "action": "remove"})
+    assert response.status_code == 403
+
+
+def test_an_install_on_a_machine_that_cannot_reach_the_hub_fails_clearly(db, models):
+    operation = ModelOperation.objects.create(preset="ltx-video", action="install")
+    assert carry_out(operation.pk, "test-worker") == JobStatus.FAILED
+    operation.refresh_from_db()
+    assert "ltx-video" in operation.message or "Hub" in operation.message
+    assert operation.finished_at is not None
+    assert carry_out(operation.pk, "test-worker") is None  # finished: never run twice
+
+
+def test_verify_reports_missing_weights(db, models):
+    operation = ModelOperation.objects.create(preset="ltx-video", action="verify")
+    assert carry_out(operation.pk, "w") == JobStatus.FAILED
+    operation.refresh_from_db()
+    assert "not installed" in operation.message
+
+
+def test_remove_deletes_the_folder(db, models):
+    folder = models / "ltx-video" / "transformer"
+    folder.mkdir(parents=True)
+    (folder / "weights.safetensors").write_bytes(b"\0" * 1000)
+    operation = ModelOperation.objects.create(preset="ltx-video", action="remove")
+    assert carry_out(operation.pk, "w") == JobStatus.SUCCEEDED
+    assert not (models / "ltx-video").exists()
+    operation.refresh_from_db()
+    assert "Removed ltx-video" in operation.message

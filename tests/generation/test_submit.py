@@ -1,0 +1,185 @@
+import pytest
+import redis
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+
+from generation import services
+from generation.models import Job, JobStatus
+from tests.conftest import csrf_post
+from tests.jobs import TINY_PARAMS, form_data, make_job
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def _queue_length() -> int:
+    return redis.Redis.from_url(settings.REDIS_URL).llen(settings.CELERY_TASK_DEFAULT_QUEUE)
+
+
+
+@pytest.fixture
+def studio_client(owner_client):
+    assert owner_client.get(reverse("studio")).status_code == 200  # sets the CSRF cookie
+    return owner_client
+
+
+def test_the_form_offers_only_installed_text_to_video_models(studio_client):
+    page = studio_client.get(reverse("studio")).content.decode()
+    assert 'value="tiny"' in page
+    assert "Tiny random model" in page
+    assert "wan2.1-t2v-14b" not in page  # no weights on this machine
+
+
+def test_submitting_creates_a_queued_job_with_a_random_seed_shown_later(studio_client, owner):
+    response = csrf_post(studio_client, reverse("submit_job"), form_data(), **HTMX)
+    assert response.status_code == 200
+    job = Job.objects.get(owner=owner)
+    assert job.status == JobStatus.QUEUED
+    assert job.params["prompt"] == "a lighthouse at dusk"
+    assert (job.params["width"], job.params["height"], job.params["num_frames"]) == (128, 128, 17)
+    assert isinstance(job.params["seed"], int)
+    assert f'id="job-{job.id}"' in response.content.decode()
+
+
+def test_a_given_seed_is_kept(studio_client, owner):
+    csrf_post(studio_client, reverse("submit_job"), form_data(seed="42"), **HTMX)
+    assert Job.objects.get(owner=owner).params["seed"] == 42
+
+
+def test_submission_enqueues_once_the_transaction_commits(
+        owner, django_capture_on_commit_callbacks):
+    before = _queue_length()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        services.submit(owner, "tiny", dict(TINY_PARAMS))
+        assert _queue_length() == before, "nothing may be sent before the commit"
+    for callback in callbacks:
+        callback()
+    assert _queue_length() == before + 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rolled_back_request_enqueues_nothing(owner):
+    before = _queue_length()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.submit(owner, "tiny", dict(TINY_PARAMS))
+        raise RuntimeError("the request failed after submitting")
+    assert not Job.objects.exists()
+    assert _queue_length() == before
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("prompt", "", "Write what the video should show."),
+        ("num_frames", "18", "Select a valid choice"),
+        ("size", "4000x4000", "Select a valid choice"),
+        ("steps", "500", "Steps must be between 1 and"),
+        ("guidance", "99", "Guidance must be between 0 and"),
+        ("steps", "many", "Enter a whole number"),
+        ("seed", "-1", "greater than or equal to 0"),
+    ],
+)
+def test_invalid_values_get_inline_messages(studio_client, owner, field, value, message):
+    response = csrf_post(studio_client, reverse("submit_job"), form_data(**{field: value}), **HTMX)
+    assert response.status_code == 422
+    assert message in response.content.decode()
+    assert not Job.objects.exists()
+
+
+def test_an_unknown_model_is_refused(studio_client):
+    response = csrf_post(studio_client, reverse("submit_job"), form_data(preset="nope"), **HTMX)
+    assert response.status_code == 422
+    assert "Select a valid choice" in response.content.decode()
+
+
+def test_the_per_user_cap_gives_a_clear_message(studio_client, owner):
+    for _ in range(owner.active_job_limit):
+        make_job(owner)
+    make_job(owner, status=JobStatus.SUCCEEDED)  # finished jobs do not count
+    response = csrf_post(studio_client, reverse("submit_job"), form_data(), **HTMX)
+    assert response.status_code == 422
+    assert "the most you may have at once" in response.content.decode()
+    assert Job.objects.filter(owner=owner).count() == owner.active_job_limit + 1
+
+
+def test_a_post_without_csrf_token_is_refused(studio_client, owner):
+    response = studio_client.post(reverse("submit_job"), form_data(), **HTMX)
+    assert response.status_code == 403
+    assert not Job.objects.exists()
+
+
+def test_changing_the_model_rerenders_the_form_with_its_defaults(studio_client):
+    response = studio_client.get(reverse("generation_form"),
+                                 {"preset": "tiny", "prompt": "kept prompt"}, **HTMX)
+    page = response.content.decode()
+    assert "kept prompt" in page
+    assert 'value="8"' in page  # the tiny preset's default steps
+
+
+def test_cancelling_a_queued_job_cancels_it_at_once(studio_client, owner):
+    job = make_job(owner)
+    response = csrf_post(studio_client, reverse("cancel_job", args=[job.id]), **HTMX)
+    assert response.status_code == 200
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELLED
+    assert job.status_sequence == 1
+    assert "Retry" in response.content.decode()
+
+
+def test_cancelling_a_running_job_raises_its_flag(studio_client, owner):
+    job = make_job(owner, status=JobStatus.RUNNING)
+    csrf_post(studio_client, reverse("cancel_job", args=[job.id]), **HTMX)
+    job.refresh_from_db()
+    assert job.status == JobStatus.RUNNING
+    assert job.cancel_requested
+
+
+def test_a_finished_job_stays_finished_when_cancelled(studio_client, owner):
+    job = make_job(owner, status=JobStatus.SUCCEEDED)
+    csrf_post(studio_client, reverse("cancel_job", args=[job.id]), **HTMX)
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED
+    assert not job.cancel_requested
+
+
+def test_retry_makes_a_new_job_with_the_same_recipe(studio_client, owner):
+    job = make_job(owner, status=JobStatus.FAILED)
+    response = csrf_post(studio_client, reverse("retry_job", args=[job.id]), **HTMX)
+    assert response.status_code == 200
+    retry = Job.objects.get(retry_of=job)
+    assert retry.params == job.params
+    assert retry.status == JobStatus.QUEUED
+
+
+def test_a_successful_job_cannot_be_retried(studio_client, owner):
+    job = make_job(owner, status=JobStatus.SUCCEEDED)
+    csrf_post(studio_client, reverse("retry_job", args=[job.id]), **HTMX)
+    assert not Job.objects.filter(retry_of=job).exists()
+
+
+def test_terminal_states_are_never_overwritten(owner):
+    job = make_job(owner, status=JobStatus.CANCELLED)
+    assert not Job.objects.transition(job.id, (JobStatus.QUEUED, JobStatus.RUNNING),
+                                      JobStatus.SUCCEEDED)
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELLED
+
+
+def test_queue_position_counts_the_jobs_ahead(owner, stranger):
+    first = make_job(stranger)
+    second = make_job(owner)
+    assert services.queue_position(first) == 1
+    assert services.queue_position(second) == 2
+    Job.objects.transition(first.id, (JobStatus.QUEUED,), JobStatus.RUNNING)
+    assert services.queue_position(second) == 1
+
+
+def test_submitting_too_fast_is_limited_with_a_clear_message(studio_client, owner, settings):
+    settings.RATELIMIT_ENABLE = True
+    settings.FRAMECRAFT_SUBMIT_RATE = "2/m"
+    responses = [csrf_post(studio_client, reverse("submit_job"), form_data(), **HTMX)
+                 for _ in range(3)]
+    limited = [r for r in responses if r.status_code == 422]
+    assert limited, "the third submission within a minute must be refused"
+    assert "submitting very fast" in limited[-1].content.decode()
+    assert Job.objects.filter(owner=owner).count() == 3 - len(limited)

@@ -1,0 +1,24 @@
+"""Builders for jobs and videos in tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from generation.models import Job, JobStatus
+
+TINY_PARAMS = {
+    "prompt": "a red fox running through snow", "negative_prompt": "", "width": 128,
+    "height": 128, "num_frames": 5, "steps": 2, "guidance": 5.0, "seed": 1234,
+}
+
+
+def make_job(owner: Any, status: str = JobStatus.QUEUED, **params: Any) -> Job:
+    return Job.objects.create(owner=owner, preset=params.pop("preset", "tiny"),
+                              params={**TINY_PARAMS, **params}, status=status)
+
+
+def form_data(**overrides: Any) -> dict[str, Any]:
+    data = {"preset": "tiny", "prompt": "a lighthouse at dusk", "negative_prompt": "",
+            "size": "128x128", "num_frames": "17", "steps": "8", "guidance": "5.0", "seed": ""}
+    data.update(overrides)
+    return data

@@ -1,0 +1,78 @@
+"""A real Celery worker process on the real broker, running the tiny model on the CPU."""
+
+import os
+import signal
+
+import pytest
+
+from generation import services
+from generation.models import Job, JobStatus, Video
+from tests.channel_events import GroupListener
+from tests.jobs import TINY_PARAMS
+from tests.processes import start_worker, wait_for
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+WORKER_ENV = {
+    "FRAMECRAFT_HEARTBEAT_SECONDS": "0.5",
+    "FRAMECRAFT_STALE_AFTER_SECONDS": "3",
+    "FRAMECRAFT_PROGRESS_INTERVAL": "0.1",
+}
+
+
+@pytest.fixture
+def worker(tmp_path):
+    service = start_worker(tmp_path / "worker.log", **WORKER_ENV)
+    yield service
+    service.stop()
+
+
+def _status(job):
+    job.refresh_from_db()
+    return job.status
+
+
+def test_a_submitted_job_runs_on_the_worker_and_the_model_stays_loaded(owner, worker):
+    first = services.submit(owner, "tiny", dict(TINY_PARAMS))
+    wait_for(lambda: _status(first) == JobStatus.SUCCEEDED, 120, "the first job")
+    second = services.submit(owner, "tiny", {**TINY_PARAMS, "seed": 5})
+    wait_for(lambda: _status(second) == JobStatus.SUCCEEDED, 60, "the second job")
+    assert Video.objects.filter(owner=owner).count() == 2
+    log = worker.log()
+    assert log.count("loading preset tiny") == 1, log
+    assert first.worker == second.worker  # the same warm child process
+
+
+def test_a_killed_worker_leads_to_a_rerun_that_finishes_exactly_once(owner, worker, tmp_path):
+    listener = GroupListener.for_user(owner)
+    # Long enough to be killed mid-run: many steps on the tiny model.
+    job = services.submit(owner, "tiny", {**TINY_PARAMS, "steps": 50, "num_frames": 33,
+                                          "width": 160, "height": 96})
+
+    def running_with_progress():
+        job.refresh_from_db()
+        return job.status == JobStatus.RUNNING and job.progress_step >= 1
+
+    wait_for(running_with_progress, 120, "the job to start stepping", interval=0.02)
+    pid = int(job.worker.rsplit(":", 1)[1])
+    os.kill(pid, signal.SIGKILL)  # the child running the job dies mid-step
+
+    wait_for(lambda: _status(job) == JobStatus.SUCCEEDED, 180, "the re-run to finish")
+    assert job.attempts == 2
+    assert Video.objects.filter(job=job).count() == 1
+    assert Video.objects.filter(owner=owner).count() == 1
+    events = listener.drain(quiet_for=1.0)
+    listener.close()
+    successes = [e for e in events if e.get("status") == "succeeded"]
+    assert len(successes) == 1
+    assert "reaped job" in worker.log()
+
+
+def test_a_worker_started_after_the_broker_lost_its_messages_still_runs_queued_jobs(
+        owner, tmp_path):
+    job = Job.objects.create(owner=owner, preset="tiny", params=dict(TINY_PARAMS))  # no message
+    worker = start_worker(tmp_path / "late-worker.log", **WORKER_ENV)
+    try:
+        wait_for(lambda: _status(job) == JobStatus.SUCCEEDED, 120, "the stranded job")
+    finally:
+        worker.stop()

@@ -1,0 +1,180 @@
+"""Memory profiles: the fastest placement that fits is chosen, overrides are strict, and the
+pipeline cache stays within GPU and host memory."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from itertools import product
+
+import pytest
+
+from worker.runtime.cache import LoadedPipeline, PipelineCache
+from worker.runtime.memory import (
+    GPU_PROFILES,
+    Footprint,
+    GpuMemory,
+    MemoryProfile,
+    choose_plan,
+    estimated_s,
+    peak_gb,
+    plan_for,
+    usable_gb,
+)
+from worker.runtime.presets import CATALOGUE, get_preset
+
+P = MemoryProfile
+GB = 2**30
+
+
+@pytest.mark.parametrize(
+    ("preset_id", "total_gb", "free_gb", "profile", "tiling"),
+    [
+        # An H200 or an 80 GB card holds either Wan whole.
+        ("wan2.1-t2v-1.3b", 141, 141, P.GPU, False),
+        ("wan2.1-t2v-1.3b", 80, 80, P.GPU, False),
+        # 24 GB: the whole 1.3B pipeline would need a tiled decode and still lose to streams.
+        ("wan2.1-t2v-1.3b", 24, 24, P.GROUP_LEAF, False),
+        # A busy 141 GB card is as good as the memory left free on it.
+        ("wan2.1-t2v-1.3b", 141, 20, P.GROUP_LEAF, False),
+        ("wan2.1-t2v-1.3b", 8, 8, P.GROUP_LEAF, True),
+        ("wan2.1-t2v-14b", 141, 141, P.GPU, False),
+        # 48 GB holds the 14B transformer alone: one copy per job beats streaming each step.
+        ("wan2.1-t2v-14b", 48, 48, P.MODEL_OFFLOAD, False),
+        ("wan2.1-t2v-14b", 24, 24, P.GROUP_LEAF, False),
+        ("wan2.1-t2v-14b", 12, 12, P.GROUP_LEAF, True),
+        ("wan2.1-vace-1.3b", 24, 24, P.GPU, True),
+        ("wan2.2-ti2v-5b", 24, 24, P.MODEL_OFFLOAD, False),
+        ("ltx-video", 24, 24, P.GPU, False),
+        ("hunyuanvideo-framepack", 24, 24, P.GROUP_LEAF, False),
+        ("tiny", 4, 4, P.GPU, False),
+    ],
+)
+def test_the_fastest_profile_that_fits_is_chosen(preset_id, total_gb, free_gb, profile, tiling):
+    needs = get_preset(preset_id).memory
+    gpu = GpuMemory(total_gb=total_gb, free_gb=free_gb)
+    plan = choose_plan(needs, gpu, steps=get_preset(preset_id).default_steps)
+    assert (plan.profile, plan.vae_tiling) == (profile, tiling), plan.describe()
+    assert plan.peak_gb <= usable_gb(gpu)
+
+
+@pytest.mark.parametrize("preset", CATALOGUE.values(), ids=CATALOGUE.keys())
+@pytest.mark.parametrize("total_gb", [6, 8, 12, 16, 24, 32, 48, 80, 141])
+def test_no_fitting_plan_is_faster_than_the_chosen_one(preset, total_gb):
+    gpu = GpuMemory(total_gb, total_gb)
+    steps = preset.default_steps
+    chosen = choose_plan(preset.memory, gpu, steps=steps)
+    for profile, tiled in product(GPU_PROFILES, (False, True)):
+        if peak_gb(profile, preset.memory, vae_tiling=tiled, fp8=False) <= usable_gb(gpu):
+            assert chosen.estimated_s <= estimated_s(
+                profile, preset.memory, steps, vae_tiling=tiled, fp8=False
+            )
+
+
+def test_more_memory_never_makes_a_job_slower():
+    for preset in CATALOGUE.values():
+        times = [
+            choose_plan(preset.memory, GpuMemory(gb, gb)).estimated_s
+            for gb in (8, 12, 16, 24, 48, 80, 141)
+        ]
+        assert times == sorted(times, reverse=True), preset.id
+
+
+def test_when_nothing_fits_the_smallest_peak_is_tried():
+    plan = choose_plan(get_preset("wan2.1-t2v-14b").memory, GpuMemory(2, 2))
+    assert plan.profile in (P.GROUP_LEAF, P.SEQUENTIAL)
+    assert plan.vae_tiling
+
+
+def test_fp8_halves_the_transformer_and_lets_14b_skip_streaming_on_32gb():
+    needs = get_preset("wan2.1-t2v-14b").memory
+    gpu = GpuMemory(32, 32)
+    assert choose_plan(needs, gpu).profile == P.GROUP_LEAF
+    with_fp8 = choose_plan(needs, gpu, fp8=True)
+    assert with_fp8.fp8 and with_fp8.profile == P.MODEL_OFFLOAD
+
+
+def test_worker_overrides_come_from_the_environment(monkeypatch):
+    preset = get_preset("wan2.1-t2v-1.3b")
+    h200 = GpuMemory(141, 141)
+    assert plan_for(preset, h200).profile == P.GPU
+    monkeypatch.setenv("FRAMECRAFT_MEMORY_PROFILE", "group_offload_block")
+    monkeypatch.setenv("FRAMECRAFT_FP8", "1")
+    monkeypatch.setenv("FRAMECRAFT_VAE_TILING", "1")
+    plan = plan_for(preset, h200)
+    assert (plan.profile, plan.fp8, plan.vae_tiling) == (P.GROUP_BLOCK, True, True)
+    monkeypatch.setenv("FRAMECRAFT_MEMORY_PROFILE", "auto")
+    monkeypatch.setenv("FRAMECRAFT_FP8", "0")
+    monkeypatch.setenv("FRAMECRAFT_VAE_TILING", "auto")
+    assert plan_for(preset, h200).profile == P.GPU
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("FRAMECRAFT_MEMORY_PROFILE", "fast"), ("FRAMECRAFT_MEMORY_PROFILE", "cpu"),
+     ("FRAMECRAFT_FP8", "maybe"), ("FRAMECRAFT_VAE_TILING", "2")],
+)
+def test_malformed_overrides_name_the_variable(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=name):
+        plan_for(get_preset("tiny"), GpuMemory(8, 8))
+
+
+class _Pipeline:
+    pass
+
+
+class _Loader:
+    def __init__(self, sizes: dict[str, Footprint]) -> None:
+        self.sizes = sizes
+        self.made: dict[str, weakref.ref[_Pipeline]] = {}
+
+    def __call__(self, preset_id: str) -> LoadedPipeline:
+        pipeline = _Pipeline()
+        self.made[preset_id] = weakref.ref(pipeline)
+        return LoadedPipeline(pipeline, device="cuda", memory_profile="gpu",
+                              footprint=self.sizes[preset_id])
+
+
+def _cache(sizes: dict[str, Footprint], gpu_gb: float, host_gb: float) -> PipelineCache:
+    loader = _Loader(sizes)
+    return PipelineCache(loader=loader, max_entries=8,
+                         budgets=Footprint(int(gpu_gb * GB), int(host_gb * GB)),
+                         estimate=lambda preset_id: sizes[preset_id])
+
+
+def test_pipelines_that_fit_together_stay_warm_together():
+    sizes = {"a": Footprint(4 * GB, 4 * GB), "b": Footprint(4 * GB, 4 * GB)}
+    cache = _cache(sizes, gpu_gb=10, host_gb=100)
+    cache.get("a")
+    cache.get("b")
+    assert cache.loaded_ids() == ["a", "b"]
+    assert cache.held() == Footprint(8 * GB, 8 * GB)
+
+
+def test_a_pipeline_that_would_overflow_the_gpu_evicts_the_least_recently_used():
+    sizes = {name: Footprint(4 * GB, 1 * GB) for name in "abc"}
+    cache = _cache(sizes, gpu_gb=10, host_gb=100)
+    cache.get("a")
+    cache.get("b")
+    cache.get("a")
+    cache.get("c")
+    gc.collect()
+    assert cache.loaded_ids() == ["a", "c"]
+    assert cache.loader.made["b"]() is None, "the evicted pipeline's memory is freed"
+
+
+def test_host_memory_bounds_the_cache_too():
+    sizes = {"big": Footprint(0, 60 * GB), "other": Footprint(0, 30 * GB)}
+    cache = _cache(sizes, gpu_gb=0, host_gb=80)
+    cache.get("big")
+    cache.get("other")
+    assert cache.loaded_ids() == ["other"]
+
+
+def test_a_pipeline_bigger_than_the_budget_still_loads_alone():
+    sizes = {"small": Footprint(GB, GB), "huge": Footprint(200 * GB, GB)}
+    cache = _cache(sizes, gpu_gb=141, host_gb=100)
+    cache.get("small")
+    cache.get("huge")
+    assert cache.loaded_ids() == ["huge"]

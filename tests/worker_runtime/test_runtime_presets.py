@@ -1,0 +1,112 @@
+"""The catalogue: limits, validation, and whether weights are installed (never via network)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from worker.runtime.presets import CATALOGUE, Ability, get_preset
+from worker.runtime.tiny import build_tiny_pipeline
+
+WAN_SMALL = "wan2.1-t2v-1.3b"
+
+
+def test_catalogue_offers_tiny_and_wan_text_to_video():
+    assert {"tiny", WAN_SMALL, "wan2.1-t2v-14b"} <= set(CATALOGUE)
+    wan = get_preset(WAN_SMALL)
+    assert wan.source == "Wan-AI/Wan2.1-T2V-1.3B-Diffusers"
+    assert wan.pipeline_class == "WanPipeline"
+    assert set(wan.sizes) == {(832, 480), (480, 832)}
+    assert (wan.default_frames, wan.fps) == (81, 16)
+    assert wan.abilities == {Ability.TEXT}
+
+
+def test_tiny_says_it_is_a_random_model_and_is_cheap():
+    tiny = get_preset("tiny")
+    assert tiny.builtin and tiny.source is None
+    assert "tiny random model" in tiny.label.lower()
+    assert (tiny.default_width, tiny.default_height) == (128, 128)
+    assert {(160, 96), (96, 160)} <= set(tiny.sizes)
+    assert (tiny.default_frames, tiny.max_frames, tiny.default_steps) == (17, 33, 8)
+
+
+@pytest.mark.parametrize("preset", CATALOGUE.values(), ids=CATALOGUE.keys())
+def test_every_preset_accepts_its_own_defaults(preset):
+    assert not preset.parameter_errors(
+        width=preset.default_width,
+        height=preset.default_height,
+        num_frames=preset.default_frames,
+        steps=preset.default_steps,
+        guidance=preset.default_guidance,
+    )
+    assert preset.default_frames in preset.frame_choices()
+
+
+def test_frames_must_be_one_more_than_a_multiple_of_the_frame_step():
+    tiny = get_preset("tiny")
+    assert tiny.frame_choices() == (5, 9, 13, 17, 21, 25, 29, 33)
+    assert tiny.validate_frames(17)
+    assert not tiny.validate_frames(16)
+    assert not tiny.validate_frames(1)
+    assert not tiny.validate_frames(37)
+
+
+def test_parameter_errors_name_each_bad_field():
+    errors = get_preset("tiny").parameter_errors(
+        width=100, height=100, num_frames=16, steps=51, guidance=25.0
+    )
+    assert set(errors) == {"size", "num_frames", "steps", "guidance"}
+    assert "128x128" in errors["size"]
+
+
+def test_unknown_preset_raises_keyerror_listing_known_ones():
+    with pytest.raises(KeyError, match=r"unknown preset 'nope'.*tiny"):
+        get_preset("nope")
+
+
+def test_tiny_is_always_installed():
+    assert get_preset("tiny").is_installed()
+
+
+def test_hub_preset_is_not_installed_with_empty_store():
+    assert not get_preset(WAN_SMALL).is_installed()
+
+
+def test_hub_preset_is_installed_from_the_models_folder(offline_model_store: Path):
+    folder = offline_model_store / WAN_SMALL
+    build_tiny_pipeline().save_pretrained(folder)
+    assert get_preset(WAN_SMALL).installed_path() == folder
+    assert get_preset(WAN_SMALL).is_installed()
+
+
+def test_half_downloaded_checkpoint_is_not_installed(offline_model_store: Path):
+    folder = offline_model_store / WAN_SMALL
+    build_tiny_pipeline().save_pretrained(folder)
+    for weights in (folder / "transformer").glob("*.safetensors"):
+        weights.unlink()
+    assert not get_preset(WAN_SMALL).is_installed()
+
+
+def test_hub_preset_is_installed_from_the_hugging_face_cache(tmp_path: Path):
+    # The layout huggingface_hub writes: refs/main names the snapshot folder.
+    repo = tmp_path / "hf" / "hub" / "models--Wan-AI--Wan2.1-T2V-1.3B-Diffusers"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("0123abcd")
+    snapshot = repo / "snapshots" / "0123abcd"
+    build_tiny_pipeline().save_pretrained(snapshot)
+    assert get_preset(WAN_SMALL).installed_path() == snapshot
+
+
+def test_catalogue_imports_without_torch_or_django():
+    # The web image has no torch: its forms read the catalogue and probe uploads.
+    code = (
+        "import sys\n"
+        "import worker.runtime.presets, worker.runtime.request, worker.runtime.encode\n"
+        "heavy = {'torch', 'diffusers', 'transformers', 'django'} & set(sys.modules)\n"
+        "assert not heavy, heavy\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    subprocess.run([sys.executable, "-c", code], cwd=root, check=True)

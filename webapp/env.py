@@ -1,0 +1,102 @@
+"""Strict parsing of settings from environment variables.
+
+A malformed value stops start-up with a message that names the variable, instead of
+silently falling back to a default that hides the operator's mistake.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+class Env:
+    """Typed accessors over a mapping of environment variables (``os.environ`` by default)."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self.environ = os.environ if environ is None else environ
+
+    def _raw(self, name: str) -> str | None:
+        value = self.environ.get(name)
+        if value is None or value.strip() == "":
+            return None
+        return value.strip()
+
+    def _fail(self, name: str, value: str, expected: str) -> ImproperlyConfigured:
+        return ImproperlyConfigured(
+            f"Environment variable {name}={value!r} is malformed: expected {expected}."
+        )
+
+    def str(self, name: str, default: str | None = None, *, required: bool = False) -> str | None:
+        value = self._raw(name)
+        if value is None:
+            if required:
+                raise ImproperlyConfigured(f"Environment variable {name} is required.")
+            return default
+        return value
+
+    def bool(self, name: str, default: bool) -> bool:
+        value = self._raw(name)
+        if value is None:
+            return default
+        if value.lower() in _TRUE:
+            return True
+        if value.lower() in _FALSE:
+            return False
+        raise self._fail(name, value, "one of 1/0, true/false, yes/no, on/off")
+
+    def int(self, name: str, default: int, *, min_value: int | None = None) -> int:
+        value = self._raw(name)
+        if value is None:
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            raise self._fail(name, value, "a whole number") from None
+        if min_value is not None and number < min_value:
+            raise self._fail(name, value, f"a whole number of at least {min_value}")
+        return number
+
+    def float(self, name: str, default: float, *, min_value: float | None = None) -> float:
+        value = self._raw(name)
+        if value is None:
+            return default
+        try:
+            number = float(value)
+        except ValueError:
+            raise self._fail(name, value, "a number") from None
+        if min_value is not None and number < min_value:
+            raise self._fail(name, value, f"a number of at least {min_value}")
+        return number
+
+    def list(self, name: str, default: list[str]) -> list[str]:
+        value = self._raw(name)
+        if value is None:
+            return list(default)
+        items = [item.strip() for item in value.split(",")]
+        if any(not item for item in items):
+            raise self._fail(name, value, "a comma-separated list without empty items")
+        return items
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self._raw(name)
+        if value is None:
+            return default
+        if value not in choices:
+            raise self._fail(name, value, "one of " + ", ".join(choices))
+        return value
+
+    def url(self, name: str, schemes: tuple[str, ...]) -> str | None:
+        value = self._raw(name)
+        if value is None:
+            return None
+        scheme, sep, rest = value.partition("://")
+        if not sep or scheme not in schemes or not rest:
+            raise self._fail(name, value, "a URL starting with " + " or ".join(
+                f"{s}://" for s in schemes))
+        return value

@@ -1,0 +1,93 @@
+"""`make run`: the whole studio in one terminal (web server, worker, embedded Redis).
+
+Starts each part as a child process in its own session, prints the URL, and on Ctrl-C (or
+SIGTERM) stops them in order: the web server first, then the worker (given a moment to
+finish its step), then the embedded Redis.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import django
+
+STOP_TIMEOUT = 15.0
+
+
+def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(args, env=env, start_new_session=True)
+
+
+def _stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, sig)
+        process.wait(STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    except ProcessLookupError:
+        pass
+
+
+def main() -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
+    django.setup()
+    from django.conf import settings
+
+    from webapp import embedded_redis
+
+    host = os.environ.get("FRAMECRAFT_HOST", "127.0.0.1")
+    port = os.environ.get("FRAMECRAFT_PORT", "8000")
+    env = dict(os.environ)
+    redis_process = None
+    if settings.REDIS_IS_EMBEDDED:
+        redis_process = embedded_redis.start(Path(settings.DATA_DIR))
+        print(f"Embedded Redis on {embedded_redis.socket_path(Path(settings.DATA_DIR))}")
+
+    python = sys.executable
+    children = [
+        _spawn([python, "-m", "uvicorn", "webapp.asgi:application", "--host", host,
+                "--port", port, "--no-access-log"], env),
+        _spawn([python, "-m", "celery", "-A", "webapp", "worker", "--beat",
+                "--schedule", str(Path(settings.DATA_DIR) / "celerybeat-schedule"),
+                "--pool", "prefork", "--concurrency", "1",
+                "--queues", f"{settings.CELERY_TASK_DEFAULT_QUEUE},{settings.CELERY_MODELS_QUEUE}",
+                "--loglevel", "INFO"], env),
+    ]
+    print(f"\n  Framecraft is running at http://{host}:{port}/  (Ctrl-C stops it)\n", flush=True)
+
+    stopping = False
+
+    def request_stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    exit_code = 0
+    while not stopping:
+        for child in children:
+            if child.poll() is not None:
+                print(f"A part of the studio stopped (exit {child.returncode}); stopping all.")
+                exit_code = child.returncode or 1
+                stopping = True
+        time.sleep(0.2)
+
+    print("Stopping …", flush=True)
+    for child in children:
+        _stop(child)
+    if redis_process is not None:
+        _stop(redis_process)
+    print("Stopped.")
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

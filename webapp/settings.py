@@ -1,0 +1,288 @@
+"""Django settings, read from environment variables (see README.md for the full list).
+
+With no environment at all the site runs on embedded defaults: SQLite and an embedded Redis
+in ./var, media on local disk, console e-mail. DATABASE_URL and REDIS_URL select production
+services.
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from webapp import embedded_redis
+from webapp.env import Env
+
+env = Env()
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(env.str("FRAMECRAFT_DATA_DIR", str(BASE_DIR / "var"))).resolve()
+
+DEBUG = env.bool("DJANGO_DEBUG", True)
+SECRET_KEY = env.str("DJANGO_SECRET_KEY")
+if SECRET_KEY is None:
+    if not DEBUG:
+        raise ImproperlyConfigured("Environment variable DJANGO_SECRET_KEY is required when "
+                                   "DJANGO_DEBUG is off.")
+    SECRET_KEY = "django-insecure-framecraft-development-only"
+
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.sites",
+    "channels",
+    "django_htmx",
+    "allauth",
+    "allauth.account",
+    "accounts",
+    "generation",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+]
+
+ROOT_URLCONF = "webapp.urls"
+ASGI_APPLICATION = "webapp.asgi.application"
+WSGI_APPLICATION = "webapp.wsgi.application"
+SITE_ID = 1
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+
+DATABASE_URL = env.url("DATABASE_URL", ("postgres", "postgresql", "sqlite"))
+if DATABASE_URL:
+    # Under ASGI each request may run on another thread, so persistent connections are off.
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        DATABASES["default"]["NAME"] = str(Path(DATABASES["default"]["NAME"]).resolve())
+else:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "db.sqlite3",
+        }
+    }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file-backed test database, so that the worker processes the tests start share it.
+    DATABASES["default"].setdefault("TEST", {"NAME": f"{DATABASES['default']['NAME']}.test"})
+    # The web server and the worker write concurrently: WAL plus immediate transactions and
+    # a busy timeout avoid "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+
+# --- Redis: broker, channel layer, cache ----------------------------------------------------
+
+REDIS_URL = env.url("REDIS_URL", ("redis", "rediss", "unix")) or embedded_redis.url(DATA_DIR)
+REDIS_IS_EMBEDDED = env.str("REDIS_URL") is None
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        # redis-py's default 5 s socket timeout would cut the layer's own 5 s blocking reads.
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+                   "prefix": "framecraft"},
+    }
+}
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "framecraft",
+    }
+}
+
+# --- Celery: long GPU jobs ------------------------------------------------------------------
+
+# The longest a generation may run. The hard time limit stays below the broker's visibility
+# timeout so that Redis never hands a still-running job to a second worker.
+JOB_TIME_LIMIT = env.int("FRAMECRAFT_JOB_TIME_LIMIT", 2 * 3600, min_value=60)
+CELERY_BROKER_URL = (
+    "redis+socket://" + REDIS_URL.removeprefix("unix://")
+    if REDIS_URL.startswith("unix://")
+    else REDIS_URL
+)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": JOB_TIME_LIMIT + 3600}
+CELERY_TASK_TIME_LIMIT = JOB_TIME_LIMIT
+CELERY_TASK_SOFT_TIME_LIMIT = JOB_TIME_LIMIT - 30
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_CONCURRENCY = 1
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_TASK_DEFAULT_QUEUE = "generation"
+# Weight downloads go to their own queue, so an operator can give them a worker of their own.
+CELERY_MODELS_QUEUE = "models"
+CELERY_TASK_ROUTES = {
+    "framecraft.reap_stale_jobs": {"queue": CELERY_TASK_DEFAULT_QUEUE},
+    "framecraft.model_operation": {"queue": CELERY_MODELS_QUEUE},
+}
+
+# --- Jobs -----------------------------------------------------------------------------------
+
+FRAMECRAFT_MAX_ACTIVE_JOBS = env.int("FRAMECRAFT_MAX_ACTIVE_JOBS", 4, min_value=1)
+# Submissions per user per minute (on top of the cap on jobs waiting or running).
+FRAMECRAFT_SUBMIT_RATE = env.str("FRAMECRAFT_SUBMIT_RATE", "20/m")
+FRAMECRAFT_MAX_ATTEMPTS = env.int("FRAMECRAFT_MAX_ATTEMPTS", 3, min_value=1)
+FRAMECRAFT_HEARTBEAT_SECONDS = env.float("FRAMECRAFT_HEARTBEAT_SECONDS", 10.0, min_value=0.1)
+FRAMECRAFT_STALE_AFTER_SECONDS = env.float("FRAMECRAFT_STALE_AFTER_SECONDS", 120.0,
+                                           min_value=1.0)
+FRAMECRAFT_PROGRESS_INTERVAL = env.float("FRAMECRAFT_PROGRESS_INTERVAL", 0.25, min_value=0.0)
+FRAMECRAFT_MODELS_DIR = Path(env.str("FRAMECRAFT_MODELS_DIR", str(DATA_DIR / "models")))
+# The model runtime (worker/runtime) is framework-free and reads the folder from the
+# environment; give it the same default.
+os.environ.setdefault("FRAMECRAFT_MODELS_DIR", str(FRAMECRAFT_MODELS_DIR))
+# The reaper runs from Celery beat (embedded in `make run`'s worker, its own service in
+# production) a few times per stale period.
+CELERY_BEAT_SCHEDULE = {
+    "reap-stale-jobs": {
+        "task": "framecraft.reap_stale_jobs",
+        "schedule": max(1.0, FRAMECRAFT_STALE_AFTER_SECONDS / 4),
+    }
+}
+
+# --- Accounts -------------------------------------------------------------------------------
+
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+ACCOUNT_LOGIN_METHODS = {"email", "username"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = env.choice("FRAMECRAFT_EMAIL_VERIFICATION", "optional",
+                                        ("none", "optional", "mandatory"))
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_SESSION_REMEMBER = None
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "studio"
+ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
+
+EMAIL_HOST = env.str("EMAIL_HOST")
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_PORT = env.int("EMAIL_PORT", 587, min_value=1)
+    EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", True)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "Framecraft <noreply@localhost>")
+
+# --- Static and media -----------------------------------------------------------------------
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# Private media is never served from a public URL: only permission-checked views read it.
+MEDIA_ROOT = Path(env.str("FRAMECRAFT_MEDIA_ROOT", str(DATA_DIR / "media")))
+MEDIA_URL = "/media-not-public/"
+WHITENOISE_USE_FINDERS = DEBUG
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+# Pluggable storage for videos and posters: local disk, or any S3-compatible object store.
+FRAMECRAFT_STORAGE = env.choice("FRAMECRAFT_STORAGE", "local", ("local", "s3"))
+if FRAMECRAFT_STORAGE == "s3":
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("FRAMECRAFT_S3_BUCKET", required=True),
+            "endpoint_url": env.str("FRAMECRAFT_S3_ENDPOINT_URL"),
+            "region_name": env.str("FRAMECRAFT_S3_REGION"),
+            "access_key": env.str("FRAMECRAFT_S3_ACCESS_KEY"),
+            "secret_key": env.str("FRAMECRAFT_S3_SECRET_KEY"),
+            # Private objects, reached only through short-lived signed URLs.
+            "default_acl": "private",
+            "querystring_auth": True,
+            "querystring_expire": env.int("FRAMECRAFT_S3_URL_SECONDS", 600, min_value=10),
+            "file_overwrite": False,
+        },
+    }
+# With a proxy in front (nginx: an `internal` location aliasing the media folder), Django
+# checks permission and the proxy sends the bytes.
+FRAMECRAFT_MEDIA_ACCEL_PREFIX = env.str("FRAMECRAFT_MEDIA_ACCEL_PREFIX")
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# --- Security -------------------------------------------------------------------------------
+
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", not DEBUG)
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000,
+                              min_value=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", False)
+if env.bool("DJANGO_BEHIND_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# HSTS preload is a one-way commitment an operator opts into; not asking for it is no warning.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+
+# --- Misc -----------------------------------------------------------------------------------
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.choice(
+        "FRAMECRAFT_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

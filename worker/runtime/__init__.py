@@ -1,0 +1,1 @@
+"""Pure-Python model runtime for the GPU worker: no Django imports here."""

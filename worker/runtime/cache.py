@@ -1,0 +1,301 @@
+"""Loading pipelines and keeping them warm between jobs.
+
+Nothing here touches CUDA at import time: the Celery worker forks after importing this module,
+and a CUDA context created before the fork is unusable in the child.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from .memory import (
+    Footprint,
+    GpuMemory,
+    MemoryProfile,
+    apply_plan,
+    footprint,
+    gpu_memory,
+    plan_for,
+)
+from .presets import get_preset
+from .request import ErrorCode, GenerationError
+
+if TYPE_CHECKING:
+    from diffusers import DiffusionPipeline
+
+logger = logging.getLogger("framecraft.worker")
+
+DEVICE_ENV = "FRAMECRAFT_DEVICE"
+
+
+@dataclass
+class LoadedPipeline:
+    """A ready pipeline and where it runs."""
+
+    pipeline: DiffusionPipeline
+    device: str
+    memory_profile: str
+    load_s: float = 0.0
+    footprint: Footprint = field(default_factory=lambda: Footprint(0, 0))
+    variants: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def for_task(self, class_name: str) -> Any:
+        """The pipeline of `class_name` on these same components (built once, then kept)."""
+        if type(self.pipeline).__name__ == class_name:
+            return self.pipeline
+        if class_name not in self.variants:
+            import diffusers
+
+            variant = getattr(diffusers, class_name).from_pipe(self.pipeline)
+            variant.set_progress_bar_config(disable=True)
+            self.variants[class_name] = variant
+        return self.variants[class_name]
+
+
+def select_device() -> torch.device:
+    """`$FRAMECRAFT_DEVICE` if set, else CUDA when available, else CPU. Call at job time only."""
+    if wanted := os.environ.get(DEVICE_ENV):
+        return torch.device(wanted)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def free_memory() -> None:
+    """Collect garbage and hand cached GPU blocks back to the driver.
+
+    On the CPU reference counting already freed the job's tensors, and a full collection
+    costs a tenth of a second per job, so it runs only where there is GPU memory to return.
+    """
+    # is_initialized, not is_available: freeing memory must never be what creates a context.
+    if torch.cuda.is_initialized():
+        gc.collect()
+        torch.cuda.empty_cache()
+
+
+def weights_missing(preset_id: str, label: str, *, corrupt: bool = False) -> GenerationError:
+    """The error for a preset whose weights are not on this worker, with the admin's fix."""
+    state = "are damaged (unreadable or incomplete files)" if corrupt else "are not installed"
+    fix = f"python manage.py fetch_model {preset_id}"
+    if corrupt:
+        fix = f"python manage.py fetch_model {preset_id} --remove` and then `{fix}"
+    return GenerationError(
+        ErrorCode.WEIGHTS_MISSING,
+        f"The weights for {label} ({preset_id}) {state} on this worker. "
+        f"An admin installs them with `{fix}` or from the Models page of the admin site.",
+    )
+
+
+def _builtin_builders() -> dict[str, Callable[[], DiffusionPipeline]]:
+    from .tiny import build_tiny_pipeline
+
+    return {"tiny": build_tiny_pipeline}
+
+
+def load_pipeline(preset_id: str) -> LoadedPipeline:
+    """Build or load a preset's pipeline from local files and place it on this worker's device.
+
+    On a GPU the placement is the memory plan for this GPU's free memory (memory.plan_for).
+    """
+    started = time.perf_counter()
+    preset = get_preset(preset_id)
+    device = select_device()
+    if preset.builtin:
+        pipeline = _builtin_builders()[preset.id]()
+    else:
+        location = preset.installed_path()
+        if location is None:
+            raise weights_missing(preset.id, preset.label)
+        pipeline = _from_folder(preset.pipeline_class, location, device, preset.fp32_components)
+        if pipeline is None:
+            raise weights_missing(preset.id, preset.label, corrupt=True)
+    pipeline.set_progress_bar_config(disable=True)
+    profile = MemoryProfile.CPU
+    if device.type == "cuda":
+        plan = plan_for(preset, gpu_memory(device))
+        logger.info("placing %s: %s", preset.id, plan.describe())
+        # SigLIP's pooling head calls its weights directly, out of reach of leaf hooks.
+        apply_plan(pipeline, plan, device, exclude_leaf=("image_encoder",))
+        profile = plan.profile
+    else:
+        pipeline.to(device)
+    return LoadedPipeline(
+        pipeline=pipeline,
+        device=str(device),
+        memory_profile=profile,
+        load_s=time.perf_counter() - started,
+        footprint=footprint(pipeline),
+    )
+
+
+def _from_folder(
+    class_name: str, location: Any, device: torch.device, fp32_components: tuple[str, ...]
+) -> DiffusionPipeline | None:
+    """The pipeline from a local folder, or None when its files cannot be read as weights."""
+    import diffusers
+
+    pipeline_class = getattr(diffusers, class_name)
+    dtype: Any = torch.float32
+    if device.type == "cuda":
+        dtype = {"default": torch.bfloat16}
+        dtype.update({name: torch.float32 for name in fp32_components})
+    logger.info("loading %s from %s", class_name, location)
+    try:
+        return pipeline_class.from_pretrained(location, dtype=dtype, local_files_only=True)
+    except (OSError, ValueError, RuntimeError, KeyError) as exc:
+        # Files vanished, were truncated or are not what their names say.
+        logger.warning("could not load %s from %s: %s", class_name, location, exc)
+        return None
+
+
+def estimate_footprint(preset_id: str) -> Footprint:
+    """What loading a preset will hold, before loading it: its planned GPU peak on this
+    worker's GPU (nothing on a CPU worker) and all its weights in host memory."""
+    preset = get_preset(preset_id)
+    weights = int(preset.memory.weights_gb * 2**30)
+    device = select_device()
+    if device.type != "cuda":
+        return Footprint(gpu_bytes=0, host_bytes=weights)
+    total = torch.cuda.get_device_properties(device).total_memory / 2**30
+    plan = plan_for(preset, GpuMemory(total_gb=total, free_gb=total))
+    return Footprint(gpu_bytes=int(plan.peak_gb * 2**30), host_bytes=weights)
+
+
+def default_budgets() -> Footprint:
+    """Memory the cache may fill: the GPU's (when there is one) and 80% of the host's RAM."""
+    try:
+        host = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        host = 2**40
+    gpu = 0
+    device = select_device()
+    if device.type == "cuda":
+        gpu = torch.cuda.get_device_properties(device).total_memory
+    return Footprint(gpu_bytes=gpu, host_bytes=int(host * 0.8))
+
+
+class PipelineCache:
+    """Loaded pipelines by preset id, bounded by entries and by GPU and host memory.
+
+    Before a load, least recently used pipelines are evicted until the new one's estimated
+    footprint fits beside the rest; eviction removes offload hooks and frees the memory.
+    """
+
+    def __init__(
+        self,
+        loader: Callable[[str], LoadedPipeline] = load_pipeline,
+        max_entries: int = 4,
+        *,
+        budgets: Footprint | None = None,
+        estimate: Callable[[str], Footprint] | None = None,
+    ) -> None:
+        if max_entries < 1:
+            raise ValueError("max_entries must be at least 1")
+        self.loader = loader
+        self.max_entries = max_entries
+        self.loads = 0
+        self._budgets = budgets
+        self._estimate = estimate
+        self._entries: OrderedDict[str, LoadedPipeline] = OrderedDict()
+        self._lock = threading.RLock()
+
+    @property
+    def budgets(self) -> Footprint:
+        # Read at first use, in the worker's child process: never at import or fork.
+        if self._budgets is None:
+            self._budgets = default_budgets()
+        return self._budgets
+
+    def get(self, preset_id: str) -> DiffusionPipeline:
+        """The preset's pipeline, loading it on first use."""
+        return self.get_loaded(preset_id).pipeline
+
+    def get_loaded(self, preset_id: str) -> LoadedPipeline:
+        """The preset's pipeline with its device and memory profile, loading it on first use."""
+        with self._lock:
+            entry = self._entries.get(preset_id)
+            if entry is not None:
+                self._entries.move_to_end(preset_id)
+                return entry
+            # Evict before loading: two big models may not fit side by side.
+            self._make_room(self._estimated(preset_id))
+            logger.info("loading preset %s", preset_id)
+            entry = self.loader(preset_id)
+            self.loads += 1
+            self._entries[preset_id] = entry
+            logger.info(
+                "loaded preset %s on %s (%s) in %.1fs",
+                preset_id,
+                entry.device,
+                entry.memory_profile,
+                entry.load_s,
+            )
+            return entry
+
+    def held(self) -> Footprint:
+        """What the cached pipelines hold now."""
+        entries = list(self._entries.values())
+        return Footprint(
+            gpu_bytes=sum(entry.footprint.gpu_bytes for entry in entries),
+            host_bytes=sum(entry.footprint.host_bytes for entry in entries),
+        )
+
+    def _estimated(self, preset_id: str) -> Footprint:
+        if self._estimate is not None:
+            return self._estimate(preset_id)
+        try:
+            return estimate_footprint(preset_id)
+        except KeyError:
+            return Footprint(0, 0)
+
+    def _make_room(self, wanted: Footprint) -> None:
+        budgets = self.budgets
+        while self._entries:
+            held = self.held()
+            fits = (
+                len(self._entries) < self.max_entries
+                and held.gpu_bytes + wanted.gpu_bytes <= budgets.gpu_bytes
+                and held.host_bytes + wanted.host_bytes <= budgets.host_bytes
+            )
+            if fits:
+                return
+            self._evict_oldest()
+
+    def __contains__(self, preset_id: object) -> bool:
+        return preset_id in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def loaded_ids(self) -> list[str]:
+        """Preset ids held now, least recently used first."""
+        return list(self._entries)
+
+    def clear(self) -> None:
+        """Drop every pipeline and free its memory."""
+        with self._lock:
+            while self._entries:
+                self._evict_oldest()
+
+    def _evict_oldest(self) -> None:
+        preset_id, entry = self._entries.popitem(last=False)
+        logger.info("evicting preset %s", preset_id)
+        # Offload hooks keep references to the modules; remove them so the weights can go.
+        for pipeline in (entry.pipeline, *entry.variants.values()):
+            remove_hooks = getattr(pipeline, "remove_all_hooks", None)
+            if callable(remove_hooks):
+                remove_hooks()
+        entry.variants.clear()
+        del entry
+        free_memory()
+
+
+PIPELINES = PipelineCache()

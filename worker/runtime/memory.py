@@ -1,0 +1,320 @@
+"""Memory profiles: how a pipeline is placed on a GPU, chosen as the fastest that fits.
+
+`choose_plan` is a pure function of the GPU's memory and the preset's declared needs
+(presets.MemoryNeeds), so it is tested as a table; `apply_plan` puts a loaded pipeline into
+the chosen profile with diffusers' own offloading APIs. Workers may override the choice with
+FRAMECRAFT_MEMORY_PROFILE, opt into fp8 weight storage with FRAMECRAFT_FP8=1, and force VAE
+tiling with FRAMECRAFT_VAE_TILING=1 (or forbid it with 0).
+
+Nothing here touches CUDA at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from .presets import MemoryNeeds, Preset
+
+logger = logging.getLogger("framecraft.worker")
+
+PROFILE_ENV = "FRAMECRAFT_MEMORY_PROFILE"
+FP8_ENV = "FRAMECRAFT_FP8"
+TILING_ENV = "FRAMECRAFT_VAE_TILING"
+
+# Host-to-device copy rates, GB/s: pinned buffers on their own CUDA stream (group offload)
+# and the pageable copies accelerate's hooks make (model and sequential offload).
+PINNED_GBPS = 20.0
+PAGEABLE_GBPS = 8.0
+# Per-step slowdowns measured on an H200 for Wan 2.1 14B (DESIGN.md): leaf + streams 3.29 s,
+# block(1) + streams 3.66 s, all on GPU 3.20 s.
+LEAF_FACTOR = 3.29 / 3.20
+BLOCK_FACTOR = 3.66 / 3.20
+FP8_FACTOR = 1.05  # upcasting every weight each forward
+# Tiled decode of 81 frames at 832×480 took 5.3 s against 2.8 s (DESIGN.md): 2.5 s per 9.3 GB.
+TILING_S_PER_GB = 2.5 / 9.3
+# The CUDA context, cuBLAS/cuDNN workspaces and allocator fragmentation.
+HEADROOM_GB = 1.0
+HEADROOM_FRACTION = 0.05
+
+
+class MemoryProfile(StrEnum):
+    """How a pipeline is placed; reported with each result. Fastest first, roughly."""
+
+    CPU = "cpu"
+    GPU = "gpu"
+    MODEL_OFFLOAD = "model_offload"
+    GROUP_LEAF = "group_offload_leaf"
+    GROUP_BLOCK = "group_offload_block"
+    SEQUENTIAL = "sequential_offload"
+
+
+GPU_PROFILES = (
+    MemoryProfile.GPU,
+    MemoryProfile.MODEL_OFFLOAD,
+    MemoryProfile.GROUP_LEAF,
+    MemoryProfile.GROUP_BLOCK,
+    MemoryProfile.SEQUENTIAL,
+)
+
+
+@dataclass(frozen=True)
+class GpuMemory:
+    """A GPU's memory in GiB: what it has, and what is free for this pipeline."""
+
+    total_gb: float
+    free_gb: float
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A chosen placement with its predicted peak memory and job time."""
+
+    profile: MemoryProfile
+    vae_tiling: bool
+    fp8: bool
+    peak_gb: float
+    estimated_s: float
+
+    def describe(self) -> str:
+        extras = [name for name, on in (("vae tiling", self.vae_tiling), ("fp8", self.fp8)) if on]
+        extra = f" + {', '.join(extras)}" if extras else ""
+        return (
+            f"{self.profile}{extra}: peak ≈ {self.peak_gb:.1f} GB, "
+            f"job ≈ {self.estimated_s:.0f} s"
+        )
+
+
+def peak_gb(
+    profile: MemoryProfile, needs: MemoryNeeds, *, vae_tiling: bool, fp8: bool
+) -> float:
+    """Predicted peak GPU memory of one job at the preset's default size."""
+    transformer = needs.transformer_gb * (0.5 if fp8 else 1.0)
+    block = needs.block_gb * (0.5 if fp8 else 1.0)
+    decode = needs.tiled_decode_gb if vae_tiling else needs.decode_gb
+    if profile == MemoryProfile.GPU:
+        return transformer + needs.text_encoder_gb + needs.other_gb + max(
+            needs.activation_gb, decode
+        )
+    if profile == MemoryProfile.MODEL_OFFLOAD:
+        # One component at a time: the text encoder, then the transformer, then the VAE.
+        return max(
+            needs.text_encoder_gb * 1.05,
+            transformer + needs.activation_gb,
+            needs.other_gb + decode,
+        )
+    if profile == MemoryProfile.GROUP_BLOCK:
+        # The group in use, the one prefetched on the side stream, and the one being freed;
+        # the VAE stays resident (apply_plan).
+        return needs.other_gb + max(3 * block + needs.activation_gb, decode + 0.3)
+    if profile == MemoryProfile.GROUP_LEAF:
+        return needs.other_gb + max(needs.activation_gb + 0.5, decode + 0.3)
+    # Sequential offload keeps a few layers resident at a time.
+    return max(needs.activation_gb + 0.5, decode + 0.3)
+
+
+def estimated_s(
+    profile: MemoryProfile, needs: MemoryNeeds, steps: int, *, vae_tiling: bool, fp8: bool
+) -> float:
+    """Predicted time of one job: per-step compute and copies, plus per-job copies."""
+    step = needs.step_s * (FP8_FACTOR if fp8 else 1.0)
+    transformer = needs.transformer_gb * (0.5 if fp8 else 1.0)
+    weights = transformer + needs.text_encoder_gb + needs.other_gb
+    # Two forwards a step (CFG), each streaming the transformer's weights once.
+    streamed = 2 * transformer / PINNED_GBPS
+    if profile == MemoryProfile.GPU:
+        total = steps * step
+    elif profile == MemoryProfile.MODEL_OFFLOAD:
+        total = steps * step + 2 * weights / PAGEABLE_GBPS
+    elif profile == MemoryProfile.GROUP_LEAF:
+        total = steps * max(step * LEAF_FACTOR, streamed) + weights / PINNED_GBPS
+    elif profile == MemoryProfile.GROUP_BLOCK:
+        total = steps * max(step * BLOCK_FACTOR, streamed) + weights / PINNED_GBPS
+    else:  # sequential: every layer copied when it is needed, nothing overlapped
+        total = steps * (step + 2 * transformer / PAGEABLE_GBPS) + weights / PAGEABLE_GBPS
+    if vae_tiling:
+        total += TILING_S_PER_GB * needs.decode_gb
+    return total
+
+
+def usable_gb(gpu: GpuMemory) -> float:
+    return gpu.free_gb - HEADROOM_GB - HEADROOM_FRACTION * gpu.total_gb
+
+
+def choose_plan(
+    needs: MemoryNeeds,
+    gpu: GpuMemory,
+    *,
+    steps: int = 50,
+    fp8: bool = False,
+    vae_tiling: bool | None = None,
+    profile: MemoryProfile | None = None,
+) -> Plan:
+    """The fastest placement whose predicted peak fits the GPU's usable memory.
+
+    `vae_tiling` None means "tile only where an untiled decode would not fit"; `profile`
+    forces a profile (tiling is still chosen for it). Where nothing fits, the plan with the
+    smallest peak is returned: the job may still run, or fail with out_of_memory.
+    """
+    budget = usable_gb(gpu)
+    profiles = (profile,) if profile is not None else GPU_PROFILES
+    tilings = (False, True) if vae_tiling is None else (vae_tiling,)
+    plans = [
+        Plan(
+            profile=candidate,
+            vae_tiling=tiled,
+            fp8=fp8,
+            peak_gb=peak_gb(candidate, needs, vae_tiling=tiled, fp8=fp8),
+            estimated_s=estimated_s(candidate, needs, steps, vae_tiling=tiled, fp8=fp8),
+        )
+        for candidate in profiles
+        for tiled in tilings
+    ]
+    fitting = [plan for plan in plans if plan.peak_gb <= budget]
+    if fitting:
+        return min(fitting, key=lambda plan: (plan.estimated_s, plan.peak_gb))
+    return min(plans, key=lambda plan: (plan.peak_gb, plan.estimated_s))
+
+
+def _flag(name: str) -> bool | None:
+    """An on/off environment variable; None when unset or `auto`."""
+    raw = os.environ.get(name, "").strip().lower()
+    if raw in ("", "auto"):
+        return None
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be 1, 0 or auto, not {raw!r}")
+
+
+def profile_override() -> MemoryProfile | None:
+    """FRAMECRAFT_MEMORY_PROFILE, strictly parsed; None for `auto` or unset."""
+    raw = os.environ.get(PROFILE_ENV, "").strip().lower()
+    if raw in ("", "auto"):
+        return None
+    try:
+        chosen = MemoryProfile(raw)
+    except ValueError:
+        names = ", ".join(["auto", *GPU_PROFILES])
+        raise ValueError(f"{PROFILE_ENV} must be one of {names}, not {raw!r}") from None
+    if chosen == MemoryProfile.CPU:
+        raise ValueError(f"{PROFILE_ENV}=cpu: set FRAMECRAFT_DEVICE=cpu to run on the CPU")
+    return chosen
+
+
+def plan_for(preset: Preset, gpu: GpuMemory) -> Plan:
+    """The plan for a preset on this worker, with the operator's overrides applied."""
+    return choose_plan(
+        preset.memory,
+        gpu,
+        steps=preset.default_steps,
+        fp8=bool(_flag(FP8_ENV)),
+        vae_tiling=_flag(TILING_ENV),
+        profile=profile_override(),
+    )
+
+
+def gpu_memory(device: Any) -> GpuMemory:
+    """Total and free memory of a CUDA device, in GiB."""
+    import torch
+
+    free, total = torch.cuda.mem_get_info(device)
+    return GpuMemory(total_gb=total / 2**30, free_gb=free / 2**30)
+
+
+def apply_plan(
+    pipeline: Any, plan: Plan, device: Any, *, exclude_leaf: tuple[str, ...] = ()
+) -> None:
+    """Place a freshly loaded (CPU-resident) pipeline as the plan says.
+
+    `exclude_leaf` names components that leaf-level hooks cannot follow (SigLIP's pooling
+    head calls its weights directly): they get block-level offload instead.
+    """
+    import torch
+
+    if plan.fp8:
+        # Before any offload hook, so offloaded copies are stored in fp8 too.
+        for component in _modules(pipeline).values():
+            if hasattr(component, "enable_layerwise_casting") and component is getattr(
+                pipeline, "transformer", None
+            ):
+                component.enable_layerwise_casting(
+                    storage_dtype=torch.float8_e4m3fn, compute_dtype=torch.bfloat16
+                )
+    if plan.profile == MemoryProfile.GPU:
+        pipeline.to(device)
+    elif plan.profile == MemoryProfile.MODEL_OFFLOAD:
+        pipeline.enable_model_cpu_offload(device=device)
+    elif plan.profile in (MemoryProfile.GROUP_LEAF, MemoryProfile.GROUP_BLOCK):
+        # Block level only where blocks are big (the denoiser): on a text encoder it streams
+        # badly (UMT5-XXL encoding took 12 s against 0.6 s at leaf level on an H200).
+        # The VAE stays resident: it is small, and a tiled decode runs it once per tile, which
+        # through offload hooks cost 10 s more per job on an H200 than the weights are worth.
+        leaf = plan.profile == MemoryProfile.GROUP_LEAF
+        for name, component in _modules(pipeline).items():
+            if name == "vae":
+                component.to(device)
+                continue
+            denoiser = name.startswith("transformer")
+            as_leaf = (leaf or not denoiser) and name not in exclude_leaf
+            _group_offload(component, device, leaf=as_leaf)
+    elif plan.profile == MemoryProfile.SEQUENTIAL:
+        pipeline.enable_sequential_cpu_offload(device=device)
+    if plan.vae_tiling and hasattr(getattr(pipeline, "vae", None), "enable_tiling"):
+        pipeline.vae.enable_tiling()
+
+
+def _group_offload(component: Any, device: Any, *, leaf: bool) -> None:
+    from diffusers.hooks import apply_group_offloading
+
+    options: dict[str, Any] = {
+        "onload_device": device,
+        "offload_device": "cpu",
+        "offload_type": "leaf_level" if leaf else "block_level",
+        "use_stream": True,
+    }
+    if not leaf:
+        options["num_blocks_per_group"] = 1
+    if hasattr(component, "enable_group_offload"):
+        component.enable_group_offload(**options)
+    else:
+        apply_group_offloading(module=component, **options)
+
+
+def _modules(pipeline: Any) -> dict[str, Any]:
+    import torch
+
+    return {
+        name: component
+        for name, component in pipeline.components.items()
+        if isinstance(component, torch.nn.Module)
+    }
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """Bytes of a loaded pipeline's weights resident on the GPU and in host memory."""
+
+    gpu_bytes: int
+    host_bytes: int
+
+
+def footprint(pipeline: Any) -> Footprint:
+    """Parameter and buffer bytes of every component, by where they live now."""
+    gpu = host = 0
+    seen: set[int] = set()
+    for component in _modules(pipeline).values():
+        for tensor in (*component.parameters(), *component.buffers()):
+            if id(tensor) in seen:
+                continue
+            seen.add(id(tensor))
+            size = tensor.numel() * tensor.element_size()
+            if tensor.device.type == "cuda":
+                gpu += size
+            else:
+                host += size
+    return Footprint(gpu_bytes=gpu, host_bytes=host)

@@ -1,0 +1,114 @@
+"""What a generation job asks for, what it reports while running, and what it returns."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+# Seeds fit a signed 64-bit database column.
+MAX_SEED = 2**63 - 1
+
+
+MEDIA_FIELDS = ("image", "end_image", "video", "mask", "reference_images")
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """A job's parameters, already chosen by the user or filled with defaults.
+
+    `task` is a `presets.Task` value. Media inputs are decoded already: images as PIL images
+    or uint8 arrays (H, W, 3); `video` as uint8 frames (F, H, W, 3) or a list of images; `mask`
+    as (F, H, W) arrays or a list of greyscale images, non-zero where the video is to be
+    repainted; `reference_images` as a sequence of images. `strength` (0..1) says how far a
+    video-to-video job may move from its input; None takes the preset's default.
+    """
+
+    preset_id: str
+    prompt: str
+    negative_prompt: str
+    width: int
+    height: int
+    num_frames: int
+    steps: int
+    guidance: float
+    seed: int
+    task: str = "t2v"
+    image: Any = field(default=None, compare=False, repr=False)
+    end_image: Any = field(default=None, compare=False, repr=False)
+    video: Any = field(default=None, compare=False, repr=False)
+    mask: Any = field(default=None, compare=False, repr=False)
+    reference_images: Sequence[Any] = field(default=(), compare=False, repr=False)
+    strength: float | None = None
+
+    def recipe(self) -> dict[str, Any]:
+        """The parameters as a JSON-ready dict, e.g. for a video's metadata; media are only
+        named (which inputs were given), never embedded."""
+        recipe = {
+            item.name: getattr(self, item.name)
+            for item in fields(self)
+            if item.name not in MEDIA_FIELDS
+        }
+        given = [name for name in MEDIA_FIELDS if _given(getattr(self, name))]
+        if given:
+            recipe["inputs"] = given
+        return recipe
+
+
+def _given(value: Any) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, list | tuple):
+        return len(value) > 0
+    return True
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """Progress after one denoising step; `latents` is the live tensor, so only read it."""
+
+    step: int
+    total: int
+    elapsed_s: float
+    latents: torch.Tensor | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    """Decoded frames (uint8, shape (F, H, W, 3)) and how the job went."""
+
+    frames: np.ndarray = field(repr=False)
+    fps: int
+    timings: dict[str, float]
+    device: str
+    memory_profile: str
+
+
+class ErrorCode(StrEnum):
+    """Status keys for failures; the web tier maps them to messages and retry rules."""
+
+    OUT_OF_MEMORY = "out_of_memory"
+    WEIGHTS_MISSING = "weights_missing"
+    BAD_PARAMETERS = "bad_parameters"
+    MODEL_ERROR = "model_error"
+
+
+class GenerationError(Exception):
+    """A job failed for a reason the user or an admin can act on."""
+
+    def __init__(self, code: ErrorCode | str, message: str) -> None:
+        super().__init__(code, message)
+        self.code = ErrorCode(code)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class JobCancelled(Exception):
+    """Raised from an on_step callback to stop a job; the runner lets it through."""

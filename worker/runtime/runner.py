@@ -1,0 +1,227 @@
+"""Running a generation job (any task a preset can do) on a cached pipeline."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.hooks import RemovableHandle
+
+from .cache import PIPELINES, PipelineCache, free_memory
+from .calls import check_inputs, expected_callbacks, pipeline_kwargs
+from .presets import Preset, Task, get_preset
+from .request import (
+    MAX_SEED,
+    ErrorCode,
+    GenerationError,
+    GenerationRequest,
+    GenerationResult,
+    JobCancelled,
+    StepInfo,
+)
+
+logger = logging.getLogger("framecraft.worker")
+
+_OOM_MESSAGES = ("out of memory", "can't allocate memory")
+# Celery's time limits must reach the task untouched, and this package cannot import Celery.
+_PASSTHROUGH_NAMES = frozenset({"SoftTimeLimitExceeded", "TimeLimitExceeded"})
+
+
+def frames_to_uint8(frames: np.ndarray) -> np.ndarray:
+    """Float frames in [0, 1] to uint8, rounding as diffusers does when it makes PIL images."""
+    return (frames * 255).round().astype(np.uint8)
+
+
+def tensor_frames_to_uint8(frames: torch.Tensor) -> np.ndarray:
+    """(F, C, H, W) frames in [0, 1] to uint8 (F, H, W, C), on the frames' device: the same
+    arithmetic as frames_to_uint8, with a quarter of the bytes copied back."""
+    frames = frames.permute(0, 2, 3, 1).float()
+    return frames.mul(255).round().to(torch.uint8).cpu().numpy()
+
+
+def validate_request(request: GenerationRequest) -> Preset:
+    """The request's preset, or GenerationError("bad_parameters") saying what is wrong."""
+    try:
+        preset = get_preset(request.preset_id)
+    except KeyError as exc:
+        raise GenerationError(ErrorCode.BAD_PARAMETERS, exc.args[0]) from None
+    check_inputs(preset, request)
+    ints = {
+        name: getattr(request, name) for name in ("width", "height", "num_frames", "steps", "seed")
+    }
+    wrong = [name for name, value in ints.items() if type(value) is not int]
+    if not isinstance(request.guidance, int | float) or isinstance(request.guidance, bool):
+        wrong.append("guidance")
+    if not isinstance(request.prompt, str) or not isinstance(request.negative_prompt, str):
+        wrong.append("prompt")
+    if wrong:
+        raise GenerationError(
+            ErrorCode.BAD_PARAMETERS, f"Wrongly typed parameters: {', '.join(wrong)}."
+        )
+    errors = preset.parameter_errors(
+        width=request.width,
+        height=request.height,
+        num_frames=request.num_frames,
+        steps=request.steps,
+        guidance=request.guidance,
+    )
+    if not 0 <= request.seed <= MAX_SEED:
+        errors["seed"] = f"The seed must be between 0 and {MAX_SEED}."
+    if errors:
+        raise GenerationError(ErrorCode.BAD_PARAMETERS, " ".join(errors.values()))
+    return preset
+
+
+def run_text_to_video(
+    request: GenerationRequest,
+    on_step: Callable[[StepInfo], None],
+    cache: PipelineCache = PIPELINES,
+) -> GenerationResult:
+    """Generate a video from text alone; see run_generation."""
+    if request.task != Task.T2V:
+        raise GenerationError(
+            ErrorCode.BAD_PARAMETERS, f"A text-to-video job cannot be a {request.task} job."
+        )
+    return run_generation(request, on_step, cache)
+
+
+def run_generation(
+    request: GenerationRequest,
+    on_step: Callable[[StepInfo], None],
+    cache: PipelineCache = PIPELINES,
+) -> GenerationResult:
+    """Run the request's task; `on_step` runs after every denoising step and may raise
+    JobCancelled, which propagates unchanged.
+
+    Raises GenerationError with code bad_parameters, weights_missing, out_of_memory or model_error.
+    """
+    started = time.perf_counter()
+    preset = validate_request(request)
+    marks: dict[str, float] = {}
+    failure: GenerationError | None = None
+    cancelled: JobCancelled | None = None
+    succeeded = False
+    loaded = None
+    hook = None
+    try:
+        kwargs = pipeline_kwargs(preset, request)
+        loaded = cache.get_loaded(preset.id)
+        class_name = preset.pipeline_class_for(request.task)
+        pipeline = loaded.pipeline
+        if class_name != preset.pipeline_class:
+            pipeline = loaded.for_task(class_name)
+        marks["loaded"] = time.perf_counter()
+        hook = _mark_first_forward(pipeline, marks)
+        total = expected_callbacks(preset, request, pipeline)
+        calls = 0
+
+        def on_step_end(
+            pipe: Any, index: int, timestep: Any, tensors: dict[str, Any]
+        ) -> dict[str, Any]:
+            nonlocal calls
+            calls += 1
+            now = time.perf_counter()
+            marks["denoised"] = now
+            begun = marks.get("denoise_start", marks["loaded"])
+            on_step(
+                StepInfo(
+                    step=min(calls, total),
+                    total=total,
+                    elapsed_s=now - begun,
+                    latents=tensors.get("latents"),
+                )
+            )
+            return {}
+
+        output = pipeline(
+            **kwargs,
+            # A CPU generator gives the same starting noise whatever the device.
+            generator=torch.Generator("cpu").manual_seed(request.seed),
+            output_type="pt",
+            callback_on_step_end=on_step_end,
+            callback_on_step_end_tensor_inputs=["latents"],
+        )
+        # FramePack makes whole sections; the job asked for a length.
+        frames = tensor_frames_to_uint8(output.frames[0][: request.num_frames])
+        del output
+        marks["decoded"] = time.perf_counter()
+        succeeded = True
+    # Failures are kept and raised after `finally`, without the traceback: its frames hold the
+    # job's tensors, which must be gone before the memory is freed.
+    except JobCancelled as exc:
+        cancelled = exc.with_traceback(None)
+    except GenerationError as exc:
+        failure = exc
+    except Exception as exc:
+        if type(exc).__name__ in _PASSTHROUGH_NAMES:
+            raise
+        failure = _classify(exc, preset, request)
+    finally:
+        if hook is not None:
+            hook.remove()
+        reset = getattr(loaded.pipeline, "maybe_free_model_hooks", None) if loaded else None
+        if not succeeded and callable(reset):
+            # Puts offloaded models back on the CPU and resets stateful caches a run left half-done.
+            try:
+                reset()
+            except Exception:
+                logger.exception("could not reset preset %s after a failed run", preset.id)
+        free_memory()
+    if cancelled is not None:
+        logger.info("job for preset %s cancelled", preset.id)
+        raise cancelled
+    if failure is not None:
+        raise failure
+    assert loaded is not None
+
+    denoise_start = marks.get("denoise_start", marks["loaded"])
+    denoised = marks.get("denoised", denoise_start)
+    timings = {
+        "load_s": marks["loaded"] - started,
+        "encode_s": denoise_start - marks["loaded"],
+        "denoise_s": denoised - denoise_start,
+        "decode_s": marks["decoded"] - denoised,
+        "total_s": marks["decoded"] - started,
+    }
+    return GenerationResult(
+        frames=frames,
+        fps=preset.fps,
+        timings=timings,
+        device=loaded.device,
+        memory_profile=loaded.memory_profile,
+    )
+
+
+def _mark_first_forward(pipeline: Any, marks: dict[str, float]) -> RemovableHandle | None:
+    """Stamp when the denoiser first runs: that is when denoising starts."""
+    for name in ("transformer", "transformer_2", "unet"):
+        module = getattr(pipeline, name, None)
+        if isinstance(module, torch.nn.Module):
+
+            def stamp(module: torch.nn.Module, args: Any) -> None:
+                marks.setdefault("denoise_start", time.perf_counter())
+
+            return module.register_forward_pre_hook(stamp)
+    return None
+
+
+def _classify(exc: Exception, preset: Preset, request: GenerationRequest) -> GenerationError:
+    size = f"{request.width}x{request.height}, {request.num_frames} frames"
+    if isinstance(exc, torch.OutOfMemoryError | MemoryError) or (
+        isinstance(exc, RuntimeError) and any(m in str(exc) for m in _OOM_MESSAGES)
+    ):
+        logger.warning("preset %s ran out of memory at %s: %s", preset.id, size, exc)
+        return GenerationError(
+            ErrorCode.OUT_OF_MEMORY,
+            f"{preset.label} ran out of memory at {size}. "
+            "Try a smaller size or fewer frames, or a worker with more memory.",
+        )
+    logger.exception("preset %s failed at %s", preset.id, size)
+    detail = f"{type(exc).__name__}: {exc}"
+    if len(detail) > 300:
+        detail = detail[:297] + "..."
+    return GenerationError(ErrorCode.MODEL_ERROR, f"{preset.label} failed: {detail}")
