@@ -155,25 +155,23 @@ def test_missing_weights_for_a_hub_preset_name_the_admin_command(make_request, c
 def test_hub_preset_loads_from_the_models_folder_with_the_production_loader(
     offline_model_store: Path, make_request, cache
 ):
-    build_tiny_pipeline(seed=0).save_pretrained(offline_model_store / "wan2.1-t2v-1.3b")
+    tiny = build_tiny_pipeline(seed=0)
+    tiny.save_pretrained(offline_model_store / "wan2.1-t2v-1.3b")
     pipeline = cache.get("wan2.1-t2v-1.3b")
     assert type(pipeline).__name__ == "WanPipeline"
     assert pipeline.transformer.dtype == torch.float32  # bf16 only on CUDA
-    # The checkpoint is the tiny model, so it must reproduce the tiny preset's frames.
+    for name in ("transformer", "vae", "text_encoder"):
+        saved, loaded = getattr(tiny, name).state_dict(), getattr(pipeline, name).state_dict()
+        assert saved.keys() == loaded.keys()
+        assert all(torch.equal(saved[key], loaded[key]) for key in saved), name
+    # The checkpoint is the tiny model, so the loaded pipeline remakes the tiny preset's frames.
+    # Weights read from the file sit at unaligned addresses, which sends CPU matmuls down other
+    # kernels: sums may differ in the last float bit, never by more than one level of 255.
     request = make_request()
-    direct = pipeline(
-        prompt=request.prompt,
-        height=request.height,
-        width=request.width,
-        num_frames=request.num_frames,
-        num_inference_steps=request.steps,
-        guidance_scale=request.guidance,
-        generator=torch.Generator("cpu").manual_seed(request.seed),
-        output_type="np",
-    ).frames[0]
-    assert np.array_equal(
-        frames_to_uint8(direct), run_text_to_video(request, _ignore, PipelineCache()).frames
-    )
+    loaded = frames_to_uint8(_direct_call(pipeline, request, "np"))
+    built = run_text_to_video(request, _ignore, PipelineCache()).frames
+    assert loaded.shape == built.shape == (5, 96, 160, 3)
+    assert np.abs(loaded.astype(int) - built.astype(int)).max() <= 1
 
 
 class _Failing:

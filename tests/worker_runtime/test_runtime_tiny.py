@@ -88,4 +88,10 @@ def test_saved_checkpoint_loads_back_and_makes_the_same_frames(tmp_path: Path):
     loaded = WanPipeline.from_pretrained(tmp_path / "tiny", local_files_only=True)
     loaded.set_progress_bar_config(disable=True)
 
-    assert np.array_equal(_generate(loaded), _generate(pipeline))
+    saved, restored = _weights(pipeline), _weights(loaded)
+    assert saved.keys() == restored.keys()
+    assert all(torch.equal(saved[key], restored[key]) for key in saved)
+    # Weights read from the file sit at unaligned addresses, which sends CPU matmuls down other
+    # kernels: the sums may differ in the last float bit, never by more than one level of 255.
+    difference = np.abs(_generate(loaded).astype(int) - _generate(pipeline).astype(int))
+    assert difference.max() <= 1
