@@ -12,7 +12,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F
+from django.db.models import Count, F, OuterRef, Q, Subquery, Value, Window
+from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
 
@@ -46,6 +47,25 @@ class JobQuerySet(models.QuerySet["Job"]):
 
     def owned_by(self, user: Any) -> JobQuerySet:
         return self.filter(owner=user)
+
+    def fair_queue(self) -> JobQuerySet:
+        """Queued jobs in the order workers take them: round-robin between owners.
+
+        An owner's n-th waiting job (oldest first) gets turn n, pushed back by the jobs of
+        theirs already running; jobs run by turn, then by age. So one person's batch of ten
+        does not hold up everyone who submits after it, and a lone job runs next.
+        """
+        running = (self.model.objects.filter(owner=OuterRef("owner"), status=JobStatus.RUNNING)
+                   .order_by().values("owner").annotate(count=Count("pk")).values("count"))
+        return self.filter(status=JobStatus.QUEUED).annotate(
+            turn=Window(RowNumber(), partition_by=F("owner"), order_by=F("created_at").asc())
+            + Coalesce(Subquery(running), Value(0)),
+        ).order_by("turn", "created_at", "id")
+
+    def runnable(self) -> JobQuerySet:
+        """Jobs a worker may claim now: waiting, attempts left, past any retry back-off."""
+        return self.filter(Q(not_before__isnull=True) | Q(not_before__lte=timezone.now()),
+                           attempts__lt=settings.FRAMECRAFT_MAX_ATTEMPTS)
 
     def transition(
         self,
@@ -99,6 +119,8 @@ class Job(models.Model):
 
     worker = models.CharField(max_length=200, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    not_before = models.DateTimeField(null=True, blank=True,
+                                      help_text="A re-queued job waits until then (back-off).")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

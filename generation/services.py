@@ -46,6 +46,8 @@ def _enqueue_on_commit(job: Job) -> None:
 
 def _announce_on_commit(job: Job) -> None:
     transaction.on_commit(lambda: events.jobs_changed(job.owner_id))
+    # Round-robin order: a newcomer's job may go ahead of others' waiting jobs.
+    transaction.on_commit(events.queue_moved)
 
 
 def submit(user: User, preset_id: str, params: dict[str, Any],
@@ -115,8 +117,8 @@ def remixable_video(user: User, video_id: object) -> Video | None:
 
 
 def queue_position(job: Job) -> int | None:
-    """1 for the next job to run; None when the job is not waiting."""
+    """1 for the next job to run (in the workers' fair order); None when it is not waiting."""
     if job.status != JobStatus.QUEUED:
         return None
-    ahead = Job.objects.filter(status=JobStatus.QUEUED, created_at__lt=job.created_at).count()
-    return ahead + 1
+    order = list(Job.objects.fair_queue().values_list("id", flat=True))
+    return order.index(job.id) + 1 if job.id in order else None

@@ -12,6 +12,7 @@ import logging
 import tempfile
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 from uuid import UUID
 
@@ -39,19 +40,30 @@ log = logging.getLogger("framecraft.worker")
 RETRY_BACKOFF_S = 5.0
 
 
-def claim(job_id: UUID, worker_name: str) -> Job | None:
-    """Take a queued job for this worker; None when it is not claimable (someone else won,
-    it was cancelled, or it already finished)."""
-    now = timezone.now()
-    claimed = Job.objects.filter(
-        pk=job_id, status=JobStatus.QUEUED, attempts__lt=settings.FRAMECRAFT_MAX_ATTEMPTS,
-    ).update(
-        status=JobStatus.RUNNING, status_sequence=F("status_sequence") + 1,
-        attempts=F("attempts") + 1, worker=worker_name, started_at=now, heartbeat_at=now,
-        updated_at=now, progress_step=0, progress_total=0, preview_jpeg=None,
-        error_code="", error_message="",
-    )
-    return Job.objects.get(pk=job_id) if claimed == 1 else None
+def claim(worker_name: str) -> Job | None:
+    """Take the next job in fair order for this worker; None when none is waiting.
+
+    A message says that there is work, not which: every queued job has a message, so each
+    message takes the job whose turn it is (Job.objects.fair_queue) and a message that finds
+    nothing left is dropped. The claim is a compare-and-set, so racing workers never share a job.
+    """
+    while True:
+        candidates = list(Job.objects.fair_queue().runnable().values_list("id", flat=True)[:8])
+        if not candidates:
+            return None
+        for job_id in candidates:
+            now = timezone.now()
+            claimed = Job.objects.filter(
+                pk=job_id, status=JobStatus.QUEUED,
+                attempts__lt=settings.FRAMECRAFT_MAX_ATTEMPTS,
+            ).update(
+                status=JobStatus.RUNNING, status_sequence=F("status_sequence") + 1,
+                attempts=F("attempts") + 1, worker=worker_name, started_at=now,
+                heartbeat_at=now, updated_at=now, progress_step=0, progress_total=0,
+                preview_jpeg=None, error_code="", error_message="", not_before=None,
+            )
+            if claimed == 1:
+                return Job.objects.get(pk=job_id)
 
 
 class Heartbeat:
@@ -93,11 +105,12 @@ def request_for(job: Job) -> GenerationRequest:
 def execute(job_id: UUID | str, worker_name: str) -> JobStatus | None:
     """Run the job if this worker can claim it; return the state it ended in."""
     close_old_connections()
-    job = claim(UUID(str(job_id)), worker_name)
+    job = claim(worker_name)
     if job is None:
-        log.info("job %s not claimable; dropping the message", job_id)
+        log.info("no job waiting for the message about job %s; dropping it", job_id)
         return None
-    log.info("job %s claimed by %s (attempt %d)", job.id, worker_name, job.attempts)
+    log.info("job %s claimed by %s (attempt %d, message for %s)", job.id, worker_name,
+             job.attempts, job_id)
     _after_change(job, queue_moved=True)
     try:
         return _run(job, worker_name)
@@ -132,10 +145,12 @@ def _run(job: Job, worker_name: str) -> JobStatus | None:
 def requeue_or_fail(job: Job, code: str, message: str) -> JobStatus | None:
     """Give the job another attempt if it has any left, else fail it with the reason."""
     if job.attempts < settings.FRAMECRAFT_MAX_ATTEMPTS:
+        backoff = RETRY_BACKOFF_S * job.attempts
         if Job.objects.transition(job.id, (JobStatus.RUNNING,), JobStatus.QUEUED,
                                   where={"attempts": job.attempts}, worker="",
-                                  heartbeat_at=None, error_code=code, error_message=message):
-            services.enqueue(job.id, countdown=RETRY_BACKOFF_S * job.attempts)
+                                  heartbeat_at=None, error_code=code, error_message=message,
+                                  not_before=timezone.now() + timedelta(seconds=backoff)):
+            services.enqueue(job.id, countdown=backoff)
             _after_change(job)
             return JobStatus.QUEUED
         return None

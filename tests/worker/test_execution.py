@@ -111,6 +111,7 @@ def test_a_job_that_keeps_crashing_fails_after_the_attempt_cap(owner, monkeypatc
 
     monkeypatch.setattr(execution, "run_text_to_video", crash)
     monkeypatch.setattr(execution.services, "enqueue", lambda job_id, countdown=None: None)
+    monkeypatch.setattr(execution, "RETRY_BACKOFF_S", 0)
     job = make_job(owner)
     assert execution.execute(job.id, "w") == JobStatus.QUEUED
     assert execution.execute(job.id, "w") == JobStatus.QUEUED
@@ -131,7 +132,7 @@ def test_two_workers_racing_to_claim_one_job_exactly_one_wins(owner):
     def race(n):
         barrier.wait()
         try:
-            if execution.claim(job.id, f"worker-{n}") is not None:
+            if execution.claim(f"worker-{n}") is not None:
                 winners.append(n)
         finally:
             from django.db import connection
@@ -197,7 +198,7 @@ def test_a_reaped_job_can_no_longer_be_finished_by_its_old_worker(owner, monkeyp
     def on_step(self, info):
         if info.step == 1:  # the reaper and a new claim happen while this worker is busy
             Job.objects.filter(pk=job.id).update(status=JobStatus.QUEUED)
-            assert execution.claim(job.id, "new-worker") is not None
+            assert execution.claim("new-worker") is not None
         original(self, info)
 
     monkeypatch.setattr(execution.ProgressReporter, "on_step", on_step)
