@@ -4,16 +4,21 @@ download during a job).
 Weights go to `$FRAMECRAFT_MODELS_DIR/<id>` when a models folder is configured, else to the
 Hugging Face cache; only the files a diffusers pipeline needs are fetched. Before downloading,
 the repository's size (from the Hub's file metadata) is checked against the free disk space.
+While downloading, byte progress is reported through the caller's `say` callback.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import os
+import queue
 import shutil
+import threading
+import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import Any, TypeVar
 
 from .presets import Preset, checkpoint_complete, hf_cache_dir
 
@@ -29,8 +34,13 @@ ALLOW_PATTERNS = [
 ]
 # Room left over beyond the download itself (temporary files, logs).
 DISK_MARGIN = 1.05
+# Where components from other repositories are downloaded before they are moved into place,
+# inside the preset's folder so the move is a rename on the same disk.
+STAGING_DIR = ".download"
 
+# (repo, patterns, subfolder) -> bytes; a pattern starting with "!" excludes what it matches.
 SizeLookup = Callable[[str, list[str], str | None], int]
+T = TypeVar("T")
 
 
 class WeightsError(Exception):
@@ -55,24 +65,57 @@ def _unreachable(repo: str, exc: Exception) -> WeightsError:
     )
 
 
+def _hub_error(repo: str, exc: Exception) -> WeightsError:
+    """What went wrong talking to the Hub, in the operator's terms."""
+    from huggingface_hub.errors import (
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+    )
+
+    where = _endpoint() or "https://huggingface.co"
+    if isinstance(exc, RepositoryNotFoundError):  # also gated repositories
+        return WeightsError(
+            f"{repo} is not on the Hugging Face Hub at {where}, or it is gated: accept its "
+            "licence on the Hub and give the worker a token (HF_TOKEN)."
+        )
+    # snapshot_download turns connection failures into LocalEntryNotFoundError.
+    if isinstance(exc, LocalEntryNotFoundError) or not isinstance(exc, OSError):
+        return _unreachable(repo, exc)
+    # Other HTTP answers, a full disk, a file that arrived short: say what it was.
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    kind = "the Hub answered" if isinstance(exc, HfHubHTTPError) else "it failed"
+    return WeightsError(
+        f"Downloading {repo} from {where} did not complete: {kind} {detail}. Run the install "
+        "again to resume; files already downloaded are kept."
+    )
+
+
 def hub_size(repo: str, patterns: list[str], subfolder: str | None = None) -> int:
-    """Bytes of the repository's files that match the patterns (one metadata request)."""
+    """Bytes of the repository's files that the patterns select (one metadata request).
+
+    Patterns are matched as snapshot_download matches them; those starting with "!" exclude.
+    With `subfolder`, only files under it count, matched by their path inside it.
+    """
     from huggingface_hub import HfApi
+    from huggingface_hub.utils import filter_repo_objects
 
     try:
         info = HfApi(endpoint=_endpoint()).model_info(repo, files_metadata=True)
-    except Exception as exc:  # any transport or HTTP failure means "cannot reach"
-        raise _unreachable(repo, exc) from None
-    total = 0
+    except Exception as exc:  # any transport or HTTP failure
+        raise _hub_error(repo, exc) from None
+    sizes: dict[str, int] = {}
     for sibling in info.siblings or []:
         name = sibling.rfilename
         if subfolder:
             if not name.startswith(subfolder + "/"):
                 continue
             name = name[len(subfolder) + 1 :]
-        if any(fnmatch.fnmatch(name, pattern) for pattern in patterns):
-            total += sibling.size or 0
-    return total
+        sizes[name] = sibling.size or 0
+    allow, ignore = _patterns(patterns)
+    chosen = filter_repo_objects(sizes, allow_patterns=allow or None,
+                                 ignore_patterns=ignore or None)
+    return sum(sizes[name] for name in chosen)
 
 
 def _sources(preset: Preset) -> list[tuple[str, str | None, str | None, list[str]]]:
@@ -95,14 +138,8 @@ def _patterns(patterns: list[str]) -> tuple[list[str], list[str]]:
 
 
 def download_size(preset: Preset, size_lookup: SizeLookup = hub_size) -> int:
-    total = 0
-    for repo, _subfolder, _, patterns in _sources(preset):
-        allow, ignore = _patterns(patterns)
-        size = size_lookup(repo, allow, None)
-        if ignore:
-            size -= sum(size_lookup(repo, [p], None) for p in ignore)
-        total += max(0, size)
-    return total
+    """Bytes `fetch` downloads for the preset: what each repository's patterns select."""
+    return sum(size_lookup(repo, patterns, None) for repo, _, _, patterns in _sources(preset))
 
 
 def target_dir(preset: Preset) -> Path:
@@ -129,7 +166,11 @@ def fetch(
     size_lookup: SizeLookup = hub_size,
     say: Callable[[str], None] = print,
 ) -> Path:
-    """Download a preset's weights (with tqdm progress on stderr) and verify them."""
+    """Download a preset's weights and verify them.
+
+    `say` gets what happens, line by line, byte progress included, always on the calling thread
+    (the worker's `say` writes to the database).
+    """
     if preset.builtin:
         say(f"{preset.id} is built in: nothing to download.")
         return Path()
@@ -141,36 +182,35 @@ def fetch(
     target = target_dir(preset)
     needed = download_size(preset, size_lookup)
     free = shutil.disk_usage(_existing_parent(target)).free
-    say(f"{preset.id}: {needed / 1e9:.1f} GB to download into {target} "
-        f"({free / 1e9:.1f} GB free).")
+    say(f"{preset.id}: {_amount(needed)} to download into {target} ({_amount(free)} free).")
     if needed * DISK_MARGIN > free:
         raise WeightsError(
             f"Not enough disk space for {preset.id}: it needs {needed / 1e9:.1f} GB and "
             f"{free / 1e9:.1f} GB is free at {target}. Free some space (fetch_model <id> "
             "--remove) or point FRAMECRAFT_MODELS_DIR at a larger disk."
         )
-    from huggingface_hub import snapshot_download
-
     local = preset.local_dir()
+    progress = _Progress(preset.id, needed)
+    moves: list[tuple[Path, Path]] = []
     for repo, subfolder, component, patterns in _sources(preset):
-        allow, ignore = _patterns(patterns)
         say(f"fetching {repo}{'/' + subfolder if subfolder else ''} ...")
+        # A component is downloaded into a staging folder in the preset's own folder and moved
+        # into place once every download is done: never through the HF cache, which would
+        # store the biggest files twice, and an interrupted install resumes from staging.
+        into = local if component is None or local is None else _staging(local, repo)
         try:
-            path = snapshot_download(
-                repo, allow_patterns=allow, ignore_patterns=ignore or None,
-                local_dir=(local if local is not None and component is None else None),
-                cache_dir=None if local is not None else hf_cache_dir(),
-                endpoint=_endpoint(),
-            )
+            path = progress.run(partial(_snapshot, repo, patterns, into, progress), say)
         except Exception as exc:
-            raise _unreachable(repo, exc) from None
+            raise _hub_error(repo, exc) from None
         if component is not None and local is not None:
-            source = Path(path) / subfolder if subfolder else Path(path)
-            destination = local / component
-            if destination.exists():
-                shutil.rmtree(destination)
-            shutil.copytree(source, destination)
+            moves.append((Path(path) / subfolder if subfolder else Path(path), local / component))
+    progress.finish(say)
+    for source, destination in moves:
+        if destination.exists():
+            shutil.rmtree(destination)
+        source.rename(destination)
     if local is not None and preset.component_sources:
+        shutil.rmtree(local / STAGING_DIR, ignore_errors=True)
         _write_model_index(preset, local)
     problems = verify(preset)
     if problems:
@@ -178,6 +218,129 @@ def fetch(
     installed = preset.installed_path()
     say(f"{preset.id} installed at {installed}.")
     return installed or target
+
+
+def _snapshot(repo: str, patterns: list[str], local_dir: Path | None, progress: _Progress) -> str:
+    """One repository's selected files, into `local_dir` or (without one) the HF cache."""
+    from huggingface_hub import snapshot_download
+
+    allow, ignore = _patterns(patterns)
+    return snapshot_download(
+        repo, allow_patterns=allow, ignore_patterns=ignore or None, local_dir=local_dir,
+        # Always explicit: huggingface_hub read HF_HOME once, at import.
+        cache_dir=hf_cache_dir(),
+        endpoint=_endpoint(),
+        tqdm_class=progress.bar_class(),
+    )
+
+
+def _staging(local: Path, repo: str) -> Path:
+    return local / STAGING_DIR / repo.replace("/", "--")
+
+
+def _scale(total: float) -> tuple[float, str]:
+    """The unit that reads well for amounts up to `total`: (bytes per unit, its name)."""
+    for size, unit in ((1e9, "GB"), (1e6, "MB"), (1e3, "kB")):
+        if total >= size:
+            return size, unit
+    return 1, "bytes"
+
+
+def _amount(count: float) -> str:
+    size, unit = _scale(count)
+    return f"{count / size:.1f} {unit}"
+
+
+class _Progress:
+    """Bytes downloaded for one preset, as lines like `wan2.1-t2v-1.3b: 3.2 / 10.4 GB (31%)`.
+
+    huggingface_hub reports bytes to the tqdm class it is given, from its download threads. Lines
+    are queued and handed to `say` on the thread that runs the download (`run`): the worker's
+    `say` writes to the database, and a Django connection belongs to one thread. A line comes
+    each time another STEP_PERCENT is done, or after QUIET_S with any progress, so even a long
+    download makes a few dozen lines, not thousands.
+    """
+
+    STEP_PERCENT = 5
+    QUIET_S = 30.0
+    # snapshot_download's bar of bytes written to disk (its other byte bar counts network bytes).
+    BYTES_BAR = "huggingface_hub.snapshot_download"
+
+    def __init__(self, preset_id: str, total: int) -> None:
+        self.preset_id = preset_id
+        self.total = total
+        self.done = 0
+        self._lock = threading.Lock()
+        self._lines: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._next_percent = self.STEP_PERCENT
+        self._last_line = time.monotonic()
+        self._reported_all = False
+        self._bar_class: type | None = None
+
+    def line(self, done: int) -> str:
+        percent = min(100, int(done * 100 / self.total)) if self.total else 100
+        size, unit = _scale(self.total)
+        return f"{self.preset_id}: {done / size:.1f} / {self.total / size:.1f} {unit} ({percent}%)"
+
+    def add(self, count: int) -> None:
+        """Count bytes (from any thread); queue a line when it is time for one."""
+        with self._lock:
+            self.done += count
+            percent = self.done * 100 / self.total if self.total else 0
+            now = time.monotonic()
+            if percent < self._next_percent and now - self._last_line < self.QUIET_S:
+                return
+            self._next_percent = (int(percent) // self.STEP_PERCENT + 1) * self.STEP_PERCENT
+            self._last_line = now
+            self._reported_all = self.done >= self.total
+            self._lines.put(self.line(self.done))
+
+    def finish(self, say: Callable[[str], None]) -> None:
+        """Everything is on disk: the last line reads 100% (files kept from an earlier,
+        interrupted run were not downloaded again, so the count may have stopped short)."""
+        if not self._reported_all:
+            say(self.line(self.total))
+
+    def run(self, work: Callable[[], T], say: Callable[[str], None]) -> T:
+        """`work()` in a thread while this one passes its progress lines to `say`."""
+        outcome: dict[str, Any] = {}
+
+        def target() -> None:
+            try:
+                outcome["value"] = work()
+            except BaseException as exc:  # handed to the caller below
+                outcome["error"] = exc
+            finally:
+                self._lines.put(None)
+
+        thread = threading.Thread(target=target, name=f"fetch {self.preset_id}", daemon=True)
+        thread.start()
+        while (line := self._lines.get()) is not None:
+            say(line)
+        thread.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["value"]
+
+    def bar_class(self) -> type:
+        """A tqdm class for snapshot_download that draws nothing and counts bytes here."""
+        if self._bar_class is None:
+            from huggingface_hub.utils import tqdm as hf_tqdm
+
+            progress = self
+
+            class _Bar(hf_tqdm):  # type: ignore[misc]
+                def __init__(self, *args: Any, **kwargs: Any) -> None:
+                    self.counts_bytes = kwargs.get("name") == _Progress.BYTES_BAR
+                    super().__init__(*args, **{**kwargs, "disable": True})
+
+                def update(self, n: float | None = 1) -> bool | None:
+                    if self.counts_bytes and n:
+                        progress.add(int(n))
+                    return super().update(n)
+
+            self._bar_class = _Bar
+        return self._bar_class
 
 
 def _write_model_index(preset: Preset, folder: Path) -> None:
@@ -218,10 +381,17 @@ def verify(preset: Preset) -> list[str]:
     return problems
 
 
+def _file_bytes(folder: Path) -> int:
+    # Not following links: the HF cache's snapshot entries are links to its blobs, which would
+    # count every file twice.
+    return sum(p.lstat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
+
+
 def installed_bytes(preset: Preset) -> int:
     folder = preset.installed_path()
     if folder is None:
         return 0
+    # A snapshot in the HF cache holds only links: count what they point at.
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
@@ -237,6 +407,6 @@ def remove(preset: Preset) -> int:
         if cached.exists():
             folders.append(cached)
     for folder in folders:
-        freed += sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+        freed += _file_bytes(folder)
         shutil.rmtree(folder)
     return freed
