@@ -41,6 +41,7 @@ from worker.runtime.memory import (  # noqa: E402
     Plan,
     apply_plan,
     choose_plan,
+    peak_gb,
 )
 from worker.runtime.presets import CATALOGUE, Task, get_preset  # noqa: E402
 from worker.runtime.request import GenerationRequest  # noqa: E402
@@ -189,6 +190,14 @@ class Bench:
         if self.scale == "full":
             size = (832, 480, 81)  # the reference job for both Wan sizes
         request = self.request(preset_id, steps, size)
+        needs = get_preset(preset_id).memory_at(size[0], size[1])
+
+        def predicted(profile: MemoryProfile, tiling: bool) -> str:
+            if self.device.type != "cuda":
+                return ""
+            gb = peak_gb(profile, needs, vae_tiling=tiling, fp8=False)
+            return f"predicted peak {gb:.1f} GB"
+
         for index, (profile, tiling) in enumerate(profiles):
             label = f"{profile} + vae tiling" if tiling else str(profile)
             print(f"{section}: {label}", flush=True)
@@ -201,7 +210,8 @@ class Bench:
                     self.run_job(pipeline, plan, dataclasses.replace(request, steps=1))
                     plan = dataclasses.replace(plan)
                 figures = self.run_job(pipeline, plan, request, placed=index == 0)
-                self.add(section, preset_id, label, size, steps, figures)
+                self.add(section, preset_id, label, size, steps, figures,
+                         predicted(profile, tiling))
             except torch.OutOfMemoryError as exc:
                 self.add(section, preset_id, label, size, steps, {}, f"OOM: {exc}"[:120])
             self.release(pipeline)
@@ -211,7 +221,7 @@ class Bench:
             print(f"{section}: plain diffusers", flush=True)
             pipeline = self.build_on_host(preset_id)
             self.add(section, preset_id, "plain diffusers (all on GPU)", size, steps,
-                     self.plain_diffusers(pipeline, request))
+                     self.plain_diffusers(pipeline, request), predicted(P.GPU, False))
             del pipeline
             _reset_memory()
 

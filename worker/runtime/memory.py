@@ -39,6 +39,15 @@ TILING_S_PER_GB = 2.5 / 9.3
 # The CUDA context, cuBLAS/cuDNN workspaces and allocator fragmentation.
 HEADROOM_GB = 1.0
 HEADROOM_FRACTION = 0.05
+# Group offload with streams holds the layer in use and the one being prefetched: at leaf
+# level at most two of a 14B's FFN projections (0.13 GiB each), and the loose parameters.
+LEAF_IN_FLIGHT_GB = 0.3
+# At block level: the block in use, the one prefetched and the one being released. Measured
+# for Wan 2.1 14B: 1.75 GiB above leaf level, 2.6 of its 0.67 GiB blocks.
+BLOCKS_IN_FLIGHT = 3
+# A whole text encoder on the GPU also holds the encoding's working memory: measured 0.3 GiB
+# for UMT5-XXL (10.6 GiB) under model offload.
+ENCODING_FACTOR = 1.05
 
 
 class MemoryProfile(StrEnum):
@@ -91,29 +100,38 @@ class Plan:
 def peak_gb(
     profile: MemoryProfile, needs: MemoryNeeds, *, vae_tiling: bool, fp8: bool
 ) -> float:
-    """Predicted peak GPU memory of one job at the preset's default size."""
+    """Predicted peak GPU memory of one job at the size `needs` describes.
+
+    A job encodes the prompt, denoises, then decodes; the peak is the largest of those stages,
+    each with what the profile keeps resident through it. Calibrated against the measured
+    peaks in docs/performance.json (tests/worker_runtime/test_runtime_memory_calibration.py).
+    """
     transformer = needs.transformer_gb * (0.5 if fp8 else 1.0)
     block = needs.block_gb * (0.5 if fp8 else 1.0)
     decode = needs.tiled_decode_gb if vae_tiling else needs.decode_gb
     if profile == MemoryProfile.GPU:
-        return transformer + needs.text_encoder_gb + needs.other_gb + max(
-            needs.activation_gb, decode
-        )
+        weights = transformer + needs.text_encoder_gb + needs.image_encoder_gb + needs.other_gb
+        return weights + max(needs.activation_gb, decode)
     if profile == MemoryProfile.MODEL_OFFLOAD:
-        # One component at a time: the text encoder, then the transformer, then the VAE.
+        # One component at a time: the encoders, then the transformer, then the VAE.
         return max(
-            needs.text_encoder_gb * 1.05,
+            max(needs.text_encoder_gb, needs.image_encoder_gb) * ENCODING_FACTOR,
             transformer + needs.activation_gb,
             needs.other_gb + decode,
         )
+    # Below, the encoders stream in layer by layer; their largest layer (the token embedding)
+    # is onloaded whole.
     if profile == MemoryProfile.GROUP_BLOCK:
-        # The group in use, the one prefetched on the side stream, and the one being freed;
-        # the VAE stays resident (apply_plan).
-        return needs.other_gb + max(3 * block + needs.activation_gb, decode + 0.3)
+        # The VAE stays resident (apply_plan).
+        return needs.other_gb + max(
+            BLOCKS_IN_FLIGHT * block + needs.activation_gb, decode, needs.encoder_leaf_gb
+        )
     if profile == MemoryProfile.GROUP_LEAF:
-        return needs.other_gb + max(needs.activation_gb + 0.5, decode + 0.3)
-    # Sequential offload keeps a few layers resident at a time.
-    return max(needs.activation_gb + 0.5, decode + 0.3)
+        return needs.other_gb + max(
+            needs.activation_gb + LEAF_IN_FLIGHT_GB, decode, needs.encoder_leaf_gb
+        )
+    # Sequential offload keeps a few layers resident at a time, the VAE's too.
+    return max(needs.activation_gb + LEAF_IN_FLIGHT_GB, decode, needs.encoder_leaf_gb)
 
 
 def estimated_s(
@@ -122,7 +140,7 @@ def estimated_s(
     """Predicted time of one job: per-step compute and copies, plus per-job copies."""
     step = needs.step_s * (FP8_FACTOR if fp8 else 1.0)
     transformer = needs.transformer_gb * (0.5 if fp8 else 1.0)
-    weights = transformer + needs.text_encoder_gb + needs.other_gb
+    weights = transformer + needs.text_encoder_gb + needs.image_encoder_gb + needs.other_gb
     # Two forwards a step (CFG), each streaming the transformer's weights once.
     streamed = 2 * transformer / PINNED_GBPS
     if profile == MemoryProfile.GPU:

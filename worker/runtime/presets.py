@@ -7,9 +7,10 @@ catalogue to build its forms.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -64,24 +65,43 @@ TASK_LABELS: dict[Task, str] = {
 class MemoryNeeds:
     """What a preset needs of GPU memory, in GiB, at its default size with bf16 weights.
 
-    Weight figures are parameter counts times bytes; working figures start from DESIGN.md's H200
-    measurements (Wan 2.1) and bench/gpu_profiles.py's, scaled by token count for the others.
-    `step_s` is one denoising step (both CFG passes) on an H200 with everything on the GPU: it
-    weighs per-step costs of offloading against per-job ones when a profile is chosen.
+    Calibrated against the H200 peaks in docs/performance.json (torch.cuda.max_memory_allocated
+    over a whole job, written by bench/gpu_profiles.py), so that no measured profile is
+    predicted below its peak:
+
+    - weights are the parameter bytes of the architectures the benchmark builds
+      (worker/runtime/architectures.py): bf16, fp32 where the preset keeps a component in fp32.
+      Text encoders load wholly in bf16 (transformers keeps T5's `wo` in fp32 for fp16 only);
+    - `decode_gb` is each job's peak on the GPU profile less its weights: the untiled VAE
+      decode is the largest working set of every preset at its default size. See `_decode_gb`
+      for how it divides between frame area and frame count;
+    - `activation_gb` scales with the denoiser's token count: measured for Wan 2.1 14B under
+      model offload (3.57 GiB at 32,760 tokens), and for the others the live tensors of one
+      forward traced on PyTorch's meta device, times the 14B's measured/traced ratio (1.02);
+    - `tiled_decode_gb` is the traced tiled decode times 1.2 (the Wan 2.1 VAE's measured/traced
+      ratio untiled is 1.17, and its measured tiled peak is at most 2.0 GiB at 832x480x81).
+
+    Every figure is rounded up to 0.1 GiB. `step_s` is one denoising step (both CFG passes) on an
+    H200 with everything on the GPU: it weighs per-step costs of offloading against per-job ones
+    when a profile is chosen.
     """
 
     transformer_gb: float
-    text_encoder_gb: float
-    other_gb: float  # VAE (often in fp32) and image encoder
+    text_encoder_gb: float  # all text encoders
+    other_gb: float  # the VAE (often in fp32): group offload keeps it resident
+    image_encoder_gb: float = 0.0  # offloaded like the text encoders
     activation_gb: float  # the denoiser's working memory beyond its weights
     decode_gb: float  # VAE decode without tiling, weights excluded
     tiled_decode_gb: float
     blocks: int  # transformer blocks: block-level offload keeps one group of them resident
     step_s: float
+    # The largest single layer of the text encoders (their token embedding) plus the encoding's
+    # working memory: leaf-level and sequential offload hold it on the GPU while encoding.
+    encoder_leaf_gb: float = 0.0
 
     @property
     def weights_gb(self) -> float:
-        return self.transformer_gb + self.text_encoder_gb + self.other_gb
+        return self.transformer_gb + self.text_encoder_gb + self.image_encoder_gb + self.other_gb
 
     @property
     def block_gb(self) -> float:
@@ -91,6 +111,20 @@ class MemoryNeeds:
     def all_on_gpu_gb(self) -> float:
         """Peak with every component resident and an untiled decode."""
         return self.weights_gb + max(self.activation_gb, self.decode_gb)
+
+    def scaled(self, area: float) -> MemoryNeeds:
+        """These needs for frames `area` times as large, at the same frame count.
+
+        The denoiser's tokens, the VAE's feature maps and the decoded video all grow with the
+        frame area (measured: the Wan 2.1 VAE's 81-frame decode takes 8.9 GiB at 832x480 and
+        20.5 GiB at 1280x720, 2.31x for 2.31x the area). Weights do not change.
+        """
+        return replace(
+            self,
+            activation_gb=self.activation_gb * area,
+            decode_gb=self.decode_gb * area,
+            tiled_decode_gb=self.tiled_decode_gb * area,
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -166,6 +200,10 @@ class Preset:
     def pipeline_class_for(self, task: Task | str) -> str:
         """The diffusers class that runs `task` on this preset's components."""
         return self.tasks[Task(task)]
+
+    def memory_at(self, width: int, height: int) -> MemoryNeeds:
+        """The memory needs of a job at another frame size, with the default frame count."""
+        return self.memory.scaled(width * height / (self.default_width * self.default_height))
 
     @property
     def min_vram_gb(self) -> float:
@@ -319,13 +357,49 @@ def _shards_present(component: Path, index: Path) -> bool:
     return bool(shards) and all((component / shard).is_file() for shard in shards)
 
 
+def _gib(value: float) -> float:
+    """A figure in GiB rounded up to 0.1, so that rounding never lowers a prediction."""
+    return math.ceil(round(value * 10, 6)) / 10
+
+
+def _decode_gb(
+    width: int, height: int, frames: int, *, chunk_gb_per_mp: float, voxel_bytes: float
+) -> float:
+    """An untiled VAE decode's working memory, weights excluded.
+
+    Every VAE here but LTX's decodes a few frames at a time: their feature maps grow with the
+    frame area only (`chunk_gb_per_mp`, GiB per million pixels of one frame), and what grows
+    with the frame count is the decoded video gathered as it goes (`voxel_bytes` per pixel of
+    every frame). LTX's VAE decodes the whole clip at once, so all of it is per voxel.
+    """
+    pixels = width * height
+    return _gib(chunk_gb_per_mp * pixels / 1e6 + voxel_bytes * pixels * frames / 2**30)
+
+
+# Encoder weights, bf16: UMT5-XXL (Wan, 5.68 B parameters) and T5 v1.1 XXL (LTX, CogVideoX,
+# 4.76 B). Their largest layer is the token embedding: 256,384 × 4,096 (1.96 GiB) and
+# 32,128 × 4,096 (0.25 GiB), plus 0.1 GiB of encoding working memory.
+_UMT5_XXL_GB = 10.6
+_UMT5_LEAF_GB = 2.1
+_T5_XXL_GB = 8.9
+_T5_LEAF_GB = 0.4
+_WAN_VAE_FP32_GB = 0.5  # 0.47 GiB: 127 M parameters in fp32
+# The Wan 2.1 VAE (fp32): the 81-frame decode peaks at 22.2–22.5 GiB per megapixel of frame
+# area (measured at 832×480 and 1280×720, t2v and i2v), of which the decoded video and its
+# copy while frames are appended are 2 × 12 bytes a voxel.
+_WAN21_DECODE = {"chunk_gb_per_mp": 20.8, "voxel_bytes": 24}
+# VACE holds its conditioning video (fp32 RGB, 12 bytes a voxel) through the decode: measured
+# 0.38 GiB more than Wan 2.1 T2V at 832×480×81, 0.84 GiB more at 1280×720×81.
+_VACE_DECODE = {"chunk_gb_per_mp": 20.8, "voxel_bytes": 24 + 12}
+# The HunyuanVideo VAE (bf16; Kandinsky 5, FramePack) decodes 16 frames at a time, and its
+# mid-block attends over all of them under a causal mask it builds in full: measured 55.1 GiB
+# per megapixel of frame area at 121 frames (Kandinsky), of which the decoded video and its
+# copy are 2 × 6 bytes a voxel.
+_HUNYUAN_VAE_CHUNK_GB_PER_MP = 54.0
+
 _WAN_480P = ((832, 480), (480, 832))
 _WAN_720P = ((1280, 720), (720, 1280))
 _TEXT_ONLY = frozenset({Ability.TEXT})
-# UMT5-XXL encoder (Wan) and T5-XXL encoder (LTX, CogVideoX), bf16.
-_UMT5_XXL_GB = 11.4
-_T5_XXL_GB = 9.5
-_WAN_VAE_FP32_GB = 0.5
 _VACE_ABILITIES = frozenset(
     {Ability.TEXT, Ability.IMAGE, Ability.VIDEO, Ability.MASK, Ability.REFERENCE}
 )
@@ -398,14 +472,15 @@ CATALOGUE: dict[str, Preset] = {
             default_height=480,
             sizes=_WAN_480P,
             memory=MemoryNeeds(
-                transformer_gb=2.8,
+                transformer_gb=2.7,  # 1.42 B parameters
                 text_encoder_gb=_UMT5_XXL_GB,
                 other_gb=_WAN_VAE_FP32_GB,
-                activation_gb=1.5,
-                decode_gb=9.3,
-                tiled_decode_gb=2.4,
+                activation_gb=1.6,  # 32,760 tokens: traced 1.51 GiB
+                decode_gb=_decode_gb(832, 480, 81, **_WAN21_DECODE),  # 9.1; measured 8.9
+                tiled_decode_gb=2.1,  # traced 1.70 GiB; measured at most 2.0
                 blocks=30,
                 step_s=1.22,
+                encoder_leaf_gb=_UMT5_LEAF_GB,
             ),
             **_WAN_COMMON,
         ),
@@ -425,14 +500,16 @@ CATALOGUE: dict[str, Preset] = {
             default_height=720,
             sizes=(*_WAN_720P, *_WAN_480P),
             memory=MemoryNeeds(
-                transformer_gb=28.6,
+                transformer_gb=26.7,  # 14.29 B parameters
                 text_encoder_gb=_UMT5_XXL_GB,
                 other_gb=_WAN_VAE_FP32_GB,
-                activation_gb=6.0,
-                decode_gb=21.0,
-                tiled_decode_gb=3.0,
+                # 75,600 tokens; measured 3.57 GiB at 832×480 (32,760 tokens, model offload).
+                activation_gb=8.3,
+                decode_gb=_decode_gb(1280, 720, 81, **_WAN21_DECODE),  # 20.9
+                tiled_decode_gb=4.7,  # traced 3.91 GiB
                 blocks=40,
                 step_s=24.0,
+                encoder_leaf_gb=_UMT5_LEAF_GB,
             ),
             **_WAN_COMMON,
         ),
@@ -453,14 +530,17 @@ CATALOGUE: dict[str, Preset] = {
             sizes=_WAN_480P,
             fp32_components=("vae", "image_encoder"),
             memory=MemoryNeeds(
-                transformer_gb=32.8,
+                transformer_gb=30.6,  # 16.39 B parameters
                 text_encoder_gb=_UMT5_XXL_GB,
-                other_gb=_WAN_VAE_FP32_GB + 2.5,
-                activation_gb=2.0,
-                decode_gb=9.3,
-                tiled_decode_gb=2.4,
+                other_gb=_WAN_VAE_FP32_GB,
+                image_encoder_gb=2.4,  # OpenCLIP ViT-H/14 in fp32: 0.63 B parameters
+                activation_gb=3.6,  # 32,760 tokens and 257 image tokens: traced 3.50 GiB
+                # 9.1; measured 9.0, with the VAE encode of the conditioning video.
+                decode_gb=_decode_gb(832, 480, 81, **_WAN21_DECODE),
+                tiled_decode_gb=2.1,  # as Wan 2.1 T2V 1.3B
                 blocks=40,
                 step_s=6.6,
+                encoder_leaf_gb=_UMT5_LEAF_GB,
             ),
             **{k: v for k, v in _WAN_COMMON.items() if k != "fp32_components"},
         ),
@@ -481,14 +561,16 @@ CATALOGUE: dict[str, Preset] = {
             sizes=_WAN_720P,
             fp32_components=("vae", "image_encoder"),
             memory=MemoryNeeds(
-                transformer_gb=32.8,
+                transformer_gb=30.6,  # 16.39 B parameters
                 text_encoder_gb=_UMT5_XXL_GB,
-                other_gb=_WAN_VAE_FP32_GB + 2.5,
-                activation_gb=6.0,
-                decode_gb=21.0,
-                tiled_decode_gb=3.0,
+                other_gb=_WAN_VAE_FP32_GB,
+                image_encoder_gb=2.4,  # OpenCLIP ViT-H/14 in fp32: 0.63 B parameters
+                activation_gb=8.3,  # 75,600 tokens and 257 image tokens: traced 8.05 GiB
+                decode_gb=_decode_gb(1280, 720, 81, **_WAN21_DECODE),  # 20.9; measured 20.5
+                tiled_decode_gb=4.7,  # as Wan 2.1 T2V 14B
                 blocks=40,
                 step_s=24.5,
+                encoder_leaf_gb=_UMT5_LEAF_GB,
             ),
             **{k: v for k, v in _WAN_COMMON.items() if k != "fp32_components"},
         ),
@@ -511,14 +593,15 @@ CATALOGUE: dict[str, Preset] = {
             max_reference_images=3,
             max_input_frames=81,
             memory=MemoryNeeds(
-                transformer_gb=4.0,
+                transformer_gb=4.1,  # 2.15 B parameters
                 text_encoder_gb=_UMT5_XXL_GB,
                 other_gb=_WAN_VAE_FP32_GB,
-                activation_gb=2.5,
-                decode_gb=9.3,
-                tiled_decode_gb=2.4,
+                activation_gb=3.1,  # 32,760 tokens and 15 VACE hints: traced 3.03 GiB
+                decode_gb=_decode_gb(832, 480, 81, **_VACE_DECODE),  # 9.4; measured 9.3
+                tiled_decode_gb=2.4,  # as Wan 2.1 T2V 1.3B, and the conditioning video
                 blocks=30,
                 step_s=1.8,
+                encoder_leaf_gb=_UMT5_LEAF_GB,
             ),
             **_WAN_COMMON,
         ),
@@ -540,14 +623,16 @@ CATALOGUE: dict[str, Preset] = {
             max_reference_images=3,
             max_input_frames=81,
             memory=MemoryNeeds(
-                transformer_gb=34.6,
+                transformer_gb=32.4,  # 17.34 B parameters
                 text_encoder_gb=_UMT5_XXL_GB,
                 other_gb=_WAN_VAE_FP32_GB,
-                activation_gb=8.0,
-                decode_gb=21.0,
-                tiled_decode_gb=3.0,
+                # 75,600 tokens: traced 14.57 GiB, of which the 8 VACE hints are 5.8.
+                activation_gb=15.0,
+                decode_gb=_decode_gb(1280, 720, 81, **_VACE_DECODE),  # 21.7; measured 21.4
+                tiled_decode_gb=5.6,  # as Wan 2.1 T2V 14B, and the conditioning video
                 blocks=40,
                 step_s=29.0,
+                encoder_leaf_gb=_UMT5_LEAF_GB,
             ),
             **_WAN_COMMON,
         ),
@@ -577,14 +662,17 @@ CATALOGUE: dict[str, Preset] = {
             fps=24,
             fp32_components=("vae",),
             memory=MemoryNeeds(
-                transformer_gb=10.0,
+                transformer_gb=9.4,  # 5.00 B parameters
                 text_encoder_gb=_UMT5_XXL_GB,
-                other_gb=2.8,
-                activation_gb=3.0,
-                decode_gb=16.0,
-                tiled_decode_gb=4.0,
+                other_gb=2.7,  # the Wan 2.2 VAE in fp32: 0.70 B parameters
+                # 27,280 tokens, each with its own fp32 timestep modulation: traced 5.09 GiB.
+                activation_gb=5.3,
+                # 21.4; measured 21.2. Decoded frame by frame, gathered in fp32 as Wan 2.1's.
+                decode_gb=_decode_gb(1280, 704, 121, chunk_gb_per_mp=21.0, voxel_bytes=24),
+                tiled_decode_gb=6.9,  # traced 5.71 GiB
                 blocks=30,
                 step_s=4.0,
+                encoder_leaf_gb=_UMT5_LEAF_GB,
             ),
         ),
         Preset(
@@ -613,14 +701,16 @@ CATALOGUE: dict[str, Preset] = {
             fps=25,
             call_defaults={"decode_timestep": 0.03, "decode_noise_scale": 0.025},
             memory=MemoryNeeds(
-                transformer_gb=3.8,
+                transformer_gb=3.6,  # 1.92 B parameters
                 text_encoder_gb=_T5_XXL_GB,
-                other_gb=0.9,
-                activation_gb=1.5,
-                decode_gb=6.0,
-                tiled_decode_gb=2.0,
+                other_gb=0.8,  # the VAE in bf16: 0.42 B parameters
+                activation_gb=0.9,  # CFG in one batch of 2 × 6,930 tokens: traced 0.85 GiB
+                # 5.3; measured 5.2. The whole clip at once: 104 bytes a voxel.
+                decode_gb=_decode_gb(704, 480, 161, chunk_gb_per_mp=0, voxel_bytes=104),
+                tiled_decode_gb=4.5,  # traced 3.69 GiB: two tiles across, every frame at once
                 blocks=28,
                 step_s=0.6,
+                encoder_leaf_gb=_T5_LEAF_GB,
             ),
         ),
         Preset(
@@ -654,14 +744,22 @@ CATALOGUE: dict[str, Preset] = {
             fps=30,
             call_defaults={"sampling_type": "inverted_anti_drifting"},
             memory=MemoryNeeds(
-                transformer_gb=25.6,
-                text_encoder_gb=15.3,
-                other_gb=1.9,
-                activation_gb=3.0,
-                decode_gb=10.0,
-                tiled_decode_gb=3.0,
+                transformer_gb=24.0,  # 12.87 B parameters
+                text_encoder_gb=14.3,  # Llama 3 8B (7.51 B parameters) and CLIP-L's text tower
+                other_gb=0.5,  # the HunyuanVideo VAE in bf16: 0.25 B parameters
+                image_encoder_gb=0.8,  # SigLIP so400m: 0.43 B parameters
+                # One section: 14,040 tokens and the clean and history latents: traced 1.99 GiB.
+                activation_gb=2.1,
+                # 22.6; measured 22.2. Sections are decoded as they are made and blended into
+                # the history video (bf16), held up to three times while a section is blended
+                # in: 121 frames make 4 sections of 36 frames and the start frame, 145 in all.
+                decode_gb=_decode_gb(
+                    480, 832, 145, chunk_gb_per_mp=_HUNYUAN_VAE_CHUNK_GB_PER_MP, voxel_bytes=18
+                ),
+                tiled_decode_gb=4.1,  # traced 2.61 GiB a section, and the history video
                 blocks=60,
                 step_s=3.0,
+                encoder_leaf_gb=1.1,  # Llama's embedding, 128,320 × 4,096: 0.98 GiB
             ),
         ),
         Preset(
@@ -690,14 +788,16 @@ CATALOGUE: dict[str, Preset] = {
             fps=8,
             max_input_frames=49,
             memory=MemoryNeeds(
-                transformer_gb=11.2,
+                transformer_gb=10.4,  # 5.57 B parameters
                 text_encoder_gb=_T5_XXL_GB,
-                other_gb=0.4,
-                activation_gb=3.0,
-                decode_gb=12.0,
-                tiled_decode_gb=3.0,
+                other_gb=0.4,  # the VAE in bf16: 0.22 B parameters
+                activation_gb=2.8,  # CFG in one batch of 2 × 17,776 tokens: traced 2.64 GiB
+                # 15.0; measured 14.8. Two latent frames at a time, gathered in bf16.
+                decode_gb=_decode_gb(720, 480, 49, chunk_gb_per_mp=42.6, voxel_bytes=12),
+                tiled_decode_gb=4.6,  # traced 3.77 GiB
                 blocks=42,
                 step_s=3.0,
+                encoder_leaf_gb=_T5_LEAF_GB,
             ),
         ),
         Preset(
@@ -725,14 +825,19 @@ CATALOGUE: dict[str, Preset] = {
             max_guidance=20.0,
             fps=24,
             memory=MemoryNeeds(
-                transformer_gb=4.0,
-                text_encoder_gb=16.8,
-                other_gb=1.0,
-                activation_gb=2.5,
-                decode_gb=12.0,
-                tiled_decode_gb=3.0,
+                transformer_gb=4.3,  # 2.01 B parameters, its modulation layers in fp32
+                text_encoder_gb=15.7,  # Qwen2.5-VL 7B (8.29 B parameters) and CLIP-L's text tower
+                other_gb=0.5,  # the HunyuanVideo VAE in bf16: 0.25 B parameters
+                activation_gb=2.2,  # 47,616 tokens: traced 2.09 GiB
+                # 21.8; measured 21.7.
+                decode_gb=_decode_gb(
+                    768, 512, 121, chunk_gb_per_mp=_HUNYUAN_VAE_CHUNK_GB_PER_MP, voxel_bytes=12
+                ),
+                tiled_decode_gb=3.3,  # traced 2.75 GiB
                 blocks=34,
                 step_s=2.0,
+                # Qwen's embedding, 152,064 × 3,584: 1.02 GiB (its output head is as large).
+                encoder_leaf_gb=1.2,
             ),
         ),
     )
