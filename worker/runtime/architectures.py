@@ -46,12 +46,19 @@ def _ready(module: torch.nn.Module, dtype: torch.dtype | None) -> torch.nn.Modul
     if dtype is None:
         return module
     module = module.to(dtype)
-    # As from_pretrained does: some modules (timestep embedders, norms) must stay in fp32.
-    keep = getattr(type(module), "_keep_in_fp32_modules", None) or []
-    if dtype != torch.float32:
-        for name, child in module.named_modules():
-            if any(part in keep for part in name.split(".")):
-                child.to(torch.float32)
+    if dtype == torch.float32:
+        return module
+    # As from_pretrained does, some weights (timestep embedders, norms, modulation tables)
+    # stay in fp32, matched by any part of the parameter's dotted name. diffusers keeps its
+    # list for any lower dtype; transformers keeps `_keep_in_fp32_modules` only for fp16
+    # (T5's `wo`) and `_keep_in_fp32_modules_strict` for fp16 and bf16.
+    is_transformers = type(module).__module__.startswith("transformers.")
+    keep = set(getattr(type(module), "_keep_in_fp32_modules_strict", None) or [])
+    if not is_transformers or dtype == torch.float16:
+        keep |= set(getattr(type(module), "_keep_in_fp32_modules", None) or [])
+    for name, tensor in [*module.named_parameters(), *module.named_buffers()]:
+        if tensor.is_floating_point() and keep & set(name.split(".")):
+            tensor.data = tensor.data.float()
     return module
 
 
