@@ -479,7 +479,7 @@ CATALOGUE: dict[str, Preset] = {
                 decode_gb=_decode_gb(832, 480, 81, **_WAN21_DECODE),  # 9.1; measured 8.9
                 tiled_decode_gb=2.1,  # traced 1.70 GiB; measured at most 2.0
                 blocks=30,
-                step_s=1.22,
+                step_s=1.26,  # measured on an H200 (docs/performance.md)
                 encoder_leaf_gb=_UMT5_LEAF_GB,
             ),
             **_WAN_COMMON,
@@ -600,7 +600,7 @@ CATALOGUE: dict[str, Preset] = {
                 decode_gb=_decode_gb(832, 480, 81, **_VACE_DECODE),  # 9.4; measured 9.3
                 tiled_decode_gb=2.4,  # as Wan 2.1 T2V 1.3B, and the conditioning video
                 blocks=30,
-                step_s=1.8,
+                step_s=2.02,  # measured on an H200 (docs/performance.md)
                 encoder_leaf_gb=_UMT5_LEAF_GB,
             ),
             **_WAN_COMMON,
@@ -631,7 +631,7 @@ CATALOGUE: dict[str, Preset] = {
                 decode_gb=_decode_gb(1280, 720, 81, **_VACE_DECODE),  # 21.7; measured 21.4
                 tiled_decode_gb=5.6,  # as Wan 2.1 T2V 14B, and the conditioning video
                 blocks=40,
-                step_s=29.0,
+                step_s=31.2,  # measured on an H200 (docs/performance.md)
                 encoder_leaf_gb=_UMT5_LEAF_GB,
             ),
             **_WAN_COMMON,
@@ -671,7 +671,7 @@ CATALOGUE: dict[str, Preset] = {
                 decode_gb=_decode_gb(1280, 704, 121, chunk_gb_per_mp=21.0, voxel_bytes=24),
                 tiled_decode_gb=6.9,  # traced 5.71 GiB
                 blocks=30,
-                step_s=4.0,
+                step_s=2.42,  # measured on an H200 (docs/performance.md)
                 encoder_leaf_gb=_UMT5_LEAF_GB,
             ),
         ),
@@ -709,7 +709,7 @@ CATALOGUE: dict[str, Preset] = {
                 decode_gb=_decode_gb(704, 480, 161, chunk_gb_per_mp=0, voxel_bytes=104),
                 tiled_decode_gb=4.5,  # traced 3.69 GiB: two tiles across, every frame at once
                 blocks=28,
-                step_s=0.6,
+                step_s=0.55,  # measured on an H200 (docs/performance.md)
                 encoder_leaf_gb=_T5_LEAF_GB,
             ),
         ),
@@ -758,7 +758,7 @@ CATALOGUE: dict[str, Preset] = {
                 ),
                 tiled_decode_gb=4.1,  # traced 2.61 GiB a section, and the history video
                 blocks=60,
-                step_s=3.0,
+                step_s=9.45,  # measured: one step of every section of a 121-frame job (4 sections)
                 encoder_leaf_gb=1.1,  # Llama's embedding, 128,320 × 4,096: 0.98 GiB
             ),
         ),
@@ -796,7 +796,7 @@ CATALOGUE: dict[str, Preset] = {
                 decode_gb=_decode_gb(720, 480, 49, chunk_gb_per_mp=42.6, voxel_bytes=12),
                 tiled_decode_gb=4.6,  # traced 3.77 GiB
                 blocks=42,
-                step_s=3.0,
+                step_s=1.82,  # measured on an H200 (docs/performance.md)
                 encoder_leaf_gb=_T5_LEAF_GB,
             ),
         ),
@@ -835,7 +835,7 @@ CATALOGUE: dict[str, Preset] = {
                 ),
                 tiled_decode_gb=3.3,  # traced 2.75 GiB
                 blocks=34,
-                step_s=2.0,
+                step_s=3.70,  # measured on an H200 (docs/performance.md)
                 # Qwen's embedding, 152,064 × 3,584: 1.02 GiB (its output head is as large).
                 encoder_leaf_gb=1.2,
             ),
