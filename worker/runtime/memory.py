@@ -29,10 +29,11 @@ TILING_ENV = "FRAMECRAFT_VAE_TILING"
 # and the pageable copies accelerate's hooks make (model and sequential offload).
 PINNED_GBPS = 20.0
 PAGEABLE_GBPS = 8.0
-# Per-step slowdowns measured on an H200 for Wan 2.1 14B (DESIGN.md): leaf + streams 3.29 s,
-# block(1) + streams 3.66 s, all on GPU 3.20 s.
-LEAF_FACTOR = 3.29 / 3.20
-BLOCK_FACTOR = 3.66 / 3.20
+# Per-step slowdowns measured on an H200 for Wan 2.1 14B at 832×480×81 with non-blocking,
+# recorded copies (docs/performance.md): leaf + streams 6.65 s, block(1) + streams 6.87 s,
+# all on GPU 6.64 s.
+LEAF_FACTOR = 6.65 / 6.64
+BLOCK_FACTOR = 6.87 / 6.64
 FP8_FACTOR = 1.05  # upcasting every weight each forward
 # Tiled decode of 81 frames at 832×480 took 5.3 s against 2.8 s (DESIGN.md): 2.5 s per 9.3 GB.
 TILING_S_PER_GB = 2.5 / 9.3

@@ -503,8 +503,8 @@ CATALOGUE: dict[str, Preset] = {
                 transformer_gb=26.7,  # 14.29 B parameters
                 text_encoder_gb=_UMT5_XXL_GB,
                 other_gb=_WAN_VAE_FP32_GB,
-                # 75,600 tokens; measured 3.57 GiB at 832×480 (32,760 tokens, model offload).
-                activation_gb=8.3,
+                # 75,600 tokens; measured 3.6 GiB at 832×480 (32,760 tokens, model offload).
+                activation_gb=8.4,
                 decode_gb=_decode_gb(1280, 720, 81, **_WAN21_DECODE),  # 20.9
                 tiled_decode_gb=4.7,  # traced 3.91 GiB
                 blocks=40,
