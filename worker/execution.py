@@ -123,7 +123,8 @@ def _run(job: Job, worker_name: str) -> JobStatus | None:
     started = time.perf_counter()
     try:
         with Heartbeat(job.id, job.attempts):
-            result = run_text_to_video(request_for(job), on_step=reporter.on_step)
+            with reporter:  # leaving it waits for the last progress write
+                result = run_text_to_video(request_for(job), on_step=reporter.on_step)
             timings = {**result.timings, "progress_s": reporter.busy_s,
                        "claimed_to_result_s": time.perf_counter() - started}
             return _succeed(job, result, worker_name, timings, started)

@@ -2,20 +2,31 @@
 
 Also the cooperative cancel: every step reads the job's cancel flag and raises
 ``JobCancelled`` from the pipeline's step callback, so a job stops within one step.
+
+The step callback runs on the pipeline's thread, between two denoising steps, so it does only
+what must happen there: that one read, and the decision whether progress is due. Writing the
+progress (the row update, a preview JPEG, the hint to the pages) happens on a writer thread,
+so the model never waits for it.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import threading
 import time
 from uuid import UUID
 
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from generation import events
 from generation.models import Job, JobStatus
 from worker.runtime.preview import latents_to_preview_jpeg
 from worker.runtime.request import JobCancelled, StepInfo
+
+log = logging.getLogger("framecraft.worker")
 
 # A preview costs a projection and a JPEG encode: a handful per job is enough to watch.
 PREVIEWS_PER_JOB = 8
@@ -25,7 +36,23 @@ class JobLost(JobCancelled):
     """The job is no longer ours (reaped and claimed again elsewhere): stop quietly."""
 
 
+@dataclasses.dataclass(frozen=True)
+class _Progress:
+    step: int
+    total: int
+    elapsed_s: float
+    owner_id: int
+    status_sequence: int
+    latents: object | None = None  # a copy, taken when a preview is due
+
+
 class ProgressReporter:
+    """Use as a context manager around the pipeline call; pass `on_step` as its callback.
+
+    Leaving the block waits until every progress write has been made, so the job's final
+    state is always written after its last progress.
+    """
+
     def __init__(self, job_id: UUID, attempt: int, interval: float | None = None) -> None:
         self.job_id = job_id
         self.attempt = attempt
@@ -33,8 +60,23 @@ class ProgressReporter:
         self.last_sent = float("-inf")
         self.last_preview_step = 0
         self.events_sent = 0
-        # Time spent in here, inside the pipeline call: the overhead our progress costs a job.
+        # Time spent in the step callback, inside the pipeline call: what progress costs a job.
         self.busy_s = 0.0
+        self._pending: _Progress | None = None
+        self._wake = threading.Condition()
+        self._closing = False
+        self._writer = threading.Thread(target=self._write_loop, name=f"progress-{job_id}",
+                                        daemon=True)
+
+    def __enter__(self) -> ProgressReporter:
+        self._writer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._wake:
+            self._closing = True
+            self._wake.notify()
+        self._writer.join()
 
     def on_step(self, info: StepInfo) -> None:
         started = time.perf_counter()
@@ -55,20 +97,53 @@ class ProgressReporter:
         if now - self.last_sent < self.interval and info.step < info.total:
             return
         self.last_sent = now
-        fields: dict[str, object] = {
-            "progress_step": info.step,
-            "progress_total": info.total,
-            "heartbeat_at": timezone.now(),
-            "timings": {"denoise_elapsed_s": round(info.elapsed_s, 3)},
-        }
+        latents = None
         preview_every = max(1, info.total // PREVIEWS_PER_JOB)
         if info.latents is not None and info.step - self.last_preview_step >= preview_every:
-            fields["preview_jpeg"] = latents_to_preview_jpeg(info.latents)
+            # The pipeline goes on with its latents; the writer projects a copy.
+            latents = info.latents.detach().clone()
             self.last_preview_step = info.step
+        self._hand_over(_Progress(info.step, info.total, info.elapsed_s, state["owner_id"],
+                                  state["status_sequence"], latents))
+
+    def _hand_over(self, progress: _Progress) -> None:
+        with self._wake:
+            older = self._pending
+            if older is not None and progress.latents is None and older.latents is not None:
+                # Newer progress replaces what was not written yet, but keeps its preview.
+                progress = dataclasses.replace(progress, latents=older.latents)
+            self._pending = progress
+            self._wake.notify()
+
+    def _write_loop(self) -> None:
+        try:
+            while True:
+                with self._wake:
+                    while self._pending is None and not self._closing:
+                        self._wake.wait()
+                    progress, self._pending = self._pending, None
+                if progress is None:
+                    return  # closing, and everything handed over is written
+                try:
+                    self._write(progress)
+                except Exception:  # progress is best effort: the job goes on without it
+                    log.exception("job %s: writing progress failed", self.job_id)
+        finally:
+            connection.close()  # this thread's own connection
+
+    def _write(self, progress: _Progress) -> None:
+        fields: dict[str, object] = {
+            "progress_step": progress.step,
+            "progress_total": progress.total,
+            "heartbeat_at": timezone.now(),
+            "timings": {"denoise_elapsed_s": round(progress.elapsed_s, 3)},
+        }
+        if progress.latents is not None:
+            fields["preview_jpeg"] = latents_to_preview_jpeg(progress.latents)
         updated = Job.objects.filter(pk=self.job_id, status=JobStatus.RUNNING,
                                      attempts=self.attempt).update(**fields)
         if updated:
-            # The row was just read: hint with what we know instead of reading it again.
-            events.job_updated(state["owner_id"], self.job_id, JobStatus.RUNNING,
-                               state["status_sequence"], info.step)
+            # The row was just read by the step: hint with what we know instead of reading it.
+            events.job_updated(progress.owner_id, self.job_id, JobStatus.RUNNING,
+                               progress.status_sequence, progress.step)
             self.events_sent += 1
