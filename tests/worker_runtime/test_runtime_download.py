@@ -272,6 +272,16 @@ def test_a_corrupt_file_on_the_hub_fails_the_install_clearly(
     message = str(caught.value)
     assert message.startswith(f"{WAN} downloaded but does not verify")
     assert f"{damaged} is unreadable" in message
+    assert "installing again downloads them again" in message
+    # The damaged file is gone, so the preset is not taken for installed...
+    preset = get_preset(WAN)
+    assert preset.installed_path() is None
+    # ...and once the Hub serves it whole, installing again fetches it and the rest verifies.
+    hub.add_repo(WAN_REPO, _wan_repo(wan_checkpoint))
+    hub.requests.clear()
+    weights.fetch(preset, say=lambda line: None)
+    assert weights.verify(preset) == []
+    assert damaged in hub.downloaded(WAN_REPO)
 
 
 def test_a_repository_missing_from_the_hub_is_named(hub, monkeypatch):

@@ -214,7 +214,17 @@ def fetch(
         _write_model_index(preset, local)
     problems = verify(preset)
     if problems:
-        raise WeightsError(f"{preset.id} downloaded but does not verify: {'; '.join(problems)}")
+        # A damaged file would otherwise stay: the preset would look installed, and the next
+        # install would find the file already there and not fetch it again.
+        folder = preset.installed_path()
+        for path in _unreadable_files(folder) if folder is not None else []:
+            if path.is_symlink():  # the HF cache's snapshot entry: its blob holds the bytes
+                path.resolve().unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
+        raise WeightsError(
+            f"{preset.id} downloaded but does not verify: {'; '.join(problems)}. The damaged "
+            "files were removed; installing again downloads them again."
+        )
     installed = preset.installed_path()
     say(f"{preset.id} installed at {installed}.")
     return installed or target
@@ -369,16 +379,22 @@ def verify(preset: Preset) -> list[str]:
         return ["not installed"]
     if not checkpoint_complete(folder):
         return [f"{folder} is incomplete"]
+    return [f"{path.relative_to(folder)} is unreadable ({reason})"
+            for path, reason in _unreadable_files(folder).items()]
+
+
+def _unreadable_files(folder: Path) -> dict[Path, str]:
+    """Weight files whose safetensors header cannot be read, with the reason."""
     from safetensors import safe_open
 
-    problems = []
+    unreadable = {}
     for path in sorted(folder.rglob("*.safetensors")):
         try:
             with safe_open(str(path), framework="pt") as handle:
                 handle.keys()
         except Exception as exc:
-            problems.append(f"{path.relative_to(folder)} is unreadable ({exc})")
-    return problems
+            unreadable[path] = str(exc)
+    return unreadable
 
 
 def _file_bytes(folder: Path) -> int:
