@@ -17,6 +17,8 @@ from worker.runtime.memory import (
     MemoryProfile,
     choose_plan,
     estimated_s,
+    job_needs_tiling,
+    needs_for_job,
     peak_gb,
     plan_for,
     usable_gb,
@@ -185,3 +187,22 @@ def test_a_pipeline_bigger_than_the_budget_still_loads_alone():
     cache.get("small")
     cache.get("huge")
     assert cache.loaded_ids() == ["huge"]
+
+
+def test_a_job_larger_than_the_plan_was_made_for_decodes_in_tiles():
+    ltx = get_preset("ltx-video")
+    gpu = GpuMemory(24, 24)
+    plan = choose_plan(ltx.memory, gpu, steps=ltx.default_steps)
+    assert (plan.profile, plan.vae_tiling) == (P.GPU, False)  # the default job fits whole
+    default = needs_for_job(ltx, ltx.default_width, ltx.default_height, ltx.default_frames)
+    longest = needs_for_job(ltx, 768, 512, ltx.max_frames)
+    assert default == ltx.memory
+    assert longest.decode_gb > 1.5 * ltx.memory.decode_gb
+    assert not job_needs_tiling(plan, default, gpu)
+    assert job_needs_tiling(plan, longest, gpu)
+    # Tiled, the longest job fits where it did not whole.
+    assert peak_gb(P.GPU, longest, vae_tiling=True, fp8=False) <= usable_gb(gpu)
+    # A plan that tiles already tiles every job; a big GPU needs no tiling for it.
+    tiled_plan = choose_plan(ltx.memory, gpu, vae_tiling=True)
+    assert job_needs_tiling(tiled_plan, default, gpu)
+    assert not job_needs_tiling(plan, longest, GpuMemory(141, 141))

@@ -9,6 +9,8 @@ import pytest
 import torch
 
 from worker.runtime.cache import LoadedPipeline, PipelineCache
+from worker.runtime.memory import GpuMemory, choose_plan
+from worker.runtime.presets import get_preset
 from worker.runtime.request import GenerationError, JobCancelled, StepInfo
 from worker.runtime.runner import frames_to_uint8, run_text_to_video
 from worker.runtime.tiny import build_tiny_pipeline
@@ -172,6 +174,52 @@ def test_hub_preset_loads_from_the_models_folder_with_the_production_loader(
     built = run_text_to_video(request, _ignore, PipelineCache()).frames
     assert loaded.shape == built.shape == (5, 96, 160, 3)
     assert np.abs(loaded.astype(int) - built.astype(int)).max() <= 1
+
+
+class _RecordingVae:
+    def __init__(self) -> None:
+        self.tiling = False
+        self.calls: list[str] = []
+
+    def enable_tiling(self) -> None:
+        self.tiling = True
+        self.calls.append("enable")
+
+    def disable_tiling(self) -> None:
+        self.tiling = False
+        self.calls.append("disable")
+
+
+class _Pipeline:
+    """Stands in for a GPU pipeline: notes whether its decode was tiled, makes blank frames."""
+
+    def __init__(self) -> None:
+        self.vae = _RecordingVae()
+        self.tiled_during_call: list[bool] = []
+
+    def __call__(self, **kwargs: object) -> object:
+        self.tiled_during_call.append(self.vae.tiling)
+        return type("Output", (), {"frames": [torch.zeros(kwargs["num_frames"], 3, 8, 8)]})()
+
+
+def test_a_job_too_long_for_the_plan_decodes_in_tiles_for_that_job_only(make_request):
+    ltx = get_preset("ltx-video")
+    gpu = GpuMemory(24, 24)
+    plan = choose_plan(ltx.memory, gpu, steps=ltx.default_steps)
+    assert not plan.vae_tiling
+    pipeline = _Pipeline()
+    cache = PipelineCache(loader=lambda preset_id: LoadedPipeline(
+        pipeline, device="cuda", memory_profile=plan.profile, plan=plan, gpu=gpu))
+    base = {"preset_id": "ltx-video", "steps": 2, "width": ltx.default_width,
+            "height": ltx.default_height}
+
+    run_text_to_video(make_request(**base, num_frames=ltx.default_frames), _ignore, cache)
+    largest = {**base, "width": 768, "height": 512, "num_frames": ltx.max_frames}
+    run_text_to_video(make_request(**largest), _ignore, cache)
+    run_text_to_video(make_request(**base, num_frames=ltx.default_frames), _ignore, cache)
+
+    assert pipeline.tiled_during_call == [False, True, False]
+    assert pipeline.vae.calls == ["enable", "disable"]
 
 
 class _Failing:

@@ -22,6 +22,7 @@ from .memory import (
     Footprint,
     GpuMemory,
     MemoryProfile,
+    Plan,
     apply_plan,
     footprint,
     gpu_memory,
@@ -48,6 +49,9 @@ class LoadedPipeline:
     load_s: float = 0.0
     footprint: Footprint = field(default_factory=lambda: Footprint(0, 0))
     variants: dict[str, Any] = field(default_factory=dict, repr=False)
+    # On a GPU: the memory plan it was placed with, and the GPU memory that plan was made for.
+    plan: Plan | None = None
+    gpu: GpuMemory | None = None
 
     def for_task(self, class_name: str) -> Any:
         """The pipeline of `class_name` on these same components (built once, then kept)."""
@@ -119,8 +123,10 @@ def load_pipeline(preset_id: str) -> LoadedPipeline:
             raise weights_missing(preset.id, preset.label, corrupt=True)
     pipeline.set_progress_bar_config(disable=True)
     profile = MemoryProfile.CPU
+    plan = gpu = None
     if device.type == "cuda":
-        plan = plan_for(preset, gpu_memory(device))
+        gpu = gpu_memory(device)
+        plan = plan_for(preset, gpu)
         logger.info("placing %s: %s", preset.id, plan.describe())
         # SigLIP's pooling head calls its weights directly, out of reach of leaf hooks.
         apply_plan(pipeline, plan, device, exclude_leaf=("image_encoder",))
@@ -133,6 +139,8 @@ def load_pipeline(preset_id: str) -> LoadedPipeline:
         memory_profile=profile,
         load_s=time.perf_counter() - started,
         footprint=footprint(pipeline),
+        plan=plan,
+        gpu=gpu,
     )
 
 

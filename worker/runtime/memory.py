@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -235,6 +235,26 @@ def plan_for(preset: Preset, gpu: GpuMemory) -> Plan:
         vae_tiling=_flag(TILING_ENV),
         profile=profile_override(),
     )
+
+
+def needs_for_job(preset: Preset, width: int, height: int, frames: int) -> MemoryNeeds:
+    """A preset's needs for one job's size. Plans are made for the default size; the denoiser's
+    tokens and the decode grow with the frame area and, past the default length, with the frame
+    count (taken as linear in both, which over-states a longer decode a little: its per-chunk
+    part does not grow with length)."""
+    needs = preset.memory_at(width, height)
+    length = max(1.0, frames / preset.default_frames)
+    return replace(needs, activation_gb=needs.activation_gb * length,
+                   decode_gb=needs.decode_gb * length,
+                   tiled_decode_gb=needs.tiled_decode_gb * length)
+
+
+def job_needs_tiling(plan: Plan, needs: MemoryNeeds, gpu: GpuMemory) -> bool:
+    """Whether a job under `plan` must decode in tiles: its plan says so, or the untiled decode
+    of this job's size is predicted not to fit where the default size did."""
+    if plan.vae_tiling:
+        return True
+    return peak_gb(plan.profile, needs, vae_tiling=False, fp8=plan.fp8) > usable_gb(gpu)
 
 
 def gpu_memory(device: Any) -> GpuMemory:

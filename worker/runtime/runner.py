@@ -11,8 +11,9 @@ import numpy as np
 import torch
 from torch.utils.hooks import RemovableHandle
 
-from .cache import PIPELINES, PipelineCache, free_memory
+from .cache import PIPELINES, LoadedPipeline, PipelineCache, free_memory
 from .calls import check_inputs, expected_callbacks, pipeline_kwargs
+from .memory import job_needs_tiling, needs_for_job
 from .presets import Preset, Task, get_preset
 from .request import (
     MAX_SEED,
@@ -107,6 +108,7 @@ def run_generation(
     succeeded = False
     loaded = None
     hook = None
+    tiled_for_this_job = False
     try:
         kwargs = pipeline_kwargs(preset, request)
         loaded = cache.get_loaded(preset.id)
@@ -116,6 +118,7 @@ def run_generation(
             pipeline = loaded.for_task(class_name)
         marks["loaded"] = time.perf_counter()
         hook = _mark_first_forward(pipeline, marks)
+        tiled_for_this_job = _tile_decode_if_needed(loaded, preset, request)
         total = expected_callbacks(preset, request, pipeline)
         calls = 0
 
@@ -163,6 +166,8 @@ def run_generation(
     finally:
         if hook is not None:
             hook.remove()
+        if tiled_for_this_job:
+            loaded.pipeline.vae.disable_tiling()
         reset = getattr(loaded.pipeline, "maybe_free_model_hooks", None) if loaded else None
         if not succeeded and callable(reset):
             # Puts offloaded models back on the CPU and resets stateful caches a run left half-done.
@@ -194,6 +199,24 @@ def run_generation(
         device=loaded.device,
         memory_profile=loaded.memory_profile,
     )
+
+
+def _tile_decode_if_needed(loaded: LoadedPipeline, preset: Preset,
+                           request: GenerationRequest) -> bool:
+    """Decode this job in tiles when its size needs it but its pipeline's plan (made for the
+    default size) decodes whole; True when tiling was turned on here, for this job only."""
+    vae = getattr(loaded.pipeline, "vae", None)
+    if loaded.plan is None or loaded.gpu is None or loaded.plan.vae_tiling:
+        return False
+    if not hasattr(vae, "enable_tiling"):
+        return False
+    needs = needs_for_job(preset, request.width, request.height, request.num_frames)
+    if not job_needs_tiling(loaded.plan, needs, loaded.gpu):
+        return False
+    logger.info("preset %s: decoding a %dx%dx%d job in tiles to fit", preset.id,
+                request.width, request.height, request.num_frames)
+    vae.enable_tiling()
+    return True
 
 
 def _mark_first_forward(pipeline: Any, marks: dict[str, float]) -> RemovableHandle | None:
