@@ -84,3 +84,35 @@ async def test_messages_from_the_browser_are_ignored(owner):
     await socket.send_to(text_data="not json at all")
     assert await socket.receive_nothing(timeout=0.3)
     await socket.disconnect()
+
+
+async def test_two_tabs_of_one_person_both_follow_a_job(owner):
+    job = await sync_to_async(make_job)(owner)
+    tabs = [await _connect(owner), await _connect(owner)]
+    for tab in tabs:
+        await tab.receive_from(timeout=5)  # the list
+    await sync_to_async(Job.objects.transition)(job.id, (JobStatus.QUEUED,), JobStatus.RUNNING,
+                                                progress_step=2, progress_total=8)
+    await sync_to_async(services.notify)(job.id)
+    for tab in tabs:
+        assert "Step 2 / 8" in await tab.receive_from(timeout=5)
+        await tab.disconnect()
+
+
+async def test_a_newcomers_job_moves_waiting_cards_back_in_line(owner, stranger):
+    first = await sync_to_async(make_job)(owner)
+    second = await sync_to_async(make_job)(owner)
+    socket = await _connect(owner)
+    listing = await socket.receive_from(timeout=5)
+    assert "number 2 in the queue" in listing
+    # Round-robin: the stranger's first job goes before the owner's second.
+    await sync_to_async(services.submit)(stranger, "tiny", {"prompt": "a lighthouse"})
+    cards = {}
+    while len(cards) < 2:
+        html = await socket.receive_from(timeout=5)
+        for job in (first, second):
+            if html.strip().startswith(f'<article id="job-{job.id}"'):
+                cards[job.id] = html
+    assert "number 1 in the queue" in cards[first.id]
+    assert "number 3 in the queue" in cards[second.id]
+    await socket.disconnect()
