@@ -57,9 +57,13 @@ def main() -> int:
                 "--port", port, "--no-access-log"], env),
         _spawn([python, "-m", "celery", "-A", "webapp", "worker", "--beat",
                 "--schedule", str(Path(settings.DATA_DIR) / "celerybeat-schedule"),
-                "--pool", "prefork", "--concurrency", "1",
-                "--queues", f"{settings.CELERY_TASK_DEFAULT_QUEUE},{settings.CELERY_MODELS_QUEUE}",
-                "--loglevel", "INFO"], env),
+                "--pool", "prefork", "--concurrency", "1", "--hostname", "generation@%h",
+                "--queues", settings.CELERY_TASK_DEFAULT_QUEUE, "--loglevel", "INFO"], env),
+        # Weight downloads get a worker of their own: an hour-long install must not hold up
+        # the jobs waiting behind it.
+        _spawn([python, "-m", "celery", "-A", "webapp", "worker", "--pool", "prefork",
+                "--concurrency", "1", "--hostname", "models@%h",
+                "--queues", settings.CELERY_MODELS_QUEUE, "--loglevel", "INFO"], env),
     ]
     print(f"\n  Framecraft is running at http://{host}:{port}/  (Ctrl-C stops it)\n", flush=True)
 

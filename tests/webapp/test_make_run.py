@@ -29,6 +29,12 @@ def _wait_for_page(url: str, process: subprocess.Popen, timeout: float) -> str:
     raise AssertionError(f"{url} did not answer within {timeout} s")
 
 
+def _worker_ready(log_path: Path, name: str) -> bool:
+    """Celery logs "<name>@<host> ready." once a worker takes tasks."""
+    return any(f"{name}@" in line and "ready." in line
+               for line in log_path.read_text().splitlines())
+
+
 def test_make_run_serves_the_sign_in_page_and_stops_cleanly(tmp_path):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
@@ -40,6 +46,14 @@ def test_make_run_serves_the_sign_in_page_and_stops_cleanly(tmp_path):
         page = _wait_for_page(f"http://127.0.0.1:{port}/accounts/login/", process, 120)
         assert "Sign In" in page
         assert (tmp_path / "var" / "db.sqlite3").exists()
+        # Two workers: one for jobs, one for weight installs, so a download never blocks a job.
+        log_path = tmp_path / "make-run.log"
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not all(
+                _worker_ready(log_path, name) for name in ("generation", "models")):
+            time.sleep(0.5)
+        for name in ("generation", "models"):
+            assert _worker_ready(log_path, name), f"the {name} worker did not start"
         # Ctrl-C in a terminal signals the whole foreground process group.
         os.killpg(process.pid, signal.SIGINT)
         process.wait(60)
