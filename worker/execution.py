@@ -172,7 +172,8 @@ def _succeed(job: Job, result: GenerationResult, worker_name: str, timings: dict
     recipe = {
         "kind": job.kind, "preset": job.preset, **job.params,
         "fps": result.fps, "timings": timings, "device": result.device,
-        "memory_profile": result.memory_profile, "gpu": _gpu_name(result.device),
+        "memory_profile": result.memory_profile, "vae_tiling": result.vae_tiling,
+        "gpu": _gpu_name(result.device),
         "worker": worker_name,
         "attempts": job.attempts, "job_id": str(job.id),
     }

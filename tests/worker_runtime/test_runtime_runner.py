@@ -213,12 +213,15 @@ def test_a_job_too_long_for_the_plan_decodes_in_tiles_for_that_job_only(make_req
     base = {"preset_id": "ltx-video", "steps": 2, "width": ltx.default_width,
             "height": ltx.default_height}
 
-    run_text_to_video(make_request(**base, num_frames=ltx.default_frames), _ignore, cache)
     largest = {**base, "width": 768, "height": 512, "num_frames": ltx.max_frames}
-    run_text_to_video(make_request(**largest), _ignore, cache)
-    run_text_to_video(make_request(**base, num_frames=ltx.default_frames), _ignore, cache)
+    results = [
+        run_text_to_video(make_request(**base, num_frames=ltx.default_frames), _ignore, cache),
+        run_text_to_video(make_request(**largest), _ignore, cache),
+        run_text_to_video(make_request(**base, num_frames=ltx.default_frames), _ignore, cache),
+    ]
 
     assert pipeline.tiled_during_call == [False, True, False]
+    assert [result.vae_tiling for result in results] == [False, True, False]
     assert pipeline.vae.calls == ["enable", "disable"]
 
 

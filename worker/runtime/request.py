@@ -87,6 +87,7 @@ class GenerationResult:
     timings: dict[str, float]
     device: str
     memory_profile: str
+    vae_tiling: bool = False  # the decode ran in tiles (by the plan or for this job's size)
 
 
 class ErrorCode(StrEnum):

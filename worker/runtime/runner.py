@@ -198,6 +198,7 @@ def run_generation(
         timings=timings,
         device=loaded.device,
         memory_profile=loaded.memory_profile,
+        vae_tiling=tiled_for_this_job or bool(loaded.plan and loaded.plan.vae_tiling),
     )
 
 
