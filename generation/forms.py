@@ -42,9 +42,9 @@ class TextToVideoForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.presets = {preset.id: preset for preset in text_to_video_presets()}
         self.fields["preset"].choices = [(p.id, p.label) for p in self.presets.values()]
-        self.preset = self._selected_preset()
-        if self.preset is not None:
-            self._apply_limits(self.preset)
+        self.selected_preset = self._selected_preset()
+        if self.selected_preset is not None:
+            self._apply_limits(self.selected_preset)
 
     def _selected_preset(self) -> Preset | None:
         wanted = self.data.get("preset") if self.is_bound else self.initial.get("preset")
@@ -77,12 +77,12 @@ class TextToVideoForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        if self.preset is None:
+        if self.selected_preset is None:
             raise forms.ValidationError("No model is installed yet; ask an admin to add one.")
         if self.errors:
             return data
         width, height = (int(x) for x in data["size"].split("x"))
-        errors = self.preset.parameter_errors(
+        errors = self.selected_preset.parameter_errors(
             width=width, height=height, num_frames=data["num_frames"],
             steps=data["steps"], guidance=data["guidance"],
         )

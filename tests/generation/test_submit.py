@@ -116,6 +116,19 @@ def test_changing_the_model_rerenders_the_form_with_its_defaults(studio_client):
     assert 'value="8"' in page  # the tiny preset's default steps
 
 
+def test_the_chosen_model_is_selected_and_its_abilities_and_limits_shown(studio_client, models):
+    from worker.runtime.tiny import build_tiny_pipeline
+
+    build_tiny_pipeline().save_pretrained(models / "wan2.1-t2v-1.3b")  # installed, tiny inside
+    page = studio_client.get(reverse("generation_form"), {"preset": "wan2.1-t2v-1.3b"},
+                             **HTMX).content.decode()
+    assert '<option value="wan2.1-t2v-1.3b" selected>' in page
+    assert '<option value="tiny">' in page
+    assert "small text-to-video model" in page  # its description
+    assert '<span class="badge">text to video</span>' in page
+    assert "Up to 832×480, 81 frames" in page
+
+
 def test_cancelling_a_queued_job_cancels_it_at_once(studio_client, owner):
     job = make_job(owner)
     response = csrf_post(studio_client, reverse("cancel_job", args=[job.id]), **HTMX)
