@@ -36,6 +36,13 @@ def _stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
         pass
 
 
+def celery_worker(name: str, queues: str, *extra: str) -> list[str]:
+    """The command for one Celery worker process running one task at a time."""
+    return [sys.executable, "-m", "celery", "-A", "webapp", "worker", *extra, "--pool",
+            "prefork", "--concurrency", "1", "--hostname", f"{name}@%h", "--queues", queues,
+            "--loglevel", "INFO"]
+
+
 def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
     django.setup()
@@ -55,15 +62,12 @@ def main() -> int:
     children = [
         _spawn([python, "-m", "uvicorn", "webapp.asgi:application", "--host", host,
                 "--port", port, "--no-access-log"], env),
-        _spawn([python, "-m", "celery", "-A", "webapp", "worker", "--beat",
-                "--schedule", str(Path(settings.DATA_DIR) / "celerybeat-schedule"),
-                "--pool", "prefork", "--concurrency", "1", "--hostname", "generation@%h",
-                "--queues", settings.CELERY_TASK_DEFAULT_QUEUE, "--loglevel", "INFO"], env),
+        _spawn(celery_worker("generation", settings.CELERY_TASK_DEFAULT_QUEUE, "--beat",
+                             "--schedule", str(Path(settings.DATA_DIR) / "celerybeat-schedule")),
+               env),
         # Weight downloads get a worker of their own: an hour-long install must not hold up
         # the jobs waiting behind it.
-        _spawn([python, "-m", "celery", "-A", "webapp", "worker", "--pool", "prefork",
-                "--concurrency", "1", "--hostname", "models@%h",
-                "--queues", settings.CELERY_MODELS_QUEUE, "--loglevel", "INFO"], env),
+        _spawn(celery_worker("models", settings.CELERY_MODELS_QUEUE), env),
     ]
     print(f"\n  Framecraft is running at http://{host}:{port}/  (Ctrl-C stops it)\n", flush=True)
 
