@@ -131,8 +131,9 @@ async def _measure(port: int, jobs: int, target_s: float) -> None:
     from django.test import Client
 
     from accounts.models import User
-    from generation import services
+    from generation import lifecycle
     from generation.models import Job
+    from generation.specs import TextToVideo
 
     @sync_to_async
     def setup_user() -> tuple[User, str]:
@@ -153,7 +154,8 @@ async def _measure(port: int, jobs: int, target_s: float) -> None:
 
         async def run_one(steps: int) -> dict[str, float]:
             submitted = time.perf_counter()
-            job = await sync_to_async(services.submit)(user, "tiny", {**params, "steps": steps})
+            spec = TextToVideo(preset="tiny", **{**params, "steps": steps})
+            job = await sync_to_async(lifecycle.submit)(user, spec)
             first_progress = done = None
             while done is None:
                 html = await asyncio.wait_for(socket.recv(), 300)

@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path
 
-from generation import services
+from generation import lifecycle
 from generation.models import ACTIVE_STATUSES, Job, ModelAction, ModelOperation, Video
 from webapp.celery import app as celery_app
 from worker.runtime.presets import CATALOGUE
@@ -26,7 +26,7 @@ class JobAdmin(admin.ModelAdmin):
 
     @admin.action(description="Cancel the selected jobs")
     def cancel_jobs(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
-        cancelled = sum(services.cancel(job) for job in queryset)
+        cancelled = sum(lifecycle.cancel(job) for job in queryset)
         self.message_user(request, f"Cancelled {cancelled} job(s).", messages.SUCCESS)
 
 

@@ -15,7 +15,7 @@ from django.template.loader import render_to_string
 
 from generation.events import QUEUE_GROUP, user_group
 from generation.models import Job, JobStatus
-from generation.views import recent_jobs
+from generation.queries import recent_jobs, with_queue_positions
 
 # Close codes in the application range, so the browser can tell why it was refused.
 CLOSE_UNAUTHENTICATED = 4401
@@ -54,20 +54,31 @@ class JobsConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=await self._render_list())
 
     async def queue_moved(self, event: dict[str, Any]) -> None:
-        for job_id in await self._queued_job_ids():
-            html = await self._render_card(job_id, force=True)
-            if html:
-                await self.send(text_data=html)
+        for html in await self._render_waiting_cards():
+            await self.send(text_data=html)
 
     @database_sync_to_async
-    def _render_card(self, job_id: str, force: bool = False) -> str | None:
+    def _render_card(self, job_id: str) -> str | None:
         job = Job.objects.select_related("video").filter(pk=job_id, owner=self.user).first()
         if job is None:
             return None
         key = (job.status_sequence, job.progress_step)
-        if not force and self.shown.get(str(job.id)) == key:
+        if self.shown.get(str(job.id)) == key:
             return None
         self.shown[str(job.id)] = key
+        return self._card(with_queue_positions([job])[0])
+
+    @database_sync_to_async
+    def _render_waiting_cards(self) -> list[str]:
+        """Every waiting card of this user again: their places in the queue moved."""
+        waiting = with_queue_positions(
+            Job.objects.filter(owner=self.user, status=JobStatus.QUEUED).defer("preview_jpeg"))
+        for job in waiting:
+            self.shown[str(job.id)] = (job.status_sequence, job.progress_step)
+        return [self._card(job) for job in waiting]
+
+    @staticmethod
+    def _card(job: Job) -> str:
         return render_to_string("generation/partials/job_card.html", {"job": job})
 
     @database_sync_to_async
@@ -75,8 +86,3 @@ class JobsConsumer(AsyncWebsocketConsumer):
         jobs = recent_jobs(self.user)
         self.shown.update({str(j.id): (j.status_sequence, j.progress_step) for j in jobs})
         return render_to_string("generation/partials/job_list.html", {"jobs": jobs})
-
-    @database_sync_to_async
-    def _queued_job_ids(self) -> list[str]:
-        return [str(pk) for pk in Job.objects.filter(
-            owner=self.user, status=JobStatus.QUEUED).values_list("pk", flat=True)]

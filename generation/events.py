@@ -25,9 +25,15 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
+# What happened to a job; each lifecycle transition emits its own.
+JobChange = Literal["submitted", "claimed", "progress", "succeeded", "failed", "cancelled",
+                    "cancel_requested", "requeued"]
+
+
 class JobUpdated(TypedDict):
     type: Literal["job.updated"]
     job_id: str
+    change: JobChange
     status: str
     status_sequence: int
     progress_step: int
@@ -107,9 +113,9 @@ def _send(group: str, event: JobUpdated | JobsChanged | QueueMoved) -> None:
 
 
 def job_updated(user_id: int, job_id: UUID, status: str, status_sequence: int,
-                progress_step: int) -> None:
+                progress_step: int, change: JobChange) -> None:
     _send(user_group(user_id), JobUpdated(
-        type="job.updated", job_id=str(job_id), status=status,
+        type="job.updated", job_id=str(job_id), change=change, status=status,
         status_sequence=status_sequence, progress_step=progress_step,
     ))
 

@@ -7,10 +7,8 @@ from typing import Any
 
 from django import forms
 
-from generation.presets import text_to_video_presets
-from worker.runtime.presets import Preset
-
-MAX_SEED = 2**32 - 1
+from generation.presets import MAX_SEED, Preset, text_to_video_presets
+from generation.specs import MAX_PROMPT_CHARS, TextToVideo
 
 
 def _size_value(width: int, height: int) -> str:
@@ -19,12 +17,12 @@ def _size_value(width: int, height: int) -> str:
 
 class TextToVideoForm(forms.Form):
     prompt = forms.CharField(
-        max_length=2000,
+        max_length=MAX_PROMPT_CHARS,
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": "A red fox runs through snow"}),
         error_messages={"required": "Write what the video should show."},
     )
     negative_prompt = forms.CharField(
-        max_length=2000, required=False, label="Avoid",
+        max_length=MAX_PROMPT_CHARS, required=False, label="Avoid",
         widget=forms.Textarea(attrs={"rows": 2, "placeholder": "blurry, text, watermark"}),
     )
     preset = forms.ChoiceField(label="Model")
@@ -103,17 +101,13 @@ class TextToVideoForm(forms.Form):
         initial["remix_of"] = remix_of
         return initial
 
-    def recipe(self) -> dict[str, Any]:
-        """The validated parameters as stored on the job; a missing seed is drawn here."""
+    def spec(self) -> TextToVideo:
+        """The job spec from the cleaned data; a missing seed is drawn here."""
         data = self.cleaned_data
         seed = data["seed"] if data["seed"] is not None else secrets.randbelow(MAX_SEED + 1)
-        return {
-            "prompt": data["prompt"].strip(),
-            "negative_prompt": data["negative_prompt"].strip(),
-            "width": data["width"],
-            "height": data["height"],
-            "num_frames": data["num_frames"],
-            "steps": data["steps"],
-            "guidance": data["guidance"],
-            "seed": seed,
-        }
+        return TextToVideo(
+            preset=data["preset"], prompt=data["prompt"].strip(),
+            negative_prompt=data["negative_prompt"].strip(), width=data["width"],
+            height=data["height"], num_frames=data["num_frames"], steps=data["steps"],
+            guidance=data["guidance"], seed=seed,
+        )

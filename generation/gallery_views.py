@@ -14,7 +14,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from accounts.models import User
 from generation import gallery
 from generation.media import serve_media
-from generation.models import Job, JobKind, Video
+from generation.models import TASK_CHOICES, InputRole, Job, JobInput, Video
 from generation.presets import preset_label
 from generation.views import owned_video
 
@@ -39,7 +39,7 @@ def gallery_page(request: HttpRequest) -> HttpResponse:
         return render(request, "gallery/partials/results.html", context)
     presets = (Video.objects.owned_by(request.user).order_by("preset")
                .values_list("preset", flat=True).distinct())
-    context.update(kinds=JobKind.choices,
+    context.update(kinds=TASK_CHOICES,
                    presets=[(p, preset_label(p)) for p in presets if p],
                    periods=[("day", "Last 24 hours"), ("week", "Last 7 days"),
                             ("month", "Last 31 days"), ("year", "Last year")])
@@ -49,23 +49,25 @@ def gallery_page(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def video_detail(request: HttpRequest, video_id: str) -> HttpResponse:
-    video = get_object_or_404(Video.objects.select_related("job__source_video",
-                                                           "job__retry_of"),
+    video = get_object_or_404(Video.objects.select_related("job__retry_of"),
                               pk=video_id, owner=request.user)
     return render(request, "gallery/detail.html", {
         "video": video, "lineage": _lineage(video), "share_url": _share_url(request, video)})
 
 
 def _lineage(video: Video) -> dict[str, object]:
-    """Where the video came from and what was made from it (a fixed number of queries)."""
+    """Where the video came from (the job's inputs, read from its JobInput rows) and what was
+    made from it, in a fixed number of queries."""
     job = video.job
-    derived = (Job.objects.filter(source_video=video).select_related("video")
-               .defer("preview_jpeg").order_by("-created_at")[:20])
-    retried_from = None
-    if job is not None and job.retry_of_id:
-        retried_from = job.retry_of
-    return {"source": job.source_video if job else None, "origin": job.origin if job else "",
-            "retried_from": retried_from, "derived": list(derived)}
+    inputs = list(JobInput.objects.filter(job=job).select_related("video", "upload")
+                  .order_by("role", "position")) if job is not None else []
+    remix = next((row for row in inputs if row.role == InputRole.REMIX_OF), None)
+    derived = (Job.objects.filter(inputs__video=video).select_related("video")
+               .defer("preview_jpeg").distinct().order_by("-created_at")[:20])
+    return {"source": remix.video if remix else None, "origin": job.origin if job else "",
+            "inputs": [row for row in inputs if row.role != InputRole.REMIX_OF],
+            "retried_from": job.retry_of if job is not None and job.retry_of_id else None,
+            "derived": list(derived)}
 
 
 def _share_url(request: HttpRequest, video: Video) -> str | None:

@@ -16,6 +16,8 @@ from django.db.models import Count, F, OuterRef, Q, Subquery, Value, Window
 from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
+from generation.presets import TASK_LABELS, Task
+
 
 class JobStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
@@ -29,8 +31,8 @@ ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
 TERMINAL_STATUSES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
-class JobKind(models.TextChoices):
-    TEXT_TO_VIDEO = "t2v", "Text to video"
+# A job's kind is the catalogue's task: one enum for web and worker alike.
+TASK_CHOICES = [(task.value, TASK_LABELS[task].capitalize()) for task in Task]
 
 
 class JobOrigin(models.TextChoices):
@@ -52,57 +54,44 @@ class JobQuerySet(models.QuerySet["Job"]):
         """Queued jobs in the order workers take them: round-robin between owners.
 
         An owner's n-th waiting job (oldest first) gets turn n, pushed back by the jobs of
-        theirs already running; jobs run by turn, then by age. So one person's batch of ten
-        does not hold up everyone who submits after it, and a lone job runs next.
+        theirs already running. Within a turn, the owner whose last job started longest ago
+        (or who never had one) goes first, then the oldest job. So with one worker, where
+        nobody has a job running at claim time, a newcomer still goes before the next job of
+        someone whose job just ran, and batches of several people interleave.
         """
         running = (self.model.objects.filter(owner=OuterRef("owner"), status=JobStatus.RUNNING)
                    .order_by().values("owner").annotate(count=Count("pk")).values("count"))
+        last_start = (self.model.objects.filter(owner=OuterRef("owner"),
+                                                started_at__isnull=False)
+                      .order_by("-started_at").values("started_at")[:1])
         return self.filter(status=JobStatus.QUEUED).annotate(
             turn=Window(RowNumber(), partition_by=F("owner"), order_by=F("created_at").asc())
             + Coalesce(Subquery(running), Value(0)),
-        ).order_by("turn", "created_at", "id")
+            owner_last_start=Subquery(last_start),
+        ).order_by("turn", F("owner_last_start").asc(nulls_first=True), "created_at", "id")
+
+    def queue_positions(self) -> dict[uuid.UUID, int]:
+        """Every waiting job's place in the fair order (1 runs next), in one query."""
+        ids = self.fair_queue().values_list("id", flat=True)
+        return {job_id: place for place, job_id in enumerate(ids, start=1)}
 
     def runnable(self) -> JobQuerySet:
         """Jobs a worker may claim now: waiting, attempts left, past any retry back-off."""
         return self.filter(Q(not_before__isnull=True) | Q(not_before__lte=timezone.now()),
                            attempts__lt=settings.FRAMECRAFT_MAX_ATTEMPTS)
 
-    def transition(
-        self,
-        job_id: uuid.UUID,
-        from_statuses: tuple[str, ...],
-        to_status: str,
-        where: dict[str, Any] | None = None,
-        **fields: Any,
-    ) -> bool:
-        """Compare-and-set: move the job only if it is still in one of ``from_statuses``
-        (and matches ``where``). Terminal states are never left."""
-        assert not set(from_statuses) & set(TERMINAL_STATUSES), "terminal states are final"
-        if to_status in TERMINAL_STATUSES:
-            fields.setdefault("finished_at", timezone.now())
-        updated = self.filter(pk=job_id, status__in=from_statuses, **(where or {})).update(
-            status=to_status,
-            status_sequence=F("status_sequence") + 1,
-            updated_at=timezone.now(),
-            **fields,
-        )
-        return updated == 1
-
 
 class Job(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
                               related_name="jobs")
-    kind = models.CharField(max_length=16, choices=JobKind.choices,
-                            default=JobKind.TEXT_TO_VIDEO)
+    kind = models.CharField(max_length=16, choices=TASK_CHOICES, default=Task.T2V)
     preset = models.CharField(max_length=64)
-    params = models.JSONField(help_text="The validated recipe: prompt, size, steps, seed …")
+    params = models.JSONField(help_text="The job's spec (generation.specs): prompt, size, "
+                                        "steps, seed …; its media are JobInput rows.")
     origin = models.CharField(max_length=16, choices=JobOrigin.choices, default=JobOrigin.NEW)
     retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
                                  related_name="retries")
-    source_video = models.ForeignKey("Video", null=True, blank=True, on_delete=models.SET_NULL,
-                                     related_name="derived_jobs",
-                                     help_text="The video this job was made from (a remix …).")
 
     status = models.CharField(max_length=16, choices=JobStatus.choices,
                               default=JobStatus.QUEUED)
@@ -128,12 +117,15 @@ class Job(models.Model):
     timings = models.JSONField(default=dict, blank=True)
 
     objects = JobQuerySet.as_manager()
+    # Set on the jobs of a list (generation.queries): 1 runs next; None when not waiting.
+    queue_position: int | None = None
 
     class Meta:
         ordering = ("-created_at",)
         indexes = [
             models.Index(fields=("owner", "status")),
             models.Index(fields=("status", "created_at")),
+            models.Index(fields=("owner", "started_at")),
         ]
 
     def __str__(self) -> str:
@@ -210,7 +202,7 @@ class Video(models.Model):
     recipe = models.JSONField(help_text="Everything needed to make this video again.")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     # Copied from the job so that the gallery filters and searches without joins.
-    kind = models.CharField(max_length=16, choices=JobKind.choices, default=JobKind.TEXT_TO_VIDEO)
+    kind = models.CharField(max_length=16, choices=TASK_CHOICES, default=Task.T2V)
     preset = models.CharField(max_length=64, blank=True)
     prompt = models.TextField(blank=True)
 
@@ -240,6 +232,102 @@ class Video(models.Model):
             and self.share_slug is not None
             and (self.share_expires_at is None or self.share_expires_at > timezone.now())
         )
+
+
+def upload_to(upload: Upload, filename: str) -> str:
+    return f"uploads/{upload.owner_id}/{upload.id}{_suffix(filename)}"
+
+
+class UploadKind(models.TextChoices):
+    IMAGE = "image", "Image"
+    VIDEO = "video", "Video"
+
+
+class Upload(models.Model):
+    """A file a user brought (a start image, a video to edit, a mask, a reference photo).
+
+    Stored under a server-made name; what it is was found by probing its content, never from
+    its name or the browser's Content-Type.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                              related_name="uploads")
+    kind = models.CharField(max_length=16, choices=UploadKind.choices)
+    file = models.FileField(upload_to=upload_to, max_length=255)
+    original_name = models.CharField(max_length=255, blank=True,
+                                     help_text="Shown to its owner only; never used as a path.")
+    size_bytes = models.PositiveBigIntegerField(default=0)
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+    frame_count = models.PositiveIntegerField(default=0)
+    fps = models.FloatField(default=0)
+    metadata = models.JSONField(default=dict, blank=True, help_text="What probing found.")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return self.original_name or f"{self.get_kind_display()} {self.id}"
+
+
+class InputRole(models.TextChoices):
+    """What a job does with one of its inputs."""
+
+    START_IMAGE = "start_image", "Start image"
+    END_IMAGE = "end_image", "End image"
+    SOURCE_VIDEO = "source_video", "Source video"
+    MASK = "mask", "Mask"
+    REFERENCE = "reference", "Reference image"
+    # Lineage only: the video whose recipe a remix started from; the model never sees it.
+    REMIX_OF = "remix_of", "Remix of"
+
+
+class JobInput(models.Model):
+    """One input of a job: an upload or a video of the gallery, in a role.
+
+    Deleting the upload or video keeps the row (and so the lineage) with its pointer emptied.
+    """
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="inputs")
+    role = models.CharField(max_length=16, choices=InputRole.choices)
+    position = models.PositiveSmallIntegerField(default=0, help_text="Order within the role.")
+    upload = models.ForeignKey(Upload, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="job_inputs")
+    video = models.ForeignKey("Video", null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="job_inputs")
+
+    class Meta:
+        ordering = ("job", "role", "position")
+        constraints = [
+            models.UniqueConstraint(fields=("job", "role", "position"),
+                                    name="job_input_role_position"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_role_display()} of job {self.job_id}"
+
+
+class WorkerState(models.Model):
+    """What a GPU worker process last said about itself: its GPU, the models it holds and
+    the job it runs. Claims read it so that a small GPU leaves a job to an idle bigger one."""
+
+    name = models.CharField(max_length=200, primary_key=True)
+    queues = models.JSONField(default=list, blank=True)
+    gpu_name = models.CharField(max_length=120, blank=True)
+    gpu_total_gb = models.FloatField(default=0.0, help_text="0 on a CPU worker.")
+    loaded = models.JSONField(default=list, blank=True, help_text="Preset ids held warm.")
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL,
+                            related_name="+")
+    started_at = models.DateTimeField(default=timezone.now)
+    seen_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ("name",)
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class ModelAction(models.TextChoices):

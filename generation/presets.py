@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from worker.runtime.presets import CATALOGUE, Preset, Task
+from worker.runtime.presets import CATALOGUE, TASK_LABELS, Ability, Preset, Task, get_preset
+from worker.runtime.request import MAX_SEED, GenerationRequest
+
+__all__ = ["MAX_SEED", "TASK_LABELS", "Ability", "GenerationRequest", "Preset", "Task",
+           "get_preset", "preset_label", "presets_for", "text_to_video_presets"]
 
 
 def presets_for(task: Task | str) -> list[Preset]:

@@ -10,12 +10,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django_ratelimit.decorators import ratelimit
 
-from generation import services
+from generation import lifecycle
 from generation.forms import TextToVideoForm
 from generation.media import serve_media
-from generation.models import Job, JobKind, Video
-
-RECENT_JOBS = 24
+from generation.models import Job, Video
+from generation.queries import recent_jobs, remixable_video, with_queue_positions
+from generation.specs import SpecError
 
 
 def owned_job(request: HttpRequest, job_id: str) -> Job:
@@ -26,12 +26,9 @@ def owned_video(request: HttpRequest, video_id: str) -> Video:
     return get_object_or_404(Video, pk=video_id, owner=request.user)
 
 
-def recent_jobs(user: object) -> list[Job]:
-    """The user's latest jobs for the job list, with their videos in the same query."""
-    return list(
-        Job.objects.owned_by(user).select_related("video").defer("preview_jpeg")
-        .order_by("-created_at")[:RECENT_JOBS]
-    )
+def _job_card(request: HttpRequest, job: Job) -> HttpResponse:
+    return render(request, "generation/partials/job_card.html",
+                  {"job": with_queue_positions([job])[0]})
 
 
 def _job_list(request: HttpRequest) -> HttpResponse:
@@ -45,7 +42,7 @@ def studio(request: HttpRequest) -> HttpResponse:
     initial = {}
     remix = request.GET.get("remix")
     if remix:
-        source = services.remixable_video(request.user, remix)
+        source = remixable_video(request.user, remix)
         if source is None:
             raise Http404("No such video.")
         initial = TextToVideoForm.initial_from_recipe(source.recipe, remix_of=source.id)
@@ -76,12 +73,14 @@ def submit(request: HttpRequest) -> HttpResponse:
     elif form.is_valid():
         source = None
         if form.cleaned_data["remix_of"]:
-            source = services.remixable_video(request.user, form.cleaned_data["remix_of"])
+            source = remixable_video(request.user, form.cleaned_data["remix_of"])
         try:
-            services.submit(request.user, form.cleaned_data["preset"], form.recipe(),
-                            kind=JobKind.TEXT_TO_VIDEO, source_video=source)
-        except services.JobLimitReached as limit:
+            lifecycle.submit(request.user, form.spec(), remix_of=source)
+        except lifecycle.JobLimitReached as limit:
             form.add_error(None, str(limit))
+        except SpecError as problem:
+            for field, message in problem.errors.items():
+                form.add_error(field if field in form.fields else None, message)
         else:
             if not request.htmx:
                 return redirect("studio")
@@ -100,20 +99,19 @@ def submit(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def job_card(request: HttpRequest, job_id: str) -> HttpResponse:
-    return render(request, "generation/partials/job_card.html",
-                  {"job": owned_job(request, job_id)})
+    return _job_card(request, owned_job(request, job_id))
 
 
 @login_required
 @require_POST
 def cancel(request: HttpRequest, job_id: str) -> HttpResponse:
     job = owned_job(request, job_id)
-    if not services.cancel(job):
+    if not lifecycle.cancel(job):
         messages.info(request, "That job had already finished.")
     if not request.htmx:
         return redirect("studio")
     job.refresh_from_db()
-    return render(request, "generation/partials/job_card.html", {"job": job})
+    return _job_card(request, job)
 
 
 @login_required
@@ -121,8 +119,8 @@ def cancel(request: HttpRequest, job_id: str) -> HttpResponse:
 def retry(request: HttpRequest, job_id: str) -> HttpResponse:
     job = owned_job(request, job_id)
     try:
-        services.retry(job)
-    except services.JobLimitReached as limit:
+        lifecycle.retry(job)
+    except lifecycle.JobLimitReached as limit:
         messages.error(request, str(limit))
     except ValueError as error:
         messages.error(request, str(error))

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from generation import lifecycle
 from generation.models import Job, JobStatus
+from generation.queries import with_queue_positions
+from generation.specs import TextToVideo
 
 TINY_PARAMS = {
     "prompt": "a red fox running through snow", "negative_prompt": "", "width": 128,
@@ -22,3 +25,17 @@ def form_data(**overrides: Any) -> dict[str, Any]:
             "size": "128x128", "num_frames": "17", "steps": "8", "guidance": "5.0", "seed": ""}
     data.update(overrides)
     return data
+
+
+def tiny_spec(**overrides: Any) -> TextToVideo:
+    params = {**TINY_PARAMS, **overrides}
+    return TextToVideo(preset=params.pop("preset", "tiny"), **params)
+
+
+def submit_tiny(owner: Any, **overrides: Any) -> Job:
+    """Submit a tiny text-to-video job through the lifecycle, as the studio form does."""
+    return lifecycle.submit(owner, tiny_spec(**overrides))
+
+
+def queue_position(job: Job) -> int | None:
+    return with_queue_positions([Job.objects.get(pk=job.pk)])[0].queue_position

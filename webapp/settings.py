@@ -153,8 +153,11 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_DEFAULT_QUEUE = "generation"
 # Weight downloads go to their own queue, so an operator can give them a worker of their own.
 CELERY_MODELS_QUEUE = "models"
+# Generation queues, one per GPU class (e.g. `gpu-24g,gpu-80g`): every job is hinted on each,
+# and a worker (started with `--queues` naming its class) claims only what it can run.
+FRAMECRAFT_JOB_QUEUES = env.list("FRAMECRAFT_JOB_QUEUES", [CELERY_TASK_DEFAULT_QUEUE])
 CELERY_TASK_ROUTES = {
-    "framecraft.reap_stale_jobs": {"queue": CELERY_TASK_DEFAULT_QUEUE},
+    "framecraft.reap_stale_jobs": {"queue": FRAMECRAFT_JOB_QUEUES[0]},
     "framecraft.model_operation": {"queue": CELERY_MODELS_QUEUE},
 }
 

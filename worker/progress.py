@@ -19,10 +19,9 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import connection
-from django.utils import timezone
 
-from generation import events
-from generation.models import Job, JobStatus
+from generation import lifecycle
+from generation.lifecycle import StepVerdict
 from worker.runtime.preview import latents_to_preview_jpeg
 from worker.runtime.request import JobCancelled, StepInfo
 
@@ -86,12 +85,10 @@ class ProgressReporter:
             self.busy_s += time.perf_counter() - started
 
     def _on_step(self, info: StepInfo) -> None:
-        state = Job.objects.filter(pk=self.job_id).values(
-            "cancel_requested", "status", "attempts", "status_sequence", "owner_id").first()
-        if state is None or state["status"] != JobStatus.RUNNING or (
-                state["attempts"] != self.attempt):
+        verdict, state = lifecycle.step_verdict(self.job_id, self.attempt)
+        if verdict is StepVerdict.LOST or state is None:
             raise JobLost(f"job {self.job_id} is no longer this worker's")
-        if state["cancel_requested"]:
+        if verdict is StepVerdict.CANCEL:
             raise JobCancelled()
         now = time.monotonic()
         if now - self.last_sent < self.interval and info.step < info.total:
@@ -132,18 +129,11 @@ class ProgressReporter:
             connection.close()  # this thread's own connection
 
     def _write(self, progress: _Progress) -> None:
-        fields: dict[str, object] = {
-            "progress_step": progress.step,
-            "progress_total": progress.total,
-            "heartbeat_at": timezone.now(),
-            "timings": {"denoise_elapsed_s": round(progress.elapsed_s, 3)},
-        }
+        preview = None
         if progress.latents is not None:
-            fields["preview_jpeg"] = latents_to_preview_jpeg(progress.latents)
-        updated = Job.objects.filter(pk=self.job_id, status=JobStatus.RUNNING,
-                                     attempts=self.attempt).update(**fields)
-        if updated:
-            # The row was just read by the step: hint with what we know instead of reading it.
-            events.job_updated(progress.owner_id, self.job_id, JobStatus.RUNNING,
-                               progress.status_sequence, progress.step)
+            preview = latents_to_preview_jpeg(progress.latents)
+        if lifecycle.progress(self.job_id, self.attempt, owner_id=progress.owner_id,
+                              status_sequence=progress.status_sequence, step=progress.step,
+                              total=progress.total, elapsed_s=progress.elapsed_s,
+                              preview_jpeg=preview):
             self.events_sent += 1

@@ -5,19 +5,30 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 
 from celery import Task, shared_task
-from celery.signals import worker_process_init, worker_ready
+from celery.signals import worker_init, worker_process_init, worker_process_shutdown, worker_ready
+from django.conf import settings
+from django.db import connection
 
-from generation import events
-from worker import execution, models_volume, reaper
+from generation import events, fleet, lifecycle
+from worker import execution, models_volume
+from worker.capacity import current_capacity
 
 log = logging.getLogger("framecraft.worker")
 
+# This worker's node name and queues, read in the parent before the pool forks its child.
+_node = {"hostname": socket.gethostname(), "queues": list[str]()}
+
 
 def worker_name(task: Task | None = None) -> str:
-    hostname = getattr(getattr(task, "request", None), "hostname", None) or socket.gethostname()
+    hostname = getattr(getattr(task, "request", None), "hostname", None) or _node["hostname"]
     return f"{hostname}:{os.getpid()}"
+
+
+def _job_queues() -> list[str]:
+    return [queue for queue in _node["queues"] if queue in settings.FRAMECRAFT_JOB_QUEUES]
 
 
 @shared_task(name="framecraft.run_job", bind=True, acks_late=True,
@@ -29,22 +40,81 @@ def run_job(self: Task, job_id: str) -> str | None:
 
 @shared_task(name="framecraft.reap_stale_jobs", ignore_result=True)
 def reap_stale_jobs() -> int:
-    return reaper.reap_stale_jobs()
+    reaped = lifecycle.reap_stale()
+    # Also the safety net for lost hints: every queue holds one per waiting job.
+    lifecycle.top_up_hints(list(settings.FRAMECRAFT_JOB_QUEUES))
+    return reaped
+
+
+@worker_init.connect
+def _on_worker_init(sender: object = None, **kwargs: object) -> None:
+    _node["hostname"] = getattr(sender, "hostname", None) or _node["hostname"]
+    queues = getattr(getattr(getattr(sender, "app", None), "amqp", None), "queues", None)
+    consumed = getattr(queues, "consume_from", None) or {}
+    _node["queues"] = list(consumed)
+
+
+class _FleetReporter:
+    """Tells the fleet table, every heartbeat, that this job-running process is alive and what
+    it holds; a claim reads it to leave slow jobs to idle bigger GPUs."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        threading.Thread(target=self._loop, name="fleet-report", daemon=True).start()
+
+    def _loop(self) -> None:
+        try:
+            while True:
+                try:
+                    _report()
+                except Exception:  # the fleet table is advisory; the worker goes on
+                    log.exception("could not report this worker to the fleet table")
+                if self.stop.wait(settings.FRAMECRAFT_HEARTBEAT_SECONDS):
+                    return
+        finally:
+            connection.close()
+
+
+def _report() -> None:
+    capacity = current_capacity()
+    gpu_name = ""
+    if capacity.gpu_total_gb:
+        import torch
+
+        gpu_name = torch.cuda.get_device_name()
+    fleet.report(worker_name(), queues=_job_queues(), gpu_name=gpu_name,
+                 gpu_total_gb=capacity.gpu_total_gb, loaded=sorted(capacity.loaded))
+
+
+_reporter: _FleetReporter | None = None
 
 
 @worker_process_init.connect
 def _on_worker_process_init(**kwargs: object) -> None:
     # In the child process that runs jobs, after the fork: threads do not survive a fork.
+    global _reporter
     events.send_from_background_thread()
+    if _job_queues():
+        _reporter = _FleetReporter()
+
+
+@worker_process_shutdown.connect
+def _on_worker_process_shutdown(**kwargs: object) -> None:
+    if _reporter is not None:
+        _reporter.stop.set()
+        fleet.gone(worker_name())
 
 
 @worker_ready.connect
 def _on_worker_ready(**kwargs: object) -> None:
-    resent = reaper.resend_queued_jobs()
-    reaped = reaper.reap_stale_jobs()
-    if resent or reaped:
-        log.info("worker ready: re-sent %d queued job(s), reaped %d stale one(s)", resent, reaped)
-
+    # Only workers that run jobs look after job hints; a models worker leaves them alone.
+    queues = _job_queues()
+    if not queues:
+        return
+    reaped = lifecycle.reap_stale()
+    sent = lifecycle.top_up_hints(queues)
+    if sent or reaped:
+        log.info("worker ready: sent %d missing hint(s), reaped %d stale job(s)", sent, reaped)
 
 
 @shared_task(name="framecraft.model_operation", bind=True, ignore_result=True)

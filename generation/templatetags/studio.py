@@ -7,7 +7,6 @@ import base64
 from django import template
 from django.utils import timezone
 
-from generation import services
 from generation.models import Job
 from generation.presets import preset_label as _preset_label
 
@@ -50,11 +49,6 @@ def eta_s(job: Job) -> float | None:
     if not step or not total or denoise is None:
         return None
     return denoise / step * (total - step)
-
-
-@register.filter
-def queue_position(job: Job) -> int | None:
-    return services.queue_position(job)
 
 
 @register.filter

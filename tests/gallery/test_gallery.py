@@ -5,7 +5,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from generation.models import Job, JobOrigin, Video
+from generation import lifecycle
+from generation.models import InputRole, Job, JobInput, JobOrigin, Video
 from tests.conftest import csrf_post
 from tests.videos import FAKE_MP4, make_video
 
@@ -77,10 +78,15 @@ def test_delete_removes_the_row_and_the_files(owner_client, owner):
     assert Job.objects.filter(pk=video.job_id).exists()  # the job's record stays
 
 
+def _remix(video, source):
+    Job.objects.filter(pk=video.job_id).update(origin=JobOrigin.REMIX)
+    JobInput.objects.create(job_id=video.job_id, role=InputRole.REMIX_OF, video=source)
+
+
 def test_the_detail_page_shows_the_full_recipe_and_lineage(owner_client, owner):
     source = make_video(owner, "the original")
     remix = make_video(owner, "the remix")
-    Job.objects.filter(pk=remix.job_id).update(source_video=source, origin=JobOrigin.REMIX)
+    _remix(remix, source)
     page = owner_client.get(reverse("video_detail", args=[source.id])).content.decode()
     assert "Seed" in page and "<code>1</code>" in page
     assert "Made from this video" in page and "the remix" in page
@@ -100,7 +106,8 @@ def test_remix_prefills_the_form_and_records_lineage(owner_client, owner):
         "remix_of": str(video.id)}, **HTMX)
     assert response.status_code == 200
     job = Job.objects.exclude(pk=video.job_id).get()
-    assert (job.source_video_id, job.origin) == (video.id, JobOrigin.REMIX)
+    assert job.origin == JobOrigin.REMIX
+    assert lifecycle.remix_source(job) == video
 
 
 def test_a_stranger_cannot_remix_a_private_video(stranger_client, owner):
@@ -152,5 +159,5 @@ def test_detail_queries_stay_constant_as_lineage_grows(owner_client, owner):
     few = _count_queries(owner_client, url)
     for _ in range(8):
         child = make_video(owner)
-        Job.objects.filter(pk=child.job_id).update(source_video=source, origin=JobOrigin.REMIX)
+        _remix(child, source)
     assert _count_queries(owner_client, url) == few

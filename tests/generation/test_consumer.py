@@ -6,9 +6,9 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
 
-from generation import services
-from generation.models import Job, JobStatus
-from tests.jobs import make_job
+from generation import lifecycle
+from generation.models import JobStatus
+from tests.jobs import make_job, submit_tiny
 from webapp.asgi import application
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -43,14 +43,14 @@ async def test_a_job_change_sends_the_same_card_partial_the_page_renders(owner):
     job = await sync_to_async(make_job)(owner)
     socket = await _connect(owner)
     await socket.receive_from(timeout=5)  # the list
-    await sync_to_async(Job.objects.transition)(job.id, (JobStatus.QUEUED,), JobStatus.RUNNING,
+    await sync_to_async(lifecycle._transition)(job.id, (JobStatus.QUEUED,), JobStatus.RUNNING,
                                                 progress_step=3, progress_total=8)
-    await sync_to_async(services.notify)(job.id)
+    await sync_to_async(lifecycle._announce)(job.id, "claimed")
     html = await socket.receive_from(timeout=5)
     assert html.strip().startswith(f'<article id="job-{job.id}"')
     assert "Step 3 / 8" in html
     # A duplicated hint for the same state sends nothing again.
-    await sync_to_async(services.notify)(job.id)
+    await sync_to_async(lifecycle._announce)(job.id, "claimed")
     assert await socket.receive_nothing(timeout=0.5)
     await socket.disconnect()
 
@@ -60,8 +60,8 @@ async def test_user_b_never_receives_user_a_events(owner, stranger):
     socket_b = await _connect(stranger)
     first = await socket_b.receive_from(timeout=5)
     assert "owner's secret prompt" not in first
-    await sync_to_async(Job.objects.transition)(job.id, (JobStatus.QUEUED,), JobStatus.RUNNING)
-    await sync_to_async(services.notify)(job.id)
+    await sync_to_async(lifecycle._transition)(job.id, (JobStatus.QUEUED,), JobStatus.RUNNING)
+    await sync_to_async(lifecycle._announce)(job.id, "claimed")
     assert await socket_b.receive_nothing(timeout=0.5)
     await socket_b.disconnect()
 
@@ -72,7 +72,8 @@ async def test_a_forged_hint_for_someone_elses_job_shows_nothing(owner, stranger
     await socket_b.receive_from(timeout=5)
     from generation import events
 
-    await sync_to_async(events.job_updated)(stranger.pk, job.id, "running", 1, 0)
+    await sync_to_async(events.job_updated)(stranger.pk, job.id, "running", 1, 0,
+                                            "progress")
     assert await socket_b.receive_nothing(timeout=0.5)
     await socket_b.disconnect()
 
@@ -91,9 +92,9 @@ async def test_two_tabs_of_one_person_both_follow_a_job(owner):
     tabs = [await _connect(owner), await _connect(owner)]
     for tab in tabs:
         await tab.receive_from(timeout=5)  # the list
-    await sync_to_async(Job.objects.transition)(job.id, (JobStatus.QUEUED,), JobStatus.RUNNING,
+    await sync_to_async(lifecycle._transition)(job.id, (JobStatus.QUEUED,), JobStatus.RUNNING,
                                                 progress_step=2, progress_total=8)
-    await sync_to_async(services.notify)(job.id)
+    await sync_to_async(lifecycle._announce)(job.id, "claimed")
     for tab in tabs:
         assert "Step 2 / 8" in await tab.receive_from(timeout=5)
         await tab.disconnect()
@@ -106,7 +107,7 @@ async def test_a_newcomers_job_moves_waiting_cards_back_in_line(owner, stranger)
     listing = await socket.receive_from(timeout=5)
     assert "number 2 in the queue" in listing
     # Round-robin: the stranger's first job goes before the owner's second.
-    await sync_to_async(services.submit)(stranger, "tiny", {"prompt": "a lighthouse"})
+    await sync_to_async(submit_tiny)(stranger, prompt="a lighthouse")
     cards = {}
     while len(cards) < 2:
         html = await socket.receive_from(timeout=5)

@@ -5,9 +5,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from generation import services
+from generation import lifecycle
 from generation.models import Job, JobStatus
-from tests.jobs import make_job
+from tests.jobs import make_job, queue_position
 from worker import execution
 
 pytestmark = pytest.mark.django_db
@@ -32,36 +32,36 @@ def _order() -> list[Job]:
 def test_a_batch_does_not_hold_up_someone_who_submits_after_it(owner, stranger):
     a1, a2, a3, b1 = _queue(owner, owner, owner, stranger)
     assert _order() == [a1, b1, a2, a3]
-    assert [services.queue_position(job) for job in (a1, b1, a2, a3)] == [1, 2, 3, 4]
+    assert [queue_position(job) for job in (a1, b1, a2, a3)] == [1, 2, 3, 4]
 
 
 def test_an_owner_with_a_running_job_waits_behind_others_first_jobs(owner, stranger):
     running, waiting, other = _queue(owner, owner, stranger)
     Job.objects.filter(pk=running.pk).update(status=JobStatus.RUNNING)
     assert _order() == [other, waiting]
-    assert services.queue_position(waiting) == 2
-    assert services.queue_position(running) is None
+    assert queue_position(waiting) == 2
+    assert queue_position(running) is None
 
 
 def test_a_message_runs_the_job_whose_turn_it_is(owner, stranger):
     a1, a2, b1 = _queue(owner, owner, stranger)
     # The message about a2 arrives first (brokers do not promise order): a1 is still first.
-    assert execution.claim("w1").pk == a1.pk
+    assert lifecycle.claim("w1").pk == a1.pk
     # a1 is now running, so the stranger's job goes before the owner's second one.
-    assert execution.claim("w2").pk == b1.pk
-    assert execution.claim("w3").pk == a2.pk
-    assert execution.claim("w4") is None  # a message with nothing left is dropped
+    assert lifecycle.claim("w2").pk == b1.pk
+    assert lifecycle.claim("w3").pk == a2.pk
+    assert lifecycle.claim("w4") is None  # a message with nothing left is dropped
 
 
 def test_a_retried_job_waits_out_its_back_off(owner, stranger):
     backing_off, other = _queue(owner, stranger)
     Job.objects.filter(pk=backing_off.pk).update(
         not_before=timezone.now() + timedelta(seconds=30))
-    assert execution.claim("w").pk == other.pk
-    assert execution.claim("w") is None
+    assert lifecycle.claim("w").pk == other.pk
+    assert lifecycle.claim("w") is None
     Job.objects.filter(pk=backing_off.pk).update(
         not_before=timezone.now() - timedelta(seconds=1))
-    claimed = execution.claim("w")
+    claimed = lifecycle.claim("w")
     assert claimed.pk == backing_off.pk
     assert claimed.not_before is None
 
@@ -72,13 +72,13 @@ def test_a_crash_re_queues_the_job_with_a_back_off(owner, monkeypatch):
         raise RuntimeError("the GPU driver fell over")
 
     sent = []
-    monkeypatch.setattr(execution, "run_text_to_video", crash)
-    monkeypatch.setattr(execution.services, "enqueue",
-                        lambda job_id, countdown=None: sent.append(countdown))
+    monkeypatch.setattr(execution, "run_generation", crash)
+    monkeypatch.setattr(lifecycle, "send_hint",
+                        lambda job_id, preset_id, countdown=None: sent.append(countdown))
     job = make_job(owner)
     before = timezone.now()
     assert execution.execute(job.id, "w") == JobStatus.QUEUED
     job.refresh_from_db()
-    assert job.not_before >= before + timedelta(seconds=execution.RETRY_BACKOFF_S)
-    assert sent == [execution.RETRY_BACKOFF_S]
+    assert job.not_before >= before + timedelta(seconds=lifecycle.RETRY_BACKOFF_S)
+    assert sent == [lifecycle.RETRY_BACKOFF_S]
     assert execution.execute(job.id, "w") is None  # too early: nothing to run yet

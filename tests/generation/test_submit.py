@@ -4,10 +4,10 @@ from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 
-from generation import services
+from generation import lifecycle
 from generation.models import Job, JobStatus
 from tests.conftest import csrf_post
-from tests.jobs import TINY_PARAMS, form_data, make_job
+from tests.jobs import form_data, make_job, queue_position, submit_tiny
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -50,7 +50,7 @@ def test_submission_enqueues_once_the_transaction_commits(
         owner, django_capture_on_commit_callbacks):
     before = _queue_length()
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        services.submit(owner, "tiny", dict(TINY_PARAMS))
+        submit_tiny(owner)
         assert _queue_length() == before, "nothing may be sent before the commit"
     for callback in callbacks:
         callback()
@@ -61,7 +61,7 @@ def test_submission_enqueues_once_the_transaction_commits(
 def test_a_rolled_back_request_enqueues_nothing(owner):
     before = _queue_length()
     with pytest.raises(RuntimeError), transaction.atomic():
-        services.submit(owner, "tiny", dict(TINY_PARAMS))
+        submit_tiny(owner)
         raise RuntimeError("the request failed after submitting")
     assert not Job.objects.exists()
     assert _queue_length() == before
@@ -172,7 +172,7 @@ def test_a_successful_job_cannot_be_retried(studio_client, owner):
 
 def test_terminal_states_are_never_overwritten(owner):
     job = make_job(owner, status=JobStatus.CANCELLED)
-    assert not Job.objects.transition(job.id, (JobStatus.QUEUED, JobStatus.RUNNING),
+    assert not lifecycle._transition(job.id, (JobStatus.QUEUED, JobStatus.RUNNING),
                                       JobStatus.SUCCEEDED)
     job.refresh_from_db()
     assert job.status == JobStatus.CANCELLED
@@ -181,10 +181,10 @@ def test_terminal_states_are_never_overwritten(owner):
 def test_queue_position_counts_the_jobs_ahead(owner, stranger):
     first = make_job(stranger)
     second = make_job(owner)
-    assert services.queue_position(first) == 1
-    assert services.queue_position(second) == 2
-    Job.objects.transition(first.id, (JobStatus.QUEUED,), JobStatus.RUNNING)
-    assert services.queue_position(second) == 1
+    assert queue_position(first) == 1
+    assert queue_position(second) == 2
+    lifecycle._transition(first.id, (JobStatus.QUEUED,), JobStatus.RUNNING)
+    assert queue_position(second) == 1
 
 
 def test_submitting_too_fast_is_limited_with_a_clear_message(studio_client, owner, settings):

@@ -5,10 +5,9 @@ import signal
 
 import pytest
 
-from generation import services
 from generation.models import Job, JobStatus, Video
 from tests.channel_events import GroupListener
-from tests.jobs import TINY_PARAMS
+from tests.jobs import TINY_PARAMS, submit_tiny
 from tests.processes import start_worker, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -33,9 +32,9 @@ def _status(job):
 
 
 def test_a_submitted_job_runs_on_the_worker_and_the_model_stays_loaded(owner, worker):
-    first = services.submit(owner, "tiny", dict(TINY_PARAMS))
+    first = submit_tiny(owner)
     wait_for(lambda: _status(first) == JobStatus.SUCCEEDED, 120, "the first job")
-    second = services.submit(owner, "tiny", {**TINY_PARAMS, "seed": 5})
+    second = submit_tiny(owner, seed=5)
     wait_for(lambda: _status(second) == JobStatus.SUCCEEDED, 60, "the second job")
     assert Video.objects.filter(owner=owner).count() == 2
     log = worker.log()
@@ -46,8 +45,8 @@ def test_a_submitted_job_runs_on_the_worker_and_the_model_stays_loaded(owner, wo
 def test_a_killed_worker_leads_to_a_rerun_that_finishes_exactly_once(owner, worker, tmp_path):
     listener = GroupListener.for_user(owner)
     # Long enough to be killed mid-run: many steps on the tiny model.
-    job = services.submit(owner, "tiny", {**TINY_PARAMS, "steps": 50, "num_frames": 33,
-                                          "width": 160, "height": 96})
+    job = submit_tiny(owner, steps=50, num_frames=33,
+                                          width=160, height=96)
 
     def running_with_progress():
         job.refresh_from_db()

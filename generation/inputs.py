@@ -1,0 +1,48 @@
+"""A job's media inputs, decoded for the worker: images as PIL images, videos as frames."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import av
+import numpy as np
+from django.db.models.fields.files import FieldFile
+from PIL import Image, ImageOps
+
+from generation.models import InputRole, Job, JobInput
+
+# Masks are greyscale: non-zero marks what is to be repainted.
+_GREY_ROLES = {InputRole.MASK}
+
+
+def load_media(job: Job) -> dict[InputRole, list[Any]]:
+    """Every model input of the job, by role and in order (lineage-only rows are skipped)."""
+    media: dict[InputRole, list[Any]] = defaultdict(list)
+    rows = (job.inputs.exclude(role=InputRole.REMIX_OF).select_related("upload", "video")
+            .order_by("role", "position"))
+    for row in rows:
+        media[InputRole(row.role)].append(_decode(row))
+    return dict(media)
+
+
+def _decode(row: JobInput) -> Any:
+    file = row.upload.file if row.upload is not None else row.video.file if row.video else None
+    if file is None:
+        raise LookupError(f"The {row.get_role_display().lower()} of this job was deleted.")
+    mode = "L" if row.role in _GREY_ROLES else "RGB"
+    is_video = row.video is not None or (row.upload is not None and row.upload.kind == "video")
+    return _frames(file, mode) if is_video else _image(file, mode)
+
+
+def _image(file: FieldFile, mode: str) -> Image.Image:
+    with file.open("rb") as stream, Image.open(stream) as image:
+        return ImageOps.exif_transpose(image).convert(mode)
+
+
+def _frames(file: FieldFile, mode: str) -> np.ndarray:
+    """All frames as uint8, (F, H, W, 3) or (F, H, W) for greyscale."""
+    fmt = "gray" if mode == "L" else "rgb24"
+    with file.open("rb") as stream, av.open(stream) as container:
+        frames = [frame.to_ndarray(format=fmt) for frame in container.decode(video=0)]
+    return np.stack(frames)

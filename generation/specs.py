@@ -1,0 +1,236 @@
+"""Typed job specs: one validated description per task.
+
+The studio's forms build a spec today and an API will build the same spec tomorrow; the
+lifecycle refuses one that does not validate, stores its scalar fields as the job's `params`
+and its media as `JobInput` rows, and turns it into the worker's `GenerationRequest` in
+`to_request`, the one place where that happens.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from generation.models import InputRole
+from generation.presets import (
+    MAX_SEED,
+    TASK_LABELS,
+    Ability,
+    GenerationRequest,
+    Preset,
+    Task,
+    get_preset,
+)
+
+MAX_PROMPT_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class InputRef:
+    """A job input by reference: one of the user's uploads or gallery videos, in a role."""
+
+    role: InputRole
+    upload_id: uuid.UUID | None = None
+    video_id: uuid.UUID | None = None
+
+    def __post_init__(self) -> None:
+        if (self.upload_id is None) == (self.video_id is None):
+            raise ValueError("an input names exactly one upload or one video")
+
+
+@dataclass(frozen=True)
+class RoleRule:
+    """How many inputs of a role a task takes; `ability` is what the preset must accept."""
+
+    least: int
+    most: int
+    ability: Ability
+
+
+class SpecError(ValueError):
+    """A spec that does not validate, with a message per field (`__all__` for the whole)."""
+
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        super().__init__(" ".join(errors.values()))
+        self.errors = dict(errors)
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobSpec:
+    """What every task asks: a preset, a prompt, the size and sampling settings, a seed."""
+
+    task: ClassVar[Task]
+    roles: ClassVar[Mapping[InputRole, RoleRule]] = {}
+
+    preset: str
+    prompt: str
+    negative_prompt: str = ""
+    width: int
+    height: int
+    num_frames: int
+    steps: int
+    guidance: float
+    seed: int
+    inputs: tuple[InputRef, ...] = field(default=(), compare=True)
+
+    def errors(self) -> dict[str, str]:
+        """Problems keyed by field name; empty when the spec can run as it stands."""
+        try:
+            preset = get_preset(self.preset)
+        except KeyError:
+            return {"preset": f"There is no model called {self.preset!r}."}
+        errors = self._type_errors()
+        if errors:
+            return errors
+        if not preset.is_installed():
+            return {"preset": f"{preset.label} is not installed; ask an admin to add it."}
+        if not preset.can(self.task):
+            errors["preset"] = (f"{preset.label} cannot do {TASK_LABELS[self.task]}; "
+                                f"it does {', '.join(preset.task_labels())}.")
+        if not self.prompt.strip():
+            errors["prompt"] = "Write what the video should show."
+        for name in ("prompt", "negative_prompt"):
+            if len(getattr(self, name)) > MAX_PROMPT_CHARS:
+                errors[name] = f"Keep it under {MAX_PROMPT_CHARS} characters."
+        errors.update(preset.parameter_errors(
+            width=self.width, height=self.height, num_frames=self.num_frames, steps=self.steps,
+            guidance=self.guidance))
+        if not 0 <= self.seed <= MAX_SEED:
+            errors["seed"] = f"The seed must be between 0 and {MAX_SEED}."
+        errors.update(self._input_errors(preset))
+        return errors
+
+    def _type_errors(self) -> dict[str, str]:
+        errors: dict[str, str] = {}
+        for name in ("width", "height", "num_frames", "steps", "seed"):
+            if type(getattr(self, name)) is not int:
+                errors[name] = f"{name.replace('_', ' ').capitalize()} must be a whole number."
+        if type(self.guidance) not in (int, float):
+            errors["guidance"] = "Guidance must be a number."
+        for name in ("prompt", "negative_prompt"):
+            if not isinstance(getattr(self, name), str):
+                errors[name] = "Must be text."
+        return errors
+
+    def validate(self) -> None:
+        if errors := self.errors():
+            raise SpecError(errors)
+
+    def _input_errors(self, preset: Preset) -> dict[str, str]:
+        errors: dict[str, str] = {}
+        given = {role: self.inputs_in(role) for role in InputRole}
+        for role, refs in given.items():
+            rule = self.roles.get(role)
+            if rule is None or not preset.supports(rule.ability):
+                if refs:
+                    errors[role] = (f"{TASK_LABELS[self.task].capitalize()} on "
+                                    f"{preset.label} takes no {InputRole(role).label.lower()}.")
+                continue
+            most = min(rule.most, preset.max_reference_images) \
+                if role == InputRole.REFERENCE else rule.most
+            if not rule.least <= len(refs) <= most:
+                what = InputRole(role).label.lower()
+                errors[role] = (f"Give one {what}." if rule.least == most == 1 else
+                                f"Give {rule.least} to {most} of: {what}.")
+        return errors
+
+    def inputs_in(self, role: InputRole) -> list[InputRef]:
+        return [ref for ref in self.inputs if ref.role == role]
+
+    def params(self) -> dict[str, Any]:
+        """The scalar fields as stored on the job (its media are JobInput rows)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.name not in ("preset", "inputs")}
+
+    def to_request(self, media: Mapping[InputRole, Sequence[Any]] | None = None
+                   ) -> GenerationRequest:
+        """The worker's request, given the decoded media of each role."""
+        media = media or {}
+
+        def first(role: InputRole) -> Any:
+            items = media.get(role) or ()
+            return items[0] if items else None
+
+        return GenerationRequest(
+            preset_id=self.preset, task=self.task.value, prompt=self.prompt,
+            negative_prompt=self.negative_prompt, width=self.width, height=self.height,
+            num_frames=self.num_frames, steps=self.steps, guidance=self.guidance,
+            seed=self.seed, image=first(InputRole.START_IMAGE),
+            end_image=first(InputRole.END_IMAGE), video=first(InputRole.SOURCE_VIDEO),
+            mask=first(InputRole.MASK),
+            reference_images=tuple(media.get(InputRole.REFERENCE) or ()),
+            strength=getattr(self, "strength", None),
+        )
+
+
+def _one(ability: Ability) -> RoleRule:
+    return RoleRule(least=1, most=1, ability=ability)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TextToVideo(JobSpec):
+    task = Task.T2V
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageToVideo(JobSpec):
+    task = Task.I2V
+    roles = {InputRole.START_IMAGE: _one(Ability.IMAGE),
+             InputRole.END_IMAGE: RoleRule(least=0, most=1, ability=Ability.END_IMAGE)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class VideoToVideo(JobSpec):
+    task = Task.V2V
+    roles = {InputRole.SOURCE_VIDEO: _one(Ability.VIDEO)}
+    strength: float | None = None
+
+    def errors(self) -> dict[str, str]:
+        errors = super().errors()
+        if self.strength is not None and not 0.0 < self.strength <= 1.0:
+            errors["strength"] = "Strength must be above 0 and at most 1."
+        return errors
+
+
+@dataclass(frozen=True, kw_only=True)
+class EditVideo(JobSpec):
+    task = Task.EDIT
+    roles = {InputRole.SOURCE_VIDEO: _one(Ability.VIDEO), InputRole.MASK: _one(Ability.MASK)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExtendVideo(JobSpec):
+    task = Task.EXTEND
+    roles = {InputRole.SOURCE_VIDEO: _one(Ability.VIDEO)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Personalize(JobSpec):
+    task = Task.PERSONALIZE
+    roles = {InputRole.REFERENCE: RoleRule(least=1, most=5, ability=Ability.REFERENCE)}
+
+
+SPECS: dict[Task, type[JobSpec]] = {
+    spec.task: spec
+    for spec in (TextToVideo, ImageToVideo, VideoToVideo, EditVideo, ExtendVideo, Personalize)
+}
+
+
+def spec_class(task: Task | str) -> type[JobSpec]:
+    return SPECS[Task(task)]
+
+
+def build_spec(task: Task | str, preset: str, params: Mapping[str, Any],
+               inputs: Sequence[InputRef] = ()) -> JobSpec:
+    """A spec of `task` from stored or submitted params; unknown keys are ignored, missing
+    ones raise SpecError."""
+    cls = spec_class(task)
+    names = {f.name for f in dataclasses.fields(cls)} - {"preset", "inputs"}
+    try:
+        return cls(preset=preset, inputs=tuple(inputs),
+                   **{k: v for k, v in params.items() if k in names})
+    except TypeError as error:
+        raise SpecError({"__all__": f"The job is incomplete: {error}."}) from None

@@ -1,0 +1,36 @@
+"""What this worker can take: installed presets that fit its GPU under the memory plan."""
+
+from __future__ import annotations
+
+from generation.lifecycle import Capacity
+from worker.runtime.cache import PIPELINES, select_device
+from worker.runtime.memory import GpuMemory, MemoryProfile, plan_for, usable_gb
+from worker.runtime.presets import CATALOGUE
+
+
+def current_capacity() -> Capacity:
+    """Read at claim time, in the process that runs jobs (CUDA is never touched before fork).
+
+    A preset whose smallest plan does not fit is not taken; one that fits only with sequential
+    offload (many times slower) is taken only while no bigger worker is idle.
+    """
+    installed = [preset for preset in CATALOGUE.values() if preset.is_installed()]
+    loaded = frozenset(PIPELINES.loaded_ids())
+    device = select_device()
+    if device.type != "cuda":
+        return Capacity(presets=frozenset(p.id for p in installed), loaded=loaded)
+    import torch
+
+    total_gb = torch.cuda.get_device_properties(device).total_memory / 2**30
+    # The worker owns its GPU: what warm models hold can be given back for another model.
+    gpu = GpuMemory(total_gb=total_gb, free_gb=total_gb)
+    runnable, reluctant = set(), set()
+    for preset in installed:
+        plan = plan_for(preset, gpu)
+        if plan.peak_gb > usable_gb(gpu):
+            continue
+        runnable.add(preset.id)
+        if plan.profile == MemoryProfile.SEQUENTIAL:
+            reluctant.add(preset.id)
+    return Capacity(presets=frozenset(runnable), reluctant=frozenset(reluctant), loaded=loaded,
+                    gpu_total_gb=total_gb)
