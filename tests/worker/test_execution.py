@@ -46,7 +46,10 @@ def test_a_job_runs_to_a_playable_video_with_poster_and_recipe(owner, events):
         assert stream.codec_context.name == "h264"
         assert stream.codec_context.pix_fmt == "yuv420p"
         recipe = json.loads(container.metadata["comment"])
-        assert recipe["prompt"] == job.params["prompt"]
+    # The file carries the same recipe as the database, timings included.
+    assert recipe == video.recipe
+    assert set(recipe["timings"]) >= {"load_s", "denoise_s", "decode_s"}
+    assert {"store_s", "job_s"} <= set(job.timings)
     assert video.poster.open("rb").read(3) == b"\xff\xd8\xff"  # a JPEG
 
     statuses = [e["status"] for e in events.drain() if e["type"] == "job.updated"]

@@ -5,6 +5,7 @@ import signal
 
 import pytest
 
+from generation import lifecycle
 from generation.models import Job, JobStatus, Video
 from tests.channel_events import GroupListener
 from tests.jobs import TINY_PARAMS, submit_tiny
@@ -75,3 +76,46 @@ def test_a_worker_started_after_the_broker_lost_its_messages_still_runs_queued_j
         wait_for(lambda: _status(job) == JobStatus.SUCCEEDED, 120, "the stranded job")
     finally:
         worker.stop()
+
+
+def _started_order(jobs):
+    return [job.pk for job in Job.objects.filter(pk__in=[j.pk for j in jobs])
+            .order_by("started_at")]
+
+
+def test_jobs_start_round_robin_between_people_on_one_worker(owner, stranger, worker,
+                                                             django_user_model):
+    third = django_user_model.objects.create_user("third", "third@example.com", "x" * 20)
+    # A's first job runs long enough for the others to submit while it runs.
+    a1 = submit_tiny(owner, steps=12, num_frames=33, width=160, height=96)
+    a2, a3 = submit_tiny(owner, seed=2), submit_tiny(owner, seed=3)
+    wait_for(lambda: _status(a1) == JobStatus.RUNNING, 120, "A's first job to start")
+    b1, b2 = submit_tiny(stranger, seed=4), submit_tiny(stranger, seed=5)
+    c1 = submit_tiny(third, seed=6)
+    everyone = [a1, a2, a3, b1, b2, c1]
+    wait_for(lambda: all(_status(job) == JobStatus.SUCCEEDED for job in everyone), 180,
+             "every job to finish")
+    assert a1.status == JobStatus.SUCCEEDED
+    # One worker, so nobody has a job running at claim time: the order comes from whose
+    # job started longest ago, not from the queue's first come, first served.
+    assert _started_order(everyone) == [j.pk for j in (a1, b1, c1, a2, b2, a3)]
+
+
+def test_a_job_cancelled_while_its_worker_was_dead_stays_cancelled(owner, worker):
+    job = submit_tiny(owner, steps=50, num_frames=33, width=160, height=96)
+
+    def running_with_progress():
+        job.refresh_from_db()
+        return job.status == JobStatus.RUNNING and job.progress_step >= 1
+
+    wait_for(running_with_progress, 120, "the job to start stepping", interval=0.02)
+    os.kill(int(job.worker.rsplit(":", 1)[1]), signal.SIGKILL)  # dies mid-step
+    assert lifecycle.cancel(job)  # the owner cancels; nobody reads the flag any more
+    wait_for(lambda: _status(job) != JobStatus.RUNNING, 60, "the reaper to act")
+    assert job.status == JobStatus.CANCELLED
+    # The next job runs on the same worker; the cancelled one never comes back.
+    later = submit_tiny(owner, seed=9)
+    wait_for(lambda: _status(later) == JobStatus.SUCCEEDED, 120, "the next job")
+    job.refresh_from_db()
+    assert (job.status, job.attempts) == (JobStatus.CANCELLED, 1)
+    assert not Video.objects.filter(job=job).exists()
