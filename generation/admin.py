@@ -7,7 +7,14 @@ from django.shortcuts import redirect, render
 from django.urls import URLPattern, path
 
 from generation import lifecycle
-from generation.models import ACTIVE_STATUSES, Job, ModelAction, ModelOperation, Video
+from generation.models import (
+    ACTIVE_STATUSES,
+    Job,
+    ModelAction,
+    ModelOperation,
+    Video,
+    WorkerState,
+)
 from webapp.celery import app as celery_app
 from worker.runtime.presets import CATALOGUE
 
@@ -87,3 +94,18 @@ class ModelsAdmin(admin.ModelAdmin):
             self.message_user(request, f"Asked a worker to {action} {preset}.",
                               messages.SUCCESS)
         return redirect("admin:generation_modeloperation_changelist")
+
+
+@admin.register(WorkerState)
+class WorkerStateAdmin(admin.ModelAdmin):
+    """The GPU workers as they last reported: what each has and what it is doing."""
+
+    list_display = ("name", "gpu_name", "gpu_total_gb", "queues", "loaded", "job", "seen_at")
+    readonly_fields = ("name", "queues", "gpu_name", "gpu_total_gb", "loaded", "job",
+                       "started_at", "seen_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

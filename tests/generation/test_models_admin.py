@@ -91,3 +91,16 @@ def test_remove_deletes_the_folder(db, models):
     assert not (models / "ltx-video").exists()
     operation.refresh_from_db()
     assert "Removed ltx-video" in operation.message
+
+
+def test_staff_see_each_worker_its_gpu_warm_models_and_job(admin_client, owner):
+    from generation import fleet
+    from tests.jobs import make_job
+
+    fleet.report("gpu0@host:12", queues=["gpu-80g"], gpu_name="NVIDIA H200",
+                 gpu_total_gb=139.8, loaded=["wan2.1-t2v-1.3b"])
+    job = make_job(owner, status=JobStatus.RUNNING)
+    fleet.working_on("gpu0@host:12", job.id)
+    page = admin_client.get(reverse("admin:generation_workerstate_changelist")).content.decode()
+    assert "gpu0@host:12" in page and "NVIDIA H200" in page and "wan2.1-t2v-1.3b" in page
+    assert str(job.id) in page

@@ -4,9 +4,10 @@ import os
 import signal
 
 import pytest
+from django.conf import settings
 
 from generation import lifecycle
-from generation.models import Job, JobStatus, Video
+from generation.models import Job, JobStatus, Video, WorkerState
 from tests.channel_events import GroupListener
 from tests.jobs import TINY_PARAMS, submit_tiny
 from tests.processes import start_worker, wait_for
@@ -41,6 +42,10 @@ def test_a_submitted_job_runs_on_the_worker_and_the_model_stays_loaded(owner, wo
     log = worker.log()
     assert log.count("loading preset tiny") == 1, log
     assert first.worker == second.worker  # the same warm child process
+    # The worker tells the fleet table what it holds; claims read it.
+    state = wait_for(lambda: WorkerState.objects.filter(name=first.worker, loaded=["tiny"],
+                                                       job=None).first(), 10, "a report")
+    assert state.queues == [settings.CELERY_TASK_DEFAULT_QUEUE]
 
 
 def test_a_killed_worker_leads_to_a_rerun_that_finishes_exactly_once(owner, worker, tmp_path):
