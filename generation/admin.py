@@ -9,7 +9,7 @@ from django.urls import URLPattern, path
 from generation import services
 from generation.models import ACTIVE_STATUSES, Job, ModelAction, ModelOperation, Video
 from webapp.celery import app as celery_app
-from worker.runtime.presets import CATALOGUE
+from worker.catalogue import CATALOGUE
 
 
 @admin.register(Job)

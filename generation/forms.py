@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 
 from generation.presets import text_to_video_presets
-from worker.runtime.presets import Preset
+from worker.catalogue import Preset
 
 MAX_SEED = 2**32 - 1
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from worker.runtime.presets import CATALOGUE, Preset, Task
+from worker.catalogue import CATALOGUE, Preset, Task
 
 
 def presets_for(task: Task | str) -> list[Preset]:

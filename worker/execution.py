@@ -25,14 +25,14 @@ from django.utils import timezone
 
 from generation import events, services
 from generation.models import Job, JobStatus, Video
-from worker.progress import JobLost, ProgressReporter
-from worker.runtime.encode import encode_mp4, poster_jpeg
-from worker.runtime.request import (
+from worker.catalogue import (
     GenerationError,
     GenerationRequest,
     GenerationResult,
     JobCancelled,
 )
+from worker.progress import JobLost, ProgressReporter
+from worker.runtime.encode import encode_mp4, poster_jpeg
 from worker.runtime.runner import run_text_to_video
 
 log = logging.getLogger("framecraft.worker")

@@ -23,8 +23,8 @@ from django.utils import timezone
 
 from generation import events
 from generation.models import Job, JobStatus
+from worker.catalogue import JobCancelled, StepInfo
 from worker.runtime.preview import latents_to_preview_jpeg
-from worker.runtime.request import JobCancelled, StepInfo
 
 log = logging.getLogger("framecraft.worker")
 

@@ -117,9 +117,9 @@ def test_changing_the_model_rerenders_the_form_with_its_defaults(studio_client):
 
 
 def test_the_chosen_model_is_selected_and_its_abilities_and_limits_shown(studio_client, models):
-    from worker.runtime.tiny import build_tiny_pipeline
+    from worker.catalogue import build_pipeline
 
-    build_tiny_pipeline().save_pretrained(models / "wan2.1-t2v-1.3b")  # installed, tiny inside
+    build_pipeline("tiny").save_pretrained(models / "wan2.1-t2v-1.3b")  # installed, tiny inside
     page = studio_client.get(reverse("generation_form"), {"preset": "wan2.1-t2v-1.3b"},
                              **HTMX).content.decode()
     assert '<option value="wan2.1-t2v-1.3b" selected>' in page
