@@ -8,6 +8,8 @@ import json
 import os
 from pathlib import Path
 
+from huggingface_hub import try_to_load_from_cache
+
 MODELS_DIR_ENV = "FRAMECRAFT_MODELS_DIR"
 
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
@@ -28,10 +30,6 @@ def hf_cache_dir() -> Path:
 
 def hf_cached_snapshot(repo_id: str) -> Path | None:
     """The snapshot folder `refs/main` names in the Hugging Face cache, if it is there."""
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:  # the web image has no huggingface_hub
-        return None
     found = try_to_load_from_cache(repo_id, "model_index.json", cache_dir=hf_cache_dir())
     return Path(found).parent if isinstance(found, str) else None
 
