@@ -8,9 +8,7 @@ from typing import Any
 from django import forms
 
 from generation.presets import text_to_video_presets
-from worker.catalogue import Preset
-
-MAX_SEED = 2**32 - 1
+from worker.catalogue import MAX_SEED, Preset
 
 
 def _size_value(width: int, height: int) -> str:

@@ -46,6 +46,16 @@ def test_a_given_seed_is_kept(studio_client, owner):
     assert Job.objects.get(owner=owner).params["seed"] == 42
 
 
+def test_the_form_takes_seeds_up_to_the_catalogues_one_limit(studio_client, owner):
+    from worker.catalogue import MAX_SEED
+
+    assert MAX_SEED == 2**32 - 1
+    csrf_post(studio_client, reverse("submit_job"), form_data(seed=str(2**32)), **HTMX)
+    assert not Job.objects.filter(owner=owner).exists()
+    csrf_post(studio_client, reverse("submit_job"), form_data(seed=str(MAX_SEED)), **HTMX)
+    assert Job.objects.get(owner=owner).params["seed"] == MAX_SEED
+
+
 def test_submission_enqueues_once_the_transaction_commits(
         owner, django_capture_on_commit_callbacks):
     before = _queue_length()

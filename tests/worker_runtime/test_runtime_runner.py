@@ -137,6 +137,7 @@ def test_a_cancelled_job_leaves_the_pipeline_ready_for_the_next(make_request, ca
         ({"guidance": 25.0}, "Guidance"),
         ({"guidance": float("nan")}, "Guidance"),
         ({"seed": -1}, "seed"),
+        ({"seed": 2**32}, "between 0 and 4294967295"),
         ({"width": "128"}, "width"),
         ({"preset_id": "nope"}, "unknown preset"),
     ],

@@ -12,8 +12,9 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
 
-# Seeds fit a signed 64-bit database column.
-MAX_SEED = 2**63 - 1
+# The one seed limit, for the form and the runner alike: 32 bits, as most video tools show and
+# take seeds (a torch generator would take 64).
+MAX_SEED = 2**32 - 1
 
 
 MEDIA_FIELDS = ("image", "end_image", "video", "mask", "reference_images")
