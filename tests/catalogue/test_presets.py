@@ -133,6 +133,18 @@ def test_upload_probing_imports_without_torch_or_django():
     assert result.returncode == 0, result.stderr
 
 
+def test_the_tiny_limits_line_names_every_size_it_offers():
+    line = get_preset("tiny").limits_summary()
+    assert line.startswith("128×128, 160×96 or 96×160; up to 33 frames (4.1 s at 8 fps)")
+    assert "50 steps" in line
+
+
+@pytest.mark.parametrize("preset", CATALOGUE.values(), ids=CATALOGUE.keys())
+def test_every_limits_line_offers_exactly_the_presets_sizes(preset):
+    offered = preset.limits_summary().split(";")[0]
+    assert offered.replace(" or ", ", ").split(", ") == [f"{w}×{h}" for w, h in preset.sizes]
+
+
 def test_every_preset_belongs_to_the_family_named_by_its_module():
     for name, family in FAMILIES.items():
         assert family.name == name

@@ -136,7 +136,7 @@ def test_the_chosen_model_is_selected_and_its_abilities_and_limits_shown(studio_
     assert '<option value="tiny">' in page
     assert "small text-to-video model" in page  # its description
     assert '<span class="badge">text to video</span>' in page
-    assert "Up to 832×480, 81 frames" in page
+    assert "832×480 or 480×832; up to 81 frames (5.1 s at 16 fps)" in page
 
 
 def test_cancelling_a_queued_job_cancels_it_at_once(studio_client, owner):

@@ -217,13 +217,14 @@ class Preset:
         return [TASK_LABELS[task] for task in Task if task in self.tasks]
 
     def limits_summary(self) -> str:
-        """One line for people: largest size, longest clip, most steps."""
-        width, height = max(self.sizes, key=lambda size: size[0] * size[1])
+        """One line for people: every size offered, longest clip, most steps."""
+        sizes = [f"{width}×{height}" for width, height in self.sizes]
+        offered = sizes[0] if len(sizes) == 1 else f"{', '.join(sizes[:-1])} or {sizes[-1]}"
         seconds = self.duration_s(self.max_frames)
         return (
-            f"up to {width}×{height}, {self.max_frames} frames ({seconds:.1f} s at "
-            f"{self.fps} fps), {self.max_steps} steps; needs about {self.min_vram_gb:g} GB "
-            "of GPU memory without offloading"
+            f"{offered}; up to {self.max_frames} frames ({seconds:.1f} s at {self.fps} fps) "
+            f"and {self.max_steps} steps; needs about {self.min_vram_gb:g} GB of GPU memory "
+            "without offloading"
         )
 
     def validate_frames(self, num_frames: int) -> bool:
