@@ -1,9 +1,9 @@
 """GPU benchmark: memory profiles, plain diffusers, every preset, cold and warm starts.
 
-Full-size architectures with random weights (worker/runtime/architectures.py), initialised on
-the GPU in bf16: they cost what trained weights cost. Every job goes through the worker's own
-runner (run_generation) and memory plans (memory.apply_plan); the plain-diffusers rows call
-the pipeline directly, as a user's script would.
+Full-size architectures with random weights (each family's builder in worker/catalogue/),
+initialised on the GPU in bf16: they cost what trained weights cost. Every job goes through the
+worker's own runner (run_generation) and memory plans (memory.apply_plan); the plain-diffusers
+rows call the pipeline directly, as a user's script would.
 
     python bench/gpu_profiles.py                      # everything, writes docs/performance.md
     python bench/gpu_profiles.py --sections wan13b    # some sections; results are merged
@@ -33,7 +33,13 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from worker.runtime.architectures import build_pipeline  # noqa: E402
+from worker.catalogue import (  # noqa: E402
+    CATALOGUE,
+    GenerationRequest,
+    Task,
+    build_pipeline,
+    get_preset,
+)
 from worker.runtime.cache import LoadedPipeline, PipelineCache  # noqa: E402
 from worker.runtime.memory import (  # noqa: E402
     GpuMemory,
@@ -43,8 +49,6 @@ from worker.runtime.memory import (  # noqa: E402
     choose_plan,
     peak_gb,
 )
-from worker.runtime.presets import CATALOGUE, Task, get_preset  # noqa: E402
-from worker.runtime.request import GenerationRequest  # noqa: E402
 from worker.runtime.runner import run_generation  # noqa: E402
 
 P = MemoryProfile
@@ -326,7 +330,7 @@ def render(rows: list[dict[str, Any]], machine: str) -> str:
         f"Measured {dt.date.today().isoformat()} on: {machine}.",
         "",
         "Full-size architectures with random bf16 weights (fp32 VAEs), built by",
-        "`worker/runtime/architectures.py`; written by `python bench/gpu_profiles.py`.",
+        "the family builders of `worker/catalogue/`; written by `python bench/gpu_profiles.py`.",
         "Jobs run through the worker's runner and memory plans; `s/step` is one denoising step",
         "with classifier-free guidance (two transformer passes); `peak` is",
         "`torch.cuda.max_memory_allocated` over the whole job (text encoding, denoising, decode).",

@@ -83,16 +83,16 @@ def _measure_long_pipeline(target_s: float) -> None:
     from accounts.models import User
     from generation.models import Job
     from worker import execution
+    from worker.catalogue import build_pipeline
     from worker.runtime.cache import PIPELINES, LoadedPipeline
-    from worker.runtime.tiny import TEXT_DIM, build_tiny_pipeline
 
-    pipeline = build_tiny_pipeline()
-    pipeline.set_progress_bar_config(disable=True)
+    pipeline = build_pipeline("tiny", "tiny", seed=0)
+    text_dim = pipeline.text_encoder.config.d_model
 
     def deepen(layers: int) -> None:
         pipeline.transformer = WanTransformer3DModel(
             patch_size=(1, 2, 2), num_attention_heads=4, attention_head_dim=32, in_channels=16,
-            out_channels=16, text_dim=TEXT_DIM, freq_dim=256, ffn_dim=512, num_layers=layers,
+            out_channels=16, text_dim=text_dim, freq_dim=256, ffn_dim=512, num_layers=layers,
             cross_attn_norm=True, qk_norm="rms_norm_across_heads", rope_max_seq_len=32,
         ).eval()
 

@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 from diffusers.hooks import apply_group_offloading  # noqa: E402
 
-from worker.runtime.architectures import build_pipeline  # noqa: E402
+from worker.catalogue import build_pipeline  # noqa: E402
 
 VARIANTS = {
     "all on GPU": None,

@@ -16,7 +16,7 @@ from generation.models import (
     WorkerState,
 )
 from webapp.celery import app as celery_app
-from worker.runtime.presets import CATALOGUE
+from worker.catalogue import CATALOGUE
 
 
 @admin.register(Job)

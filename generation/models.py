@@ -85,7 +85,7 @@ class Job(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
                               related_name="jobs")
-    kind = models.CharField(max_length=16, choices=TASK_CHOICES, default=Task.T2V)
+    kind = models.CharField(max_length=16, choices=TASK_CHOICES, default=Task.T2V.value)
     preset = models.CharField(max_length=64)
     params = models.JSONField(help_text="The job's spec (generation.specs): prompt, size, "
                                         "steps, seed …; its media are JobInput rows.")
@@ -202,7 +202,7 @@ class Video(models.Model):
     recipe = models.JSONField(help_text="Everything needed to make this video again.")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     # Copied from the job so that the gallery filters and searches without joins.
-    kind = models.CharField(max_length=16, choices=TASK_CHOICES, default=Task.T2V)
+    kind = models.CharField(max_length=16, choices=TASK_CHOICES, default=Task.T2V.value)
     preset = models.CharField(max_length=64, blank=True)
     prompt = models.TextField(blank=True)
 

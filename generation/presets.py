@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from worker.runtime.presets import CATALOGUE, TASK_LABELS, Ability, Preset, Task, get_preset
-from worker.runtime.request import MAX_SEED, GenerationRequest
+from worker.catalogue import (
+    CATALOGUE,
+    MAX_SEED,
+    TASK_LABELS,
+    Ability,
+    GenerationRequest,
+    Preset,
+    Task,
+    get_preset,
+)
 
 __all__ = ["MAX_SEED", "TASK_LABELS", "Ability", "GenerationRequest", "Preset", "Task",
            "get_preset", "preset_label", "presets_for", "text_to_video_presets"]

@@ -45,6 +45,20 @@ def models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
+def offline_model_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No network, no real Hugging Face cache, an empty models folder; returns that folder."""
+    models = tmp_path / "models"
+    models.mkdir()
+    monkeypatch.setenv("FRAMECRAFT_MODELS_DIR", str(models))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # Bitwise comparisons with direct CPU calls need the runtime on the CPU, GPU or not.
+    monkeypatch.setenv("FRAMECRAFT_DEVICE", "cpu")
+    return models
+
+
+@pytest.fixture
 def password() -> str:
     return "correct-horse-battery-staple-42"
 

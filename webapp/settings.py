@@ -172,7 +172,7 @@ FRAMECRAFT_STALE_AFTER_SECONDS = env.float("FRAMECRAFT_STALE_AFTER_SECONDS", 120
                                            min_value=1.0)
 FRAMECRAFT_PROGRESS_INTERVAL = env.float("FRAMECRAFT_PROGRESS_INTERVAL", 0.25, min_value=0.0)
 FRAMECRAFT_MODELS_DIR = Path(env.str("FRAMECRAFT_MODELS_DIR", str(DATA_DIR / "models")))
-# The model runtime (worker/runtime) is framework-free and reads the folder from the
+# The catalogue (worker/catalogue) is framework-free and reads the folder from the
 # environment; give it the same default.
 os.environ.setdefault("FRAMECRAFT_MODELS_DIR", str(FRAMECRAFT_MODELS_DIR))
 # The reaper runs from Celery beat (embedded in `make run`'s worker, its own service in

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from generation.lifecycle import Capacity
+from worker.catalogue import CATALOGUE
 from worker.runtime.cache import PIPELINES, select_device
 from worker.runtime.memory import GpuMemory, MemoryProfile, plan_for, usable_gb
-from worker.runtime.presets import CATALOGUE
 
 
 def current_capacity() -> Capacity:

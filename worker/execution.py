@@ -24,9 +24,9 @@ from generation import events, lifecycle
 from generation.inputs import load_media
 from generation.models import Job, JobStatus, Video
 from worker.capacity import current_capacity
+from worker.catalogue import GenerationError, GenerationResult, JobCancelled
 from worker.progress import JobLost, ProgressReporter
 from worker.runtime.encode import encode_mp4, poster_jpeg
-from worker.runtime.request import GenerationError, GenerationResult, JobCancelled
 from worker.runtime.runner import run_generation
 
 log = logging.getLogger("framecraft.worker")

@@ -11,8 +11,7 @@ from django.db.models.functions import Concat
 from django.utils import timezone
 
 from generation.models import JobStatus, ModelAction, ModelOperation
-from worker.runtime import weights
-from worker.runtime.presets import get_preset
+from worker.catalogue import get_preset, weights
 
 log = logging.getLogger("framecraft.worker")
 

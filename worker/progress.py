@@ -22,8 +22,8 @@ from django.db import connection
 
 from generation import lifecycle
 from generation.lifecycle import StepVerdict
+from worker.catalogue import JobCancelled, StepInfo
 from worker.runtime.preview import latents_to_preview_jpeg
-from worker.runtime.request import JobCancelled, StepInfo
 
 log = logging.getLogger("framecraft.worker")
 

@@ -4,7 +4,6 @@ import django.db.models.deletion
 import django.utils.timezone
 import generation.models
 import uuid
-import worker.runtime.presets
 from django.conf import settings
 from django.db import migrations, models
 
@@ -82,7 +81,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='job',
             name='kind',
-            field=models.CharField(choices=[('t2v', 'Text to video'), ('i2v', 'Image to video'), ('v2v', 'Video to video'), ('edit', 'Video editing'), ('extend', 'Video extension'), ('personalize', 'Personalization')], default=worker.runtime.presets.Task['T2V'], max_length=16),
+            field=models.CharField(choices=[('t2v', 'Text to video'), ('i2v', 'Image to video'), ('v2v', 'Video to video'), ('edit', 'Video editing'), ('extend', 'Video extension'), ('personalize', 'Personalization')], default='t2v', max_length=16),
         ),
         migrations.AlterField(
             model_name='job',
@@ -92,7 +91,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='video',
             name='kind',
-            field=models.CharField(choices=[('t2v', 'Text to video'), ('i2v', 'Image to video'), ('v2v', 'Video to video'), ('edit', 'Video editing'), ('extend', 'Video extension'), ('personalize', 'Personalization')], default=worker.runtime.presets.Task['T2V'], max_length=16),
+            field=models.CharField(choices=[('t2v', 'Text to video'), ('i2v', 'Image to video'), ('v2v', 'Video to video'), ('edit', 'Video editing'), ('extend', 'Video extension'), ('personalize', 'Personalization')], default='t2v', max_length=16),
         ),
         migrations.AddIndex(
             model_name='job',

@@ -8,9 +8,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from worker.runtime import weights
-from worker.runtime.architectures import build_pipeline
-from worker.runtime.presets import get_preset
+from worker.catalogue import build_pipeline, get_preset, weights
 
 WAN = "wan2.1-t2v-1.3b"
 

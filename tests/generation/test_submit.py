@@ -46,6 +46,16 @@ def test_a_given_seed_is_kept(studio_client, owner):
     assert Job.objects.get(owner=owner).params["seed"] == 42
 
 
+def test_the_form_takes_seeds_up_to_the_catalogues_one_limit(studio_client, owner):
+    from worker.catalogue import MAX_SEED
+
+    assert MAX_SEED == 2**32 - 1
+    csrf_post(studio_client, reverse("submit_job"), form_data(seed=str(2**32)), **HTMX)
+    assert not Job.objects.filter(owner=owner).exists()
+    csrf_post(studio_client, reverse("submit_job"), form_data(seed=str(MAX_SEED)), **HTMX)
+    assert Job.objects.get(owner=owner).params["seed"] == MAX_SEED
+
+
 def test_submission_enqueues_once_the_transaction_commits(
         owner, django_capture_on_commit_callbacks):
     before = _queue_length()
@@ -117,16 +127,16 @@ def test_changing_the_model_rerenders_the_form_with_its_defaults(studio_client):
 
 
 def test_the_chosen_model_is_selected_and_its_abilities_and_limits_shown(studio_client, models):
-    from worker.runtime.tiny import build_tiny_pipeline
+    from worker.catalogue import build_pipeline
 
-    build_tiny_pipeline().save_pretrained(models / "wan2.1-t2v-1.3b")  # installed, tiny inside
+    build_pipeline("tiny").save_pretrained(models / "wan2.1-t2v-1.3b")  # installed, tiny inside
     page = studio_client.get(reverse("generation_form"), {"preset": "wan2.1-t2v-1.3b"},
                              **HTMX).content.decode()
     assert '<option value="wan2.1-t2v-1.3b" selected>' in page
     assert '<option value="tiny">' in page
     assert "small text-to-video model" in page  # its description
     assert '<span class="badge">text to video</span>' in page
-    assert "Up to 832×480, 81 frames" in page
+    assert "832×480 or 480×832; up to 81 frames (5.1 s at 16 fps)" in page
 
 
 def test_cancelling_a_queued_job_cancels_it_at_once(studio_client, owner):

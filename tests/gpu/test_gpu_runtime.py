@@ -13,11 +13,15 @@ import numpy as np
 import pytest
 import torch
 
-from worker.runtime.architectures import build_pipeline
+from worker.catalogue import (
+    CATALOGUE,
+    GenerationRequest,
+    JobCancelled,
+    StepInfo,
+    build_pipeline,
+)
 from worker.runtime.cache import LoadedPipeline, PipelineCache
 from worker.runtime.memory import GPU_PROFILES, MemoryProfile, gpu_memory, plan_for
-from worker.runtime.presets import CATALOGUE
-from worker.runtime.request import GenerationRequest, JobCancelled, StepInfo
 from worker.runtime.runner import run_generation
 
 pytestmark = [

@@ -9,26 +9,16 @@ from typing import Any
 import pytest
 from diffusers import WanPipeline
 
+from worker.catalogue import GenerationRequest, build_pipeline
 from worker.runtime.cache import PipelineCache
-from worker.runtime.request import GenerationRequest
-from worker.runtime.tiny import build_tiny_pipeline
 
 # Small enough that a whole job takes a fraction of a second on a laptop CPU.
 QUICK = {"width": 160, "height": 96, "num_frames": 5, "steps": 2, "guidance": 5.0}
 
 
 @pytest.fixture(autouse=True)
-def offline_model_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """No network, no real Hugging Face cache, an empty models folder; returns that folder."""
-    models = tmp_path / "models"
-    models.mkdir()
-    monkeypatch.setenv("FRAMECRAFT_MODELS_DIR", str(models))
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    # Bitwise comparisons with direct CPU calls need the runtime on the CPU, GPU or not.
-    monkeypatch.setenv("FRAMECRAFT_DEVICE", "cpu")
-    return models
+def _offline(offline_model_store: Path) -> None:
+    """Every runtime test runs offline on an empty models folder (tests/conftest.py)."""
 
 
 @pytest.fixture
@@ -58,6 +48,4 @@ def cache() -> PipelineCache:
 @pytest.fixture
 def tiny_pipeline() -> WanPipeline:
     """The tiny pipeline as the tiny preset builds it, outside any cache."""
-    pipeline = build_tiny_pipeline(seed=0)
-    pipeline.set_progress_bar_config(disable=True)
-    return pipeline
+    return build_pipeline("tiny", "tiny", seed=0)

@@ -14,25 +14,33 @@ import pytest
 import torch
 from PIL import Image
 
-from worker.runtime import presets
-from worker.runtime.architectures import build_pipeline
+from worker import catalogue
+from worker.catalogue import (
+    CATALOGUE,
+    FAMILIES,
+    GenerationError,
+    GenerationRequest,
+    Preset,
+    StepInfo,
+    Task,
+    build_pipeline,
+)
 from worker.runtime.cache import PipelineCache
-from worker.runtime.presets import CATALOGUE, Preset, Task
-from worker.runtime.request import GenerationError, GenerationRequest, StepInfo
 from worker.runtime.runner import frames_to_uint8, run_generation
 
 HUB_PRESETS = [preset for preset in CATALOGUE.values() if not preset.builtin]
 # Presets of one family run their tasks through the same code: every task runs on the first
 # of each family, the main task on the others.
-EVERY_TASK = {preset.family: preset.id for preset in reversed(HUB_PRESETS)}
+EVERY_TASK = {
+    next(p.id for p in family.presets if not p.builtin) for family in FAMILIES.values()
+}
 SIDE = 64
-# The fewest frames each family makes: one latent frame past the first, or one LTX chunk.
-FRAMES = {"ltx": 9, "cogvideox": 9, "framepack": 9}
 
 
 def _small(preset: Preset) -> Preset:
     """The same preset limited to a toy size, so tiny checkpoints run in a fraction of a second."""
-    frames = FRAMES.get(preset.family, 5)
+    # The fewest frames: one latent frame past the first, or one LTX chunk.
+    frames = preset.min_frames
     return dataclasses.replace(
         preset,
         sizes=((SIDE, SIDE),),
@@ -113,10 +121,11 @@ def _direct(folder: Path, preset: Preset, request: GenerationRequest) -> np.ndar
         "guidance_scale": request.guidance,
         **preset.call_defaults,
     }
-    if preset.family == "ltx":
+    # Written from the diffusers pipelines' signatures, not from the catalogue's adapters.
+    if preset.pipeline_class.startswith("LTX"):
         kwargs["frame_rate"] = preset.fps
     if task == Task.I2V:
-        if preset.family == "wan_vace":
+        if preset.pipeline_class == "WanVACEPipeline":
             grey = Image.new("RGB", (SIDE, SIDE), (127, 127, 127))
             count = request.num_frames
             kwargs["video"] = [Image.fromarray(request.image)] + [grey] * (count - 1)
@@ -131,7 +140,7 @@ def _direct(folder: Path, preset: Preset, request: GenerationRequest) -> np.ndar
     if task == Task.V2V:
         del kwargs["num_frames"]
         kwargs["video"] = [Image.fromarray(frame) for frame in request.video]
-        if preset.family == "cogvideox":
+        if preset.pipeline_class_for(task) != "WanVACEPipeline":
             kwargs["strength"] = request.strength
     frames = pipeline(
         **kwargs,
@@ -149,7 +158,7 @@ def _primary(preset: Preset) -> Task:
 def test_tiny_checkpoint_loads_and_runs_every_task_like_diffusers(preset: Preset, installed):
     folder = installed(preset)
     cache = PipelineCache()
-    tasks = list(preset.tasks) if EVERY_TASK[preset.family] == preset.id else [_primary(preset)]
+    tasks = list(preset.tasks) if preset.id in EVERY_TASK else [_primary(preset)]
     for task in tasks:
         seen: list[StepInfo] = []
         request = _request(preset, task)
@@ -200,11 +209,11 @@ def test_damaged_weights_fail_at_once_with_the_admin_fix(installed):
 def test_a_component_missing_from_the_folder_reads_as_not_installed(installed):
     preset = CATALOGUE["cogvideox-5b"]
     folder = installed(preset)
-    assert presets.get_preset(preset.id).is_installed()
+    assert catalogue.get_preset(preset.id).is_installed()
     for path in sorted((folder / "vae").iterdir()):
         path.unlink()
     (folder / "vae").rmdir()
-    assert not presets.get_preset(preset.id).is_installed()
+    assert not catalogue.get_preset(preset.id).is_installed()
 
 
 @pytest.mark.parametrize(

@@ -24,12 +24,9 @@ from generation.models import JobStatus, ModelOperation
 from tests.hub_server import FakeHub, files_in
 from tests.worker_runtime.test_runtime_checkpoints import SIDE, _request, _small
 from worker import models_volume
+from worker.catalogue import CATALOGUE, Preset, StepInfo, Task, build_pipeline, get_preset, weights
 from worker.models_volume import carry_out
-from worker.runtime import weights
-from worker.runtime.architectures import build_pipeline
 from worker.runtime.cache import PipelineCache, load_pipeline
-from worker.runtime.presets import CATALOGUE, Preset, Task, get_preset
-from worker.runtime.request import StepInfo
 from worker.runtime.runner import run_generation
 
 WAN = "wan2.1-t2v-1.3b"

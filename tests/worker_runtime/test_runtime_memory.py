@@ -9,6 +9,7 @@ from itertools import product
 
 import pytest
 
+from worker.catalogue import CATALOGUE, get_preset
 from worker.runtime.cache import LoadedPipeline, PipelineCache
 from worker.runtime.memory import (
     GPU_PROFILES,
@@ -23,7 +24,6 @@ from worker.runtime.memory import (
     plan_for,
     usable_gb,
 )
-from worker.runtime.presets import CATALOGUE, get_preset
 
 P = MemoryProfile
 GB = 2**30

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from worker.catalogue import get_preset
 from worker.runtime.memory import MemoryProfile, peak_gb
-from worker.runtime.presets import get_preset
 
 RESULTS = Path(__file__).resolve().parents[2] / "docs" / "performance.json"
 # Over-prediction allowed: 15%, and half a GiB on small figures (2 GiB peaks under offload).

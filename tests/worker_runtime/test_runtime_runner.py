@@ -8,12 +8,16 @@ import numpy as np
 import pytest
 import torch
 
+from worker.catalogue import (
+    GenerationError,
+    JobCancelled,
+    StepInfo,
+    build_pipeline,
+    get_preset,
+)
 from worker.runtime.cache import LoadedPipeline, PipelineCache
 from worker.runtime.memory import GpuMemory, choose_plan
-from worker.runtime.presets import get_preset
-from worker.runtime.request import GenerationError, JobCancelled, StepInfo
 from worker.runtime.runner import frames_to_uint8, run_text_to_video
-from worker.runtime.tiny import build_tiny_pipeline
 
 
 def _ignore(info: StepInfo) -> None:
@@ -133,6 +137,7 @@ def test_a_cancelled_job_leaves_the_pipeline_ready_for_the_next(make_request, ca
         ({"guidance": 25.0}, "Guidance"),
         ({"guidance": float("nan")}, "Guidance"),
         ({"seed": -1}, "seed"),
+        ({"seed": 2**32}, "between 0 and 4294967295"),
         ({"width": "128"}, "width"),
         ({"preset_id": "nope"}, "unknown preset"),
     ],
@@ -157,7 +162,7 @@ def test_missing_weights_for_a_hub_preset_name_the_admin_command(make_request, c
 def test_hub_preset_loads_from_the_models_folder_with_the_production_loader(
     offline_model_store: Path, make_request, cache
 ):
-    tiny = build_tiny_pipeline(seed=0)
+    tiny = build_pipeline("tiny", "tiny", seed=0)
     tiny.save_pretrained(offline_model_store / "wan2.1-t2v-1.3b")
     pipeline = cache.get("wan2.1-t2v-1.3b")
     assert type(pipeline).__name__ == "WanPipeline"

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from worker.catalogue import ErrorCode, GenerationError, build_pipeline, get_preset
+
 from .memory import (
     Footprint,
     GpuMemory,
@@ -28,8 +30,6 @@ from .memory import (
     gpu_memory,
     plan_for,
 )
-from .presets import get_preset
-from .request import ErrorCode, GenerationError
 
 if TYPE_CHECKING:
     from diffusers import DiffusionPipeline
@@ -98,12 +98,6 @@ def weights_missing(preset_id: str, label: str, *, corrupt: bool = False) -> Gen
     )
 
 
-def _builtin_builders() -> dict[str, Callable[[], DiffusionPipeline]]:
-    from .tiny import build_tiny_pipeline
-
-    return {"tiny": build_tiny_pipeline}
-
-
 def load_pipeline(preset_id: str) -> LoadedPipeline:
     """Build or load a preset's pipeline from local files and place it on this worker's device.
 
@@ -113,7 +107,9 @@ def load_pipeline(preset_id: str) -> LoadedPipeline:
     preset = get_preset(preset_id)
     device = select_device()
     if preset.builtin:
-        pipeline = _builtin_builders()[preset.id]()
+        # Built-in presets have no weights to load: their family's builder makes them, at toy
+        # size with seeded random weights, on the CPU (placed below like loaded ones).
+        pipeline = build_pipeline(preset.id, "tiny", seed=0)
     else:
         location = preset.installed_path()
         if location is None:

@@ -1,7 +1,7 @@
 """Memory profiles: how a pipeline is placed on a GPU, chosen as the fastest that fits.
 
 `choose_plan` is a pure function of the GPU's memory and the preset's declared needs
-(presets.MemoryNeeds), so it is tested as a table; `apply_plan` puts a loaded pipeline into
+(catalogue.MemoryNeeds), so it is tested as a table; `apply_plan` puts a loaded pipeline into
 the chosen profile with diffusers' own offloading APIs. Workers may override the choice with
 FRAMECRAFT_MEMORY_PROFILE, opt into fp8 weight storage with FRAMECRAFT_FP8=1, and force VAE
 tiling with FRAMECRAFT_VAE_TILING=1 (or forbid it with 0).
@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-from .presets import MemoryNeeds, Preset
+from worker.catalogue import MemoryNeeds, Preset
 
 logger = logging.getLogger("framecraft.worker")
 

@@ -11,19 +11,23 @@ import numpy as np
 import torch
 from torch.utils.hooks import RemovableHandle
 
-from .cache import PIPELINES, LoadedPipeline, PipelineCache, free_memory
-from .calls import check_inputs, expected_callbacks, pipeline_kwargs
-from .memory import job_needs_tiling, needs_for_job
-from .presets import Preset, Task, get_preset
-from .request import (
+from worker.catalogue import (
     MAX_SEED,
     ErrorCode,
     GenerationError,
     GenerationRequest,
     GenerationResult,
     JobCancelled,
+    Preset,
     StepInfo,
+    Task,
+    check_inputs,
+    family_of,
+    get_preset,
 )
+
+from .cache import PIPELINES, LoadedPipeline, PipelineCache, free_memory
+from .memory import job_needs_tiling, needs_for_job
 
 logger = logging.getLogger("framecraft.worker")
 
@@ -110,7 +114,8 @@ def run_generation(
     hook = None
     tiled_for_this_job = False
     try:
-        kwargs = pipeline_kwargs(preset, request)
+        calls = family_of(preset).calls
+        kwargs = calls.pipeline_kwargs(preset, request)
         loaded = cache.get_loaded(preset.id)
         class_name = preset.pipeline_class_for(request.task)
         pipeline = loaded.pipeline
@@ -119,20 +124,20 @@ def run_generation(
         marks["loaded"] = time.perf_counter()
         hook = _mark_first_forward(pipeline, marks)
         tiled_for_this_job = _tile_decode_if_needed(loaded, preset, request)
-        total = expected_callbacks(preset, request, pipeline)
-        calls = 0
+        total = calls.expected_callbacks(preset, request, pipeline)
+        called = 0
 
         def on_step_end(
             pipe: Any, index: int, timestep: Any, tensors: dict[str, Any]
         ) -> dict[str, Any]:
-            nonlocal calls
-            calls += 1
+            nonlocal called
+            called += 1
             now = time.perf_counter()
             marks["denoised"] = now
             begun = marks.get("denoise_start", marks["loaded"])
             on_step(
                 StepInfo(
-                    step=min(calls, total),
+                    step=min(called, total),
                     total=total,
                     elapsed_s=now - begun,
                     latents=tensors.get("latents"),

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from worker.runtime.presets import CATALOGUE, get_preset
+from worker.catalogue import CATALOGUE, get_preset
 
 
 class Command(BaseCommand):
@@ -21,7 +21,7 @@ class Command(BaseCommand):
         action.add_argument("--remove", action="store_true", help="delete installed weights")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from worker.runtime import weights
+        from worker.catalogue import weights
 
         if options["list"]:
             self._list(weights)

@@ -1,4 +1,5 @@
-"""What a generation job asks for, what it reports while running, and what it returns."""
+"""What a generation job asks for, what it reports while running, and what it returns: the
+contract between the web tier, the catalogue's call adapters and the runtime. No torch."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
 
-# Seeds fit a signed 64-bit database column.
-MAX_SEED = 2**63 - 1
+# The one seed limit, for the form and the runner alike: 32 bits, as most video tools show and
+# take seeds (a torch generator would take 64).
+MAX_SEED = 2**32 - 1
 
 
 MEDIA_FIELDS = ("image", "end_image", "video", "mask", "reference_images")
@@ -22,7 +24,7 @@ MEDIA_FIELDS = ("image", "end_image", "video", "mask", "reference_images")
 class GenerationRequest:
     """A job's parameters, already chosen by the user or filled with defaults.
 
-    `task` is a `presets.Task` value. Media inputs are decoded already: images as PIL images
+    `task` is a `Task` value. Media inputs are decoded already: images as PIL images
     or uint8 arrays (H, W, 3); `video` as uint8 frames (F, H, W, 3) or a list of images; `mask`
     as (F, H, W) arrays or a list of greyscale images, non-zero where the video is to be
     repainted; `reference_images` as a sequence of images. `strength` (0..1) says how far a

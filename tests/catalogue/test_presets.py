@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from worker.runtime.presets import CATALOGUE, Ability, get_preset
-from worker.runtime.tiny import build_tiny_pipeline
+from worker.catalogue import CATALOGUE, FAMILIES, Ability, build_pipeline, family_of, get_preset
 
 WAN_SMALL = "wan2.1-t2v-1.3b"
 
@@ -77,14 +76,14 @@ def test_hub_preset_is_not_installed_with_empty_store():
 
 def test_hub_preset_is_installed_from_the_models_folder(offline_model_store: Path):
     folder = offline_model_store / WAN_SMALL
-    build_tiny_pipeline().save_pretrained(folder)
+    build_pipeline("tiny").save_pretrained(folder)
     assert get_preset(WAN_SMALL).installed_path() == folder
     assert get_preset(WAN_SMALL).is_installed()
 
 
 def test_half_downloaded_checkpoint_is_not_installed(offline_model_store: Path):
     folder = offline_model_store / WAN_SMALL
-    build_tiny_pipeline().save_pretrained(folder)
+    build_pipeline("tiny").save_pretrained(folder)
     for weights in (folder / "transformer").glob("*.safetensors"):
         weights.unlink()
     assert not get_preset(WAN_SMALL).is_installed()
@@ -96,17 +95,72 @@ def test_hub_preset_is_installed_from_the_hugging_face_cache(tmp_path: Path):
     (repo / "refs").mkdir(parents=True)
     (repo / "refs" / "main").write_text("0123abcd")
     snapshot = repo / "snapshots" / "0123abcd"
-    build_tiny_pipeline().save_pretrained(snapshot)
+    build_pipeline("tiny").save_pretrained(snapshot)
     assert get_preset(WAN_SMALL).installed_path() == snapshot
 
 
-def test_catalogue_imports_without_torch_or_django():
-    # The web image has no torch: its forms read the catalogue and probe uploads.
+def _run(code: str) -> subprocess.CompletedProcess:
+    root = Path(__file__).resolve().parents[2]
+    return subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
+
+
+def test_catalogue_is_a_light_leaf():
+    # The web image has no torch nor numpy: its forms read the catalogue. Every module of the
+    # package is imported, builders and adapters included: they import torch when called.
     code = (
+        "import pkgutil, sys\n"
+        "import worker.catalogue\n"
+        "for module in pkgutil.iter_modules(worker.catalogue.__path__):\n"
+        "    __import__(f'worker.catalogue.{module.name}')\n"
+        "top = {name.split('.')[0] for name in sys.modules}\n"
+        "heavy = {'torch', 'diffusers', 'transformers', 'tokenizers', 'numpy', 'PIL',\n"
+        "         'safetensors', 'django', 'generation', 'accounts', 'webapp'} & top\n"
+        "inner = [name for name in sys.modules if name.startswith('worker.')\n"
+        "         and not name.startswith('worker.catalogue')]\n"
+        "assert not heavy and not inner, (heavy, inner)\n"
+    )
+    result = _run(code)
+    assert result.returncode == 0, result.stderr
+
+
+def test_upload_probing_imports_without_torch_or_django():
+    result = _run(
         "import sys\n"
-        "import worker.runtime.presets, worker.runtime.request, worker.runtime.encode\n"
+        "import worker.runtime.encode\n"
         "heavy = {'torch', 'diffusers', 'transformers', 'django'} & set(sys.modules)\n"
         "assert not heavy, heavy\n"
     )
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_tiny_limits_line_names_every_size_it_offers():
+    line = get_preset("tiny").limits_summary()
+    assert line.startswith("128×128, 160×96 or 96×160; up to 33 frames (4.1 s at 8 fps)")
+    assert "50 steps" in line
+
+
+@pytest.mark.parametrize("preset", CATALOGUE.values(), ids=CATALOGUE.keys())
+def test_every_limits_line_offers_exactly_the_presets_sizes(preset):
+    offered = preset.limits_summary().split(";")[0]
+    assert offered.replace(" or ", ", ").split(", ") == [f"{w}×{h}" for w, h in preset.sizes]
+
+
+def test_every_preset_belongs_to_the_family_named_by_its_module():
+    for name, family in FAMILIES.items():
+        assert family.name == name
+        assert all(family_of(preset) is family for preset in family.presets)
+    assert list(CATALOGUE) == [p.id for family in FAMILIES.values() for p in family.presets]
+
+
+def test_only_the_catalogue_registry_looks_families_up_by_name():
+    # Family differences live in each family's module; nothing branches on a family's name.
     root = Path(__file__).resolve().parents[2]
-    subprocess.run([sys.executable, "-c", code], cwd=root, check=True)
+    offenders = [
+        f"{path.relative_to(root)}:{number}"
+        for package in ("worker", "generation", "accounts", "webapp", "bench")
+        for path in sorted((root / package).rglob("*.py"))
+        if path != root / "worker" / "catalogue" / "__init__.py"
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if ".family" in line or "family ==" in line
+    ]
+    assert not offenders

@@ -20,7 +20,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .presets import Preset, checkpoint_complete, hf_cache_dir
+from .base import Preset
+from .install import checkpoint_complete, hf_cache_dir
 
 # What a diffusers pipeline folder needs: configs, tokenizer files, safetensors weights.
 ALLOW_PATTERNS = [

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from worker.runtime.architectures import build_pipeline
+from worker.catalogue import CATALOGUE, FAMILIES, build_pipeline
 from worker.runtime.cache import _from_folder
-from worker.runtime.presets import CATALOGUE
 
-ONE_PER_FAMILY = sorted({p.family: p.id for p in CATALOGUE.values() if not p.builtin}.values())
+ONE_PER_FAMILY = sorted(
+    next(p.id for p in family.presets if not p.builtin) for family in FAMILIES.values()
+)
 
 
 def _dtypes(pipeline: object) -> dict[str, torch.dtype]:

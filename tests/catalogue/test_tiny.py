@@ -1,4 +1,5 @@
-"""The tiny random Wan 2.1: deterministic, quick, and saved/loaded like a Hub checkpoint."""
+"""The tiny preset, a random Wan 2.1 built by the Wan family's builder at tiny scale:
+deterministic, quick, coloured, and saved/loaded like a Hub checkpoint."""
 
 from __future__ import annotations
 
@@ -8,8 +9,13 @@ import numpy as np
 import torch
 from diffusers import WanPipeline
 
+from worker.catalogue import build_pipeline
+from worker.catalogue.tokenizer import MAX_SEQUENCE_LENGTH, build_tokenizer
 from worker.runtime.runner import frames_to_uint8
-from worker.runtime.tiny import MAX_SEQUENCE_LENGTH, build_tiny_pipeline, build_tiny_tokenizer
+
+
+def build_tiny_pipeline(seed: int = 0) -> WanPipeline:
+    return build_pipeline("tiny", "tiny", seed=seed)
 
 
 def _generate(pipeline: WanPipeline, seed: int = 7) -> np.ndarray:
@@ -54,7 +60,7 @@ def test_building_leaves_the_global_rng_alone():
 
 
 def test_tokenizer_pads_to_max_length_and_ends_with_eos():
-    tokenizer = build_tiny_tokenizer()
+    tokenizer = build_tokenizer()
     encoded = tokenizer(
         ["a cat", "日本語 🦊"],
         padding="max_length",

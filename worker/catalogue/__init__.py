@@ -1,0 +1,96 @@
+"""The model catalogue: every model family (one module each: its presets, its random-weight
+builder, its call adapter) and every preset, in the order people see them.
+
+A leaf package: it imports nothing from Django, the web apps or worker.runtime, and nothing
+heavy at import (torch, diffusers, transformers and numpy only inside builders and adapters),
+so the web tier reads it to build its forms and the worker runs jobs with it.
+"""
+
+from __future__ import annotations
+
+from . import cogvideox, framepack, kandinsky5, ltx, wan, wan22, wan_i2v, wan_vace
+from .base import (
+    TASK_INPUTS,
+    TASK_LABELS,
+    TEXT_ONLY,
+    Ability,
+    Family,
+    MemoryNeeds,
+    Preset,
+    Scale,
+    Task,
+)
+from .building import build_pipeline
+from .calls import CallAdapter, check_inputs
+from .install import MODELS_DIR_ENV, checkpoint_complete, hf_cache_dir, hf_cached_snapshot
+from .request import (
+    MAX_SEED,
+    ErrorCode,
+    GenerationError,
+    GenerationRequest,
+    GenerationResult,
+    JobCancelled,
+    StepInfo,
+)
+
+FAMILIES: dict[str, Family] = {
+    module.FAMILY.name: module.FAMILY
+    for module in (wan, wan_i2v, wan_vace, wan22, ltx, framepack, cogvideox, kandinsky5)
+}
+
+CATALOGUE: dict[str, Preset] = {
+    preset.id: preset for family in FAMILIES.values() for preset in family.presets
+}
+
+for _family in FAMILIES.values():
+    for _preset in _family.presets:
+        if _preset.family != _family.name:
+            raise ValueError(f"preset {_preset.id} names family {_preset.family!r}, "
+                             f"but the {_family.name} module holds it")
+
+
+def get_preset(preset_id: str) -> Preset:
+    """Look a preset up by id; KeyError names the known ids."""
+    try:
+        return CATALOGUE[preset_id]
+    except KeyError:
+        known = ", ".join(sorted(CATALOGUE))
+        raise KeyError(f"unknown preset {preset_id!r}; known presets: {known}") from None
+
+
+def family_of(preset: Preset | str) -> Family:
+    """The family a preset (or a preset id) belongs to: its builder and its call adapter."""
+    if isinstance(preset, str):
+        preset = get_preset(preset)
+    return FAMILIES[preset.family]
+
+
+__all__ = [
+    "CATALOGUE",
+    "FAMILIES",
+    "MAX_SEED",
+    "MODELS_DIR_ENV",
+    "TASK_INPUTS",
+    "TASK_LABELS",
+    "TEXT_ONLY",
+    "Ability",
+    "CallAdapter",
+    "ErrorCode",
+    "Family",
+    "GenerationError",
+    "GenerationRequest",
+    "GenerationResult",
+    "JobCancelled",
+    "MemoryNeeds",
+    "Preset",
+    "Scale",
+    "StepInfo",
+    "Task",
+    "build_pipeline",
+    "check_inputs",
+    "checkpoint_complete",
+    "family_of",
+    "get_preset",
+    "hf_cache_dir",
+    "hf_cached_snapshot",
+]

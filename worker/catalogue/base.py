@@ -1,0 +1,319 @@
+"""The catalogue's vocabulary: what a preset can take and do, its limits and memory needs, and
+what a model family provides (its presets, its random-weight builder, its call adapter).
+
+Plain data: importable without torch, numpy or Django (the web tier builds its forms from it).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from .install import MODELS_DIR_ENV, checkpoint_complete, hf_cached_snapshot
+
+if TYPE_CHECKING:
+    from .calls import CallAdapter
+
+# How large a random-weight build is: toy widths for tests and the `tiny` preset, or the
+# checkpoint's real architecture numbers for benchmarks.
+Scale = Literal["tiny", "full"]
+
+
+class Ability(StrEnum):
+    """An input a preset can take."""
+
+    TEXT = "text"
+    IMAGE = "image"
+    END_IMAGE = "end_image"
+    VIDEO = "video"
+    MASK = "mask"
+    REFERENCE = "reference"
+
+
+class Task(StrEnum):
+    """What a job asks of a preset; each task needs some inputs (`TASK_INPUTS`)."""
+
+    T2V = "t2v"  # a prompt alone
+    I2V = "i2v"  # a start image, and an end image where the preset takes one
+    V2V = "v2v"  # an input video restyled or transformed as the prompt says
+    EDIT = "edit"  # the masked part of an input video repainted
+    EXTEND = "extend"  # an input video continued past its last frame
+    PERSONALIZE = "personalize"  # a subject from reference photos, placed as the prompt says
+
+
+TASK_INPUTS: dict[Task, frozenset[Ability]] = {
+    Task.T2V: frozenset({Ability.TEXT}),
+    Task.I2V: frozenset({Ability.TEXT, Ability.IMAGE}),
+    Task.V2V: frozenset({Ability.TEXT, Ability.VIDEO}),
+    Task.EDIT: frozenset({Ability.TEXT, Ability.VIDEO, Ability.MASK}),
+    Task.EXTEND: frozenset({Ability.TEXT, Ability.VIDEO}),
+    Task.PERSONALIZE: frozenset({Ability.TEXT, Ability.REFERENCE}),
+}
+
+TASK_LABELS: dict[Task, str] = {
+    Task.T2V: "text to video",
+    Task.I2V: "image to video",
+    Task.V2V: "video to video",
+    Task.EDIT: "video editing",
+    Task.EXTEND: "video extension",
+    Task.PERSONALIZE: "personalization",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemoryNeeds:
+    """What a preset needs of GPU memory, in GiB, at its default size with bf16 weights.
+
+    Calibrated against the H200 peaks in docs/performance.json (torch.cuda.max_memory_allocated
+    over a whole job, written by bench/gpu_profiles.py), so that no measured profile is
+    predicted below its peak:
+
+    - weights are the parameter bytes of the architectures the benchmark builds (each family
+      module's builder): bf16, fp32 where the preset keeps a component in fp32.
+      Text encoders load wholly in bf16 (transformers keeps T5's `wo` in fp32 for fp16 only);
+    - `decode_gb` is each job's peak on the GPU profile less its weights: the untiled VAE
+      decode is the largest working set of every preset at its default size. See `_decode_gb`
+      for how it divides between frame area and frame count;
+    - `activation_gb` scales with the denoiser's token count: measured for Wan 2.1 14B under
+      model offload (3.57 GiB at 32,760 tokens), and for the others the live tensors of one
+      forward traced on PyTorch's meta device, times the 14B's measured/traced ratio (1.02);
+    - `tiled_decode_gb` is the traced tiled decode times 1.2 (the Wan 2.1 VAE's measured/traced
+      ratio untiled is 1.17, and its measured tiled peak is at most 2.0 GiB at 832x480x81).
+
+    Every figure is rounded up to 0.1 GiB. `step_s` is one denoising step (both CFG passes) on an
+    H200 with everything on the GPU: it weighs per-step costs of offloading against per-job ones
+    when a profile is chosen.
+    """
+
+    transformer_gb: float
+    text_encoder_gb: float  # all text encoders
+    other_gb: float  # the VAE (often in fp32): group offload keeps it resident
+    image_encoder_gb: float = 0.0  # offloaded like the text encoders
+    activation_gb: float  # the denoiser's working memory beyond its weights
+    decode_gb: float  # VAE decode without tiling, weights excluded
+    tiled_decode_gb: float
+    blocks: int  # transformer blocks: block-level offload keeps one group of them resident
+    step_s: float
+    # The largest single layer of the text encoders (their token embedding) plus the encoding's
+    # working memory: leaf-level and sequential offload hold it on the GPU while encoding.
+    encoder_leaf_gb: float = 0.0
+
+    @property
+    def weights_gb(self) -> float:
+        return self.transformer_gb + self.text_encoder_gb + self.image_encoder_gb + self.other_gb
+
+    @property
+    def block_gb(self) -> float:
+        return self.transformer_gb / max(1, self.blocks)
+
+    @property
+    def all_on_gpu_gb(self) -> float:
+        """Peak with every component resident and an untiled decode."""
+        return self.weights_gb + max(self.activation_gb, self.decode_gb)
+
+    def scaled(self, area: float) -> MemoryNeeds:
+        """These needs for frames `area` times as large, at the same frame count.
+
+        The denoiser's tokens, the VAE's feature maps and the decoded video all grow with the
+        frame area (measured: the Wan 2.1 VAE's 81-frame decode takes 8.9 GiB at 832x480 and
+        20.5 GiB at 1280x720, 2.31x for 2.31x the area). Weights do not change.
+        """
+        return replace(
+            self,
+            activation_gb=self.activation_gb * area,
+            decode_gb=self.decode_gb * area,
+            tiled_decode_gb=self.tiled_decode_gb * area,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Preset:
+    """One model the studio can run, with the limits users may pick within.
+
+    `pipeline_class` is the class the checkpoint is loaded as; `tasks` names, per task, the
+    diffusers class that runs it, built from the same loaded components (`from_pipe`).
+    `family` picks the architecture (and so how inputs are passed to the pipeline).
+    """
+
+    id: str
+    label: str
+    description: str
+    family: str
+    pipeline_class: str
+    source: str | None
+    abilities: frozenset[Ability]
+    tasks: Mapping[Task, str]
+    default_width: int
+    default_height: int
+    sizes: tuple[tuple[int, int], ...]
+    min_frames: int
+    max_frames: int
+    default_frames: int
+    frame_step: int
+    default_steps: int
+    max_steps: int
+    default_guidance: float
+    max_guidance: float
+    fps: int
+    memory: MemoryNeeds
+    builtin: bool = False
+    # Components loaded in float32 even when the rest runs in bf16 (the Wan VAE loses detail).
+    fp32_components: tuple[str, ...] = ()
+    # Components that come from other Hub repositories: name → (repo, subfolder).
+    component_sources: Mapping[str, tuple[str, str | None]] = field(default_factory=dict)
+    # Extra keyword arguments every call of this preset's pipeline gets.
+    call_defaults: Mapping[str, Any] = field(default_factory=dict)
+    max_reference_images: int = 0
+    max_input_frames: int = 0
+    default_strength: float = 0.8
+
+    def __post_init__(self) -> None:
+        if (self.default_width, self.default_height) not in self.sizes:
+            raise ValueError(f"preset {self.id}: the default size is not among its sizes")
+        if not self.validate_frames(self.default_frames):
+            raise ValueError(f"preset {self.id}: default_frames breaks its own frame rules")
+        if not self.validate_steps(self.default_steps):
+            raise ValueError(f"preset {self.id}: default_steps is over max_steps")
+        if not self.validate_guidance(self.default_guidance):
+            raise ValueError(f"preset {self.id}: default_guidance is over max_guidance")
+        if self.builtin == (self.source is not None):
+            raise ValueError(f"preset {self.id}: built-in presets have no source, others need one")
+        if not self.tasks:
+            raise ValueError(f"preset {self.id}: it can do no task")
+        for task in self.tasks:
+            if not TASK_INPUTS[task] <= self.abilities:
+                raise ValueError(f"preset {self.id}: {task} needs inputs it does not take")
+        if Ability.REFERENCE in self.abilities and self.max_reference_images < 1:
+            raise ValueError(f"preset {self.id}: reference images need max_reference_images")
+        if Ability.VIDEO in self.abilities and self.max_input_frames < 1:
+            raise ValueError(f"preset {self.id}: video input needs max_input_frames")
+
+    def supports(self, ability: Ability) -> bool:
+        """Whether the preset accepts this kind of input."""
+        return ability in self.abilities
+
+    def can(self, task: Task | str) -> bool:
+        """Whether the preset can run this task."""
+        return task in self.tasks
+
+    def pipeline_class_for(self, task: Task | str) -> str:
+        """The diffusers class that runs `task` on this preset's components."""
+        return self.tasks[Task(task)]
+
+    def memory_at(self, width: int, height: int) -> MemoryNeeds:
+        """The memory needs of a job at another frame size, with the default frame count."""
+        return self.memory.scaled(width * height / (self.default_width * self.default_height))
+
+    @property
+    def min_vram_gb(self) -> float:
+        """GPU memory for the default size with the whole pipeline resident."""
+        return round(self.memory.all_on_gpu_gb, 1)
+
+    def task_labels(self) -> list[str]:
+        return [TASK_LABELS[task] for task in Task if task in self.tasks]
+
+    def limits_summary(self) -> str:
+        """One line for people: every size offered, longest clip, most steps."""
+        sizes = [f"{width}×{height}" for width, height in self.sizes]
+        offered = sizes[0] if len(sizes) == 1 else f"{', '.join(sizes[:-1])} or {sizes[-1]}"
+        seconds = self.duration_s(self.max_frames)
+        return (
+            f"{offered}; up to {self.max_frames} frames ({seconds:.1f} s at {self.fps} fps) "
+            f"and {self.max_steps} steps; needs about {self.min_vram_gb:g} GB of GPU memory "
+            "without offloading"
+        )
+
+    def validate_frames(self, num_frames: int) -> bool:
+        """Frame counts must lie within the limits and be `frame_step * k + 1`."""
+        return (
+            self.min_frames <= num_frames <= self.max_frames
+            and (num_frames - 1) % self.frame_step == 0
+        )
+
+    def frame_choices(self) -> tuple[int, ...]:
+        """Every valid frame count, smallest first."""
+        first = self.min_frames + (-(self.min_frames - 1)) % self.frame_step
+        return tuple(range(first, self.max_frames + 1, self.frame_step))
+
+    def validate_size(self, width: int, height: int) -> bool:
+        """Only the listed sizes are allowed: each model is trained for a few."""
+        return (width, height) in self.sizes
+
+    def validate_steps(self, steps: int) -> bool:
+        """Steps must lie in 1..max_steps."""
+        return 1 <= steps <= self.max_steps
+
+    def validate_guidance(self, guidance: float) -> bool:
+        """Guidance must lie in 0..max_guidance; 1 or less turns classifier-free guidance off."""
+        return 0.0 <= guidance <= self.max_guidance
+
+    def duration_s(self, num_frames: int) -> float:
+        """How long a clip of this many frames plays."""
+        return num_frames / self.fps
+
+    def parameter_errors(
+        self, *, width: int, height: int, num_frames: int, steps: int, guidance: float
+    ) -> dict[str, str]:
+        """Problems with the given parameters, keyed by field name; empty when all is well."""
+        errors: dict[str, str] = {}
+        if not self.validate_size(width, height):
+            allowed = ", ".join(f"{w}x{h}" for w, h in self.sizes)
+            errors["size"] = f"{width}x{height} is not offered by {self.label}; pick {allowed}."
+        if not self.validate_frames(num_frames):
+            errors["num_frames"] = (
+                f"Frames must be between {self.min_frames} and {self.max_frames} and one more "
+                f"than a multiple of {self.frame_step}; {num_frames} is not."
+            )
+        if not self.validate_steps(steps):
+            errors["steps"] = f"Steps must be between 1 and {self.max_steps}; {steps} is not."
+        if not self.validate_guidance(guidance):
+            errors["guidance"] = (
+                f"Guidance must be between 0 and {self.max_guidance:g}; {guidance:g} is not."
+            )
+        return errors
+
+    def local_dir(self) -> Path | None:
+        """Where an admin may put this preset's weights: `$FRAMECRAFT_MODELS_DIR/<id>`."""
+        root = os.environ.get(MODELS_DIR_ENV)
+        return Path(root) / self.id if root else None
+
+    def installed_path(self) -> Path | None:
+        """The folder holding complete weights (models folder first, then the HF cache).
+
+        A preset assembled from several repositories is only ever installed as a folder in the
+        models folder (fetch_model writes it). Never touches the network.
+        """
+        if self.source is None:
+            return None
+        local = self.local_dir()
+        if local is not None and checkpoint_complete(local):
+            return local
+        if self.component_sources:
+            return None
+        snapshot = hf_cached_snapshot(self.source)
+        if snapshot is not None and checkpoint_complete(snapshot):
+            return snapshot
+        return None
+
+    def is_installed(self) -> bool:
+        """Whether a worker can load this preset without downloading anything."""
+        return self.builtin or self.installed_path() is not None
+
+
+TEXT_ONLY = frozenset({Ability.TEXT})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Family:
+    """One architecture family: its presets (in catalogue order), how to build any of them with
+    random weights at a scale (components for the preset's `pipeline_class`, made with torch,
+    diffusers and transformers imported inside), and how to call its pipelines."""
+
+    name: str
+    presets: tuple[Preset, ...]
+    build: Callable[[str, Scale], dict[str, Any]]
+    calls: CallAdapter

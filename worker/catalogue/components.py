@@ -1,0 +1,71 @@
+"""Components several families share, built with random weights at a scale: the text encoders
+(UMT5-XXL, T5 v1.1 XXL, CLIP-L's text tower) and the HunyuanVideo VAE.
+
+transformers and diffusers are imported inside each builder, never at import.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import Scale
+
+
+def umt5(scale: Scale, vocab: int) -> Any:
+    from transformers import UMT5Config, UMT5EncoderModel
+
+    if scale == "tiny":
+        dims = {"d_model": 32, "d_kv": 8, "d_ff": 64, "num_layers": 2, "num_heads": 4}
+        dims.update(relative_attention_num_buckets=8, relative_attention_max_distance=32)
+    else:  # UMT5-XXL encoder, as Wan ships it
+        dims = {"d_model": 4096, "d_kv": 64, "d_ff": 10240, "num_layers": 24, "num_heads": 64}
+        vocab = 256384
+    config = UMT5Config(
+        vocab_size=vocab, dropout_rate=0.0, feed_forward_proj="gated-gelu",
+        is_encoder_decoder=False, use_cache=False, pad_token_id=0, eos_token_id=1,
+        decoder_start_token_id=0, **dims,
+    )
+    return UMT5EncoderModel(config)
+
+
+def t5(scale: Scale, vocab: int) -> Any:
+    from transformers import T5Config, T5EncoderModel
+
+    if scale == "tiny":
+        dims = {"d_model": 32, "d_kv": 8, "d_ff": 64, "num_layers": 2, "num_heads": 4}
+        dims.update(relative_attention_num_buckets=8, relative_attention_max_distance=32)
+    else:  # T5 v1.1 XXL encoder (LTX-Video, CogVideoX)
+        dims = {"d_model": 4096, "d_kv": 64, "d_ff": 10240, "num_layers": 24, "num_heads": 64}
+        vocab = 32128
+    config = T5Config(
+        vocab_size=vocab, dropout_rate=0.0, feed_forward_proj="gated-gelu",
+        is_encoder_decoder=False, use_cache=False, pad_token_id=0, eos_token_id=1,
+        decoder_start_token_id=0, **dims,
+    )
+    return T5EncoderModel(config)
+
+
+def clip_text(scale: Scale, vocab: int) -> Any:
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    if scale == "tiny":
+        dims = {"hidden_size": 32, "intermediate_size": 37, "num_hidden_layers": 2,
+                "num_attention_heads": 4, "projection_dim": 32}
+    else:  # CLIP ViT-L/14 text tower
+        dims = {"hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12,
+                "num_attention_heads": 12, "projection_dim": 768}
+        vocab = 49408
+    # eos_token_id 2 makes CLIP pool at the highest token id, whatever the tokenizer.
+    return CLIPTextModel(CLIPTextConfig(vocab_size=vocab, bos_token_id=0, eos_token_id=2,
+                                        pad_token_id=1, hidden_act="gelu", **dims))
+
+
+def hunyuan_vae(scale: Scale) -> Any:
+    from diffusers import AutoencoderKLHunyuanVideo
+
+    if scale == "tiny":
+        # No mid-block attention: over every latent voxel it is quadratic, slow on a CPU.
+        return AutoencoderKLHunyuanVideo(latent_channels=4, block_out_channels=(8, 8, 8, 8),
+                                         layers_per_block=1, norm_num_groups=4,
+                                         mid_block_add_attention=False)
+    return AutoencoderKLHunyuanVideo()

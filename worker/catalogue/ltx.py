@@ -1,0 +1,99 @@
+"""LTX-Video 2B: quick clips at 25 fps from a prompt or a start image; its pipelines are told
+the frame rate.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import Ability, Family, MemoryNeeds, Preset, Scale, Task
+from .calls import CallAdapter
+from .components import t5
+from .figures import T5_LEAF_GB, T5_XXL_GB, decode_gb
+from .request import GenerationRequest
+from .tokenizer import build_tokenizer
+
+PRESETS = (
+    Preset(
+        id="ltx-video",
+        label="LTX-Video 2B (fast, 25 fps)",
+        description=(
+            "Lightricks' LTX-Video: quick 768×512-class clips at 25 fps from a prompt or "
+            "a start image; up to 10 seconds."
+        ),
+        family="ltx",
+        pipeline_class="LTXPipeline",
+        source="Lightricks/LTX-Video",
+        abilities=frozenset({Ability.TEXT, Ability.IMAGE}),
+        tasks={Task.T2V: "LTXPipeline", Task.I2V: "LTXImageToVideoPipeline"},
+        default_width=704,
+        default_height=480,
+        sizes=((704, 480), (480, 704), (768, 512), (512, 768)),
+        min_frames=9,
+        max_frames=257,
+        default_frames=161,
+        frame_step=8,
+        default_steps=50,
+        max_steps=100,
+        default_guidance=3.0,
+        max_guidance=15.0,
+        fps=25,
+        call_defaults={"decode_timestep": 0.03, "decode_noise_scale": 0.025},
+        memory=MemoryNeeds(
+            transformer_gb=3.6,  # 1.92 B parameters
+            text_encoder_gb=T5_XXL_GB,
+            other_gb=0.8,  # the VAE in bf16: 0.42 B parameters
+            activation_gb=0.9,  # CFG in one batch of 2 × 6,930 tokens: traced 0.85 GiB
+            # 5.3; measured 5.2. The whole clip at once: 104 bytes a voxel.
+            decode_gb=decode_gb(704, 480, 161, chunk_gb_per_mp=0, voxel_bytes=104),
+            tiled_decode_gb=4.5,  # traced 3.69 GiB: two tiles across, every frame at once
+            blocks=28,
+            step_s=0.55,  # measured on an H200 (docs/performance.md)
+            encoder_leaf_gb=T5_LEAF_GB,
+        ),
+    ),
+)
+
+
+def build_ltx(preset_id: str, scale: Scale) -> dict[str, Any]:
+    from diffusers import (
+        AutoencoderKLLTXVideo,
+        FlowMatchEulerDiscreteScheduler,
+        LTXVideoTransformer3DModel,
+    )
+
+    tokenizer = build_tokenizer()
+    if scale == "tiny":
+        transformer = LTXVideoTransformer3DModel(
+            in_channels=8, out_channels=8, num_attention_heads=2, attention_head_dim=8,
+            cross_attention_dim=16, num_layers=1, caption_channels=32,
+        )
+        # The real compression (32× space, 8× time) at toy widths.
+        vae = AutoencoderKLLTXVideo(
+            latent_channels=8, block_out_channels=(8, 8, 8, 8),
+            decoder_block_out_channels=(8, 8, 8, 8), layers_per_block=(1, 1, 1, 1, 1),
+            decoder_layers_per_block=(1, 1, 1, 1, 1),
+        )
+    else:  # LTX-Video 0.9 (2B): the classes' defaults are its config
+        transformer = LTXVideoTransformer3DModel()
+        vae = AutoencoderKLLTXVideo()
+    return {
+        "tokenizer": tokenizer,
+        "text_encoder": t5(scale, len(tokenizer)),
+        "transformer": transformer,
+        "vae": vae,
+        "scheduler": FlowMatchEulerDiscreteScheduler(
+            use_dynamic_shifting=True, base_shift=0.95, max_shift=2.05, base_image_seq_len=1024,
+            max_image_seq_len=4096, shift_terminal=0.1,
+        ),
+    }
+
+
+class LtxCalls(CallAdapter):
+    """LTX conditions on the frame rate the clip will play at."""
+
+    def pipeline_kwargs(self, preset: Preset, request: GenerationRequest) -> dict[str, Any]:
+        return {**super().pipeline_kwargs(preset, request), "frame_rate": preset.fps}
+
+
+FAMILY = Family(name="ltx", presets=PRESETS, build=build_ltx, calls=LtxCalls())

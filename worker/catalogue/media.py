@@ -1,0 +1,69 @@
+"""Media as the diffusers pipelines take them: PIL images at the job's size, lists of them for
+videos and masks. They arrive decoded (PIL images or uint8 arrays).
+
+numpy and PIL are imported when a call is made, never at import: the web tier imports the
+catalogue and has no numpy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from .request import ErrorCode, GenerationError
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+
+def bad(message: str) -> GenerationError:
+    return GenerationError(ErrorCode.BAD_PARAMETERS, message)
+
+
+def _is_array(value: Any) -> bool:
+    # Not `import numpy` for a check: numpy arrays only come from callers that have numpy.
+    return type(value).__module__ == "numpy" and type(value).__name__ == "ndarray"
+
+
+def to_image(value: Any, what: str, mode: str = "RGB") -> Image.Image:
+    """A PIL image in `mode` from a PIL image or a uint8 array."""
+    from PIL import Image
+
+    if isinstance(value, Image.Image):
+        return value.convert(mode)
+    if _is_array(value):
+        import numpy as np
+
+        array = value
+        if array.dtype == np.bool_:
+            array = array.astype(np.uint8) * 255
+        if array.dtype != np.uint8:
+            raise bad(f"The {what} must hold 8-bit pixels, not {array.dtype}.")
+        if mode == "RGB" and not (array.ndim == 3 and array.shape[2] == 3):
+            raise bad(f"The {what} must be shaped (height, width, 3), not {array.shape}.")
+        if mode == "L" and array.ndim != 2:
+            raise bad(f"The {what} must be shaped (height, width), not {array.shape}.")
+        return Image.fromarray(array, mode=mode)
+    raise bad(f"The {what} must be an image, not {type(value).__name__}.")
+
+
+def to_frames(value: Any, what: str, mode: str = "RGB") -> list[Image.Image]:
+    """A list of PIL images from a list of images or a (F, H, W[, 3]) uint8 array."""
+    if _is_array(value):
+        expected = 4 if mode == "RGB" else 3
+        if value.ndim != expected:
+            raise bad(f"The {what} must be an array of frames, not shaped {value.shape}.")
+        return [to_image(frame, what, mode) for frame in value]
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        return [to_image(frame, what, mode) for frame in value]
+    raise bad(f"The {what} must be a list of frames, not {type(value).__name__}.")
+
+
+def fit(image: Image.Image, width: int, height: int) -> Image.Image:
+    """Resize to the job's size (media are checked for shape, not size: the form crops)."""
+    from PIL import Image
+
+    if image.size == (width, height):
+        return image
+    resample = Image.Resampling.NEAREST if image.mode == "L" else Image.Resampling.LANCZOS
+    return image.resize((width, height), resample)

@@ -1,0 +1,205 @@
+"""Wan 2.1 text-to-video (1.3B and 14B) and the built-in `tiny` preset: a toy-sized Wan 2.1
+with random weights, built by this family's builder at tiny scale.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import TEXT_ONLY, Family, MemoryNeeds, Preset, Scale, Task
+from .calls import CallAdapter
+from .components import umt5
+from .figures import (
+    UMT5_LEAF_GB,
+    UMT5_XXL_GB,
+    WAN21_DECODE,
+    WAN_VAE_FP32_GB,
+    decode_gb,
+)
+from .tokenizer import build_tokenizer
+
+WAN_480P = ((832, 480), (480, 832))
+WAN_720P = ((1280, 720), (720, 1280))
+# What every Wan 2.1 preset shares.
+WAN_COMMON: dict[str, Any] = {
+    "min_frames": 5,
+    "max_frames": 81,
+    "default_frames": 81,
+    "frame_step": 4,
+    "default_steps": 50,
+    "max_steps": 100,
+    "default_guidance": 5.0,
+    "max_guidance": 20.0,
+    "fps": 16,
+    "fp32_components": ("vae",),
+}
+
+PRESETS = (
+    Preset(
+        id="tiny",
+        label="Tiny random model (noise-like output, for trying the app without a GPU)",
+        description=(
+            "A toy-sized Wan 2.1 with random weights, built on the worker in a second. "
+            "Its videos are coloured noise: use it to try the studio on any machine."
+        ),
+        family="wan",
+        pipeline_class="WanPipeline",
+        source=None,
+        abilities=TEXT_ONLY,
+        tasks={Task.T2V: "WanPipeline"},
+        default_width=128,
+        default_height=128,
+        sizes=((128, 128), (160, 96), (96, 160)),
+        min_frames=5,
+        max_frames=33,
+        default_frames=17,
+        frame_step=4,
+        default_steps=8,
+        max_steps=50,
+        default_guidance=5.0,
+        max_guidance=20.0,
+        fps=8,
+        memory=MemoryNeeds(
+            transformer_gb=0.01,
+            text_encoder_gb=0.01,
+            other_gb=0.01,
+            activation_gb=0.1,
+            decode_gb=0.2,
+            tiled_decode_gb=0.1,
+            blocks=2,
+            step_s=0.01,
+        ),
+        builtin=True,
+    ),
+    Preset(
+        id="wan2.1-t2v-1.3b",
+        label="Wan 2.1 text-to-video 1.3B (480p)",
+        description=(
+            "Wan 2.1's small text-to-video model: 5 second 480p clips at 16 fps, "
+            "runs on consumer GPUs."
+        ),
+        family="wan",
+        pipeline_class="WanPipeline",
+        source="Wan-AI/Wan2.1-T2V-1.3B-Diffusers",
+        abilities=TEXT_ONLY,
+        tasks={Task.T2V: "WanPipeline"},
+        default_width=832,
+        default_height=480,
+        sizes=WAN_480P,
+        memory=MemoryNeeds(
+            transformer_gb=2.7,  # 1.42 B parameters
+            text_encoder_gb=UMT5_XXL_GB,
+            other_gb=WAN_VAE_FP32_GB,
+            activation_gb=1.6,  # 32,760 tokens: traced 1.51 GiB
+            decode_gb=decode_gb(832, 480, 81, **WAN21_DECODE),  # 9.1; measured 8.9
+            tiled_decode_gb=2.1,  # traced 1.70 GiB; measured at most 2.0
+            blocks=30,
+            step_s=1.26,  # measured on an H200 (docs/performance.md)
+            encoder_leaf_gb=UMT5_LEAF_GB,
+        ),
+        **WAN_COMMON,
+    ),
+    Preset(
+        id="wan2.1-t2v-14b",
+        label="Wan 2.1 text-to-video 14B (720p)",
+        description=(
+            "Wan 2.1's large text-to-video model: 5 second clips at 720p or 480p, "
+            "16 fps, best quality; needs a data-centre GPU or offload."
+        ),
+        family="wan",
+        pipeline_class="WanPipeline",
+        source="Wan-AI/Wan2.1-T2V-14B-Diffusers",
+        abilities=TEXT_ONLY,
+        tasks={Task.T2V: "WanPipeline"},
+        default_width=1280,
+        default_height=720,
+        sizes=(*WAN_720P, *WAN_480P),
+        memory=MemoryNeeds(
+            transformer_gb=26.7,  # 14.29 B parameters
+            text_encoder_gb=UMT5_XXL_GB,
+            other_gb=WAN_VAE_FP32_GB,
+            # 75,600 tokens; measured 3.6 GiB at 832×480 (32,760 tokens, model offload).
+            activation_gb=8.4,
+            decode_gb=decode_gb(1280, 720, 81, **WAN21_DECODE),  # 20.9
+            tiled_decode_gb=4.7,  # traced 3.91 GiB
+            blocks=40,
+            step_s=24.0,
+            encoder_leaf_gb=UMT5_LEAF_GB,
+        ),
+        **WAN_COMMON,
+    ),
+)
+
+
+def wan_vae(scale: Scale, *, wan22: bool = False) -> Any:
+    import torch
+    from diffusers import AutoencoderKLWan
+
+    if wan22:
+        config: dict[str, Any] = {
+            "z_dim": 48, "in_channels": 12, "out_channels": 12, "is_residual": True,
+            "patch_size": 2, "scale_factor_spatial": 16, "scale_factor_temporal": 4,
+            "latents_mean": [0.0] * 48, "latents_std": [1.0] * 48,
+        }
+        if scale == "tiny":
+            config.update(base_dim=3, dim_mult=[1, 1, 1, 1], num_res_blocks=1)
+        else:
+            config.update(base_dim=160, decoder_base_dim=256, dim_mult=[1, 2, 4, 4],
+                          num_res_blocks=2)
+        return AutoencoderKLWan(temperal_downsample=[False, True, True], **config)
+    if scale == "tiny":
+        vae = AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
+                               temperal_downsample=[False, True, True])
+        with torch.no_grad():  # visible colour rather than flat grey
+            vae.decoder.conv_out.weight.mul_(5.0)
+            vae.decoder.conv_out.bias.zero_()
+        return vae
+    return AutoencoderKLWan()  # the defaults are Wan 2.1's VAE
+
+
+def wan_dims(scale: Scale, size: str) -> dict[str, Any]:
+    if scale == "tiny":
+        return {"num_attention_heads": 2, "attention_head_dim": 12, "ffn_dim": 32,
+                "num_layers": 2, "text_dim": 32}
+    if size == "1.3b":
+        return {"num_attention_heads": 12, "attention_head_dim": 128, "ffn_dim": 8960,
+                "num_layers": 30, "text_dim": 4096}
+    if size == "5b":
+        return {"num_attention_heads": 24, "attention_head_dim": 128, "ffn_dim": 14336,
+                "num_layers": 30, "text_dim": 4096}
+    return {"num_attention_heads": 40, "attention_head_dim": 128, "ffn_dim": 13824,
+            "num_layers": 40, "text_dim": 4096}
+
+
+def wan_scheduler() -> Any:
+    from diffusers import UniPCMultistepScheduler
+
+    return UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True,
+                                   num_train_timesteps=1000, flow_shift=3.0)
+
+
+def wan_size(preset_id: str) -> str:
+    for size in ("1.3b", "5b"):
+        if size in preset_id:
+            return size
+    return "14b"
+
+
+def build_wan(preset_id: str, scale: Scale) -> dict[str, Any]:
+    from diffusers import WanTransformer3DModel
+
+    tokenizer = build_tokenizer()
+    return {
+        "tokenizer": tokenizer,
+        "text_encoder": umt5(scale, len(tokenizer)),
+        "transformer": WanTransformer3DModel(
+            patch_size=(1, 2, 2), in_channels=16, out_channels=16, freq_dim=256,
+            cross_attn_norm=True, qk_norm="rms_norm_across_heads",
+            **wan_dims(scale, wan_size(preset_id)),
+        ),
+        "vae": wan_vae(scale),
+        "scheduler": wan_scheduler(),
+    }
+
+
+FAMILY = Family(name="wan", presets=PRESETS, build=build_wan, calls=CallAdapter())

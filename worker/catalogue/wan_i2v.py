@@ -1,0 +1,112 @@
+"""Wan 2.1 image-to-video 14B (480p and 720p): a start image (CLIP-encoded too) and a prompt.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import Ability, Family, MemoryNeeds, Preset, Scale, Task
+from .calls import CallAdapter
+from .figures import (
+    UMT5_LEAF_GB,
+    UMT5_XXL_GB,
+    WAN21_DECODE,
+    WAN_VAE_FP32_GB,
+    decode_gb,
+)
+from .wan import WAN_480P, WAN_720P, WAN_COMMON, build_wan, wan_dims
+
+PRESETS = (
+    Preset(
+        id="wan2.1-i2v-14b-480p",
+        label="Wan 2.1 image-to-video 14B (480p)",
+        description=(
+            "Animates a start image into a 5 second 480p clip at 16 fps, following the "
+            "prompt; needs a data-centre GPU or offload."
+        ),
+        family="wan_i2v",
+        pipeline_class="WanImageToVideoPipeline",
+        source="Wan-AI/Wan2.1-I2V-14B-480P-Diffusers",
+        abilities=frozenset({Ability.TEXT, Ability.IMAGE}),
+        tasks={Task.I2V: "WanImageToVideoPipeline"},
+        default_width=832,
+        default_height=480,
+        sizes=WAN_480P,
+        fp32_components=("vae", "image_encoder"),
+        memory=MemoryNeeds(
+            transformer_gb=30.6,  # 16.39 B parameters
+            text_encoder_gb=UMT5_XXL_GB,
+            other_gb=WAN_VAE_FP32_GB,
+            image_encoder_gb=2.4,  # OpenCLIP ViT-H/14 in fp32: 0.63 B parameters
+            activation_gb=3.6,  # 32,760 tokens and 257 image tokens: traced 3.50 GiB
+            # 9.1; measured 9.0, with the VAE encode of the conditioning video.
+            decode_gb=decode_gb(832, 480, 81, **WAN21_DECODE),
+            tiled_decode_gb=2.1,  # as Wan 2.1 T2V 1.3B
+            blocks=40,
+            step_s=6.6,
+            encoder_leaf_gb=UMT5_LEAF_GB,
+        ),
+        **{k: v for k, v in WAN_COMMON.items() if k != "fp32_components"},
+    ),
+    Preset(
+        id="wan2.1-i2v-14b-720p",
+        label="Wan 2.1 image-to-video 14B (720p)",
+        description=(
+            "Animates a start image into a 5 second 720p clip at 16 fps, following the "
+            "prompt; needs a data-centre GPU or offload."
+        ),
+        family="wan_i2v",
+        pipeline_class="WanImageToVideoPipeline",
+        source="Wan-AI/Wan2.1-I2V-14B-720P-Diffusers",
+        abilities=frozenset({Ability.TEXT, Ability.IMAGE}),
+        tasks={Task.I2V: "WanImageToVideoPipeline"},
+        default_width=1280,
+        default_height=720,
+        sizes=WAN_720P,
+        fp32_components=("vae", "image_encoder"),
+        memory=MemoryNeeds(
+            transformer_gb=30.6,  # 16.39 B parameters
+            text_encoder_gb=UMT5_XXL_GB,
+            other_gb=WAN_VAE_FP32_GB,
+            image_encoder_gb=2.4,  # OpenCLIP ViT-H/14 in fp32: 0.63 B parameters
+            activation_gb=8.3,  # 75,600 tokens and 257 image tokens: traced 8.05 GiB
+            decode_gb=decode_gb(1280, 720, 81, **WAN21_DECODE),  # 20.9; measured 20.5
+            tiled_decode_gb=4.7,  # as Wan 2.1 T2V 14B
+            blocks=40,
+            step_s=24.5,
+            encoder_leaf_gb=UMT5_LEAF_GB,
+        ),
+        **{k: v for k, v in WAN_COMMON.items() if k != "fp32_components"},
+    ),
+)
+
+
+def build_wan_i2v(preset_id: str, scale: Scale) -> dict[str, Any]:
+    from diffusers import WanTransformer3DModel
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
+
+    components = build_wan(preset_id, scale)
+    dims = wan_dims(scale, "14b")
+    if scale == "tiny":
+        vision = CLIPVisionConfig(hidden_size=8, intermediate_size=16, num_hidden_layers=2,
+                                  num_attention_heads=2, image_size=32, patch_size=8,
+                                  projection_dim=8)
+    else:  # OpenCLIP ViT-H/14
+        vision = CLIPVisionConfig(hidden_size=1280, intermediate_size=5120,
+                                  num_hidden_layers=32, num_attention_heads=16, image_size=224,
+                                  patch_size=14, projection_dim=1024, hidden_act="gelu")
+    inner = dims["num_attention_heads"] * dims["attention_head_dim"]
+    components["transformer"] = WanTransformer3DModel(
+        patch_size=(1, 2, 2), in_channels=36, out_channels=16, freq_dim=256,
+        cross_attn_norm=True, qk_norm="rms_norm_across_heads", image_dim=vision.hidden_size,
+        added_kv_proj_dim=inner, **dims,
+    )
+    components["image_encoder"] = CLIPVisionModel(vision)
+    side = vision.image_size
+    components["image_processor"] = CLIPImageProcessor(
+        size={"shortest_edge": side}, crop_size={"height": side, "width": side}
+    )
+    return components
+
+
+FAMILY = Family(name="wan_i2v", presets=PRESETS, build=build_wan_i2v, calls=CallAdapter())
