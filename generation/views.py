@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 from django_ratelimit.decorators import ratelimit
 
 from generation import services
@@ -40,7 +40,7 @@ def _job_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def studio(request: HttpRequest) -> HttpResponse:
     initial = {}
     remix = request.GET.get("remix")
@@ -55,7 +55,7 @@ def studio(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def generation_form(request: HttpRequest) -> HttpResponse:
     """The form for another model: its defaults and limits, keeping what the user typed."""
     keep = {k: request.GET[k] for k in ("preset", "prompt", "negative_prompt", "seed")
@@ -98,7 +98,7 @@ def submit(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def job_card(request: HttpRequest, job_id: str) -> HttpResponse:
     return render(request, "generation/partials/job_card.html",
                   {"job": owned_job(request, job_id)})
@@ -132,12 +132,12 @@ def retry(request: HttpRequest, job_id: str) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def video_file(request: HttpRequest, video_id: str) -> HttpResponse:
     return serve_media(request, owned_video(request, video_id).file, "video/mp4")
 
 
 @login_required
-@require_GET
+@require_safe
 def video_poster(request: HttpRequest, video_id: str) -> HttpResponse:
     return serve_media(request, owned_video(request, video_id).poster, "image/jpeg")
