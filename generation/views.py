@@ -60,6 +60,10 @@ def generation_form(request: HttpRequest) -> HttpResponse:
     """The form for another model: its defaults and limits, keeping what the user typed."""
     keep = {k: request.GET[k] for k in ("preset", "prompt", "negative_prompt", "seed")
             if request.GET.get(k)}
+    # A remix stays one (its lineage), as long as the video is still one the user may remix.
+    remix = request.GET.get("remix_of")
+    if remix and (source := services.remixable_video(request.user, remix)) is not None:
+        keep["remix_of"] = source.id
     return render(request, "generation/partials/generation_form.html",
                   {"form": TextToVideoForm(initial=keep)})
 

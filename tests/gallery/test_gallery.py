@@ -154,3 +154,36 @@ def test_detail_queries_stay_constant_as_lineage_grows(owner_client, owner):
         child = make_video(owner)
         Job.objects.filter(pk=child.job_id).update(source_video=source, origin=JobOrigin.REMIX)
     assert _count_queries(owner_client, url) == few
+
+
+def test_changing_the_model_while_remixing_keeps_the_remix(owner_client, owner, models):
+    from worker.runtime.tiny import build_tiny_pipeline
+
+    build_tiny_pipeline().save_pretrained(models / "wan2.1-t2v-1.3b")  # a second model
+    video = make_video(owner, "a paper crane")
+    owner_client.get(reverse("studio"), {"remix": video.id})
+    page = owner_client.get(reverse("generation_form"), {
+        "preset": "wan2.1-t2v-1.3b", "prompt": "a paper crane", "remix_of": str(video.id)},
+        **HTMX).content.decode()
+    assert '<option value="wan2.1-t2v-1.3b" selected>' in page
+    assert f'name="remix_of" value="{video.id}"' in page
+    assert "Remixing a video" in page
+    # The form as the browser now holds it, submitted with the model switched back.
+    response = csrf_post(owner_client, reverse("submit_job"), {
+        "preset": "tiny", "prompt": "a paper crane, at night", "negative_prompt": "",
+        "size": "128x128", "num_frames": "17", "steps": "8", "guidance": "5.0", "seed": "1",
+        "remix_of": page.split('name="remix_of" value="')[1].split('"')[0]}, **HTMX)
+    assert response.status_code == 200
+    job = Job.objects.exclude(pk=video.job_id).get()
+    assert (job.source_video_id, job.origin) == (video.id, JobOrigin.REMIX)
+
+
+def test_the_model_switch_drops_a_remix_of_a_video_you_may_not_remix(stranger_client, owner):
+    video = make_video(owner)
+    response = stranger_client.get(reverse("generation_form"), {
+        "preset": "tiny", "remix_of": str(video.id)}, **HTMX)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert str(video.id) not in page and "Remixing a video" not in page
+    assert "not-a-uuid" not in stranger_client.get(reverse("generation_form"), {
+        "preset": "tiny", "remix_of": "not-a-uuid"}, **HTMX).content.decode()
