@@ -187,3 +187,33 @@ def test_the_model_switch_drops_a_remix_of_a_video_you_may_not_remix(stranger_cl
     assert str(video.id) not in page and "Remixing a video" not in page
     assert "not-a-uuid" not in stranger_client.get(reverse("generation_form"), {
         "preset": "tiny", "remix_of": "not-a-uuid"}, **HTMX).content.decode()
+
+
+def _load_more_query(page: str) -> dict[str, list[str]]:
+    from html import unescape
+    from urllib.parse import parse_qs, urlsplit
+
+    href = unescape(page.split('class="load-more" hx-get="')[1].split('"')[0])
+    parts = urlsplit(href)
+    assert parts.path == reverse("gallery") and not parts.fragment
+    return parse_qs(parts.query, keep_blank_values=True)
+
+
+@pytest.mark.parametrize("query", [
+    {"q": "a&b=c #x", "preset": "wan+2.1/t2v", "kind": "t2v", "period": "week",
+     "favourites": "1"},
+    # Values the filters take as they come: the link must carry them untouched.
+    {"kind": "t2v&x=1 #y", "preset": "a+b c?d"},
+])
+def test_the_load_more_link_keeps_the_filters_intact(owner_client, owner, query):
+    kind = query.get("kind", "t2v")
+    for n in range(26):
+        make_video(owner, f"clip {n} a&b=c #x", preset=query["preset"], kind=kind,
+                   is_favourite=True, age=timedelta(minutes=n))
+    page = owner_client.get(reverse("gallery"), query).content.decode()
+    assert page.count('class="tile"') == 24
+    params = _load_more_query(page)
+    cursor = params.pop("after")
+    assert params == {key: [value] for key, value in query.items()}
+    more = owner_client.get(reverse("gallery"), {**query, "after": cursor[0]}, **HTMX)
+    assert more.content.decode().count('class="tile"') == 2
