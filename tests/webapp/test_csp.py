@@ -78,6 +78,9 @@ def test_no_template_has_inline_scripts_handlers_or_styles():
         for pattern, what in INLINE:
             if pattern.search(text):
                 problems.append(f"{template.relative_to(ROOT)}: {what}")
+        # {# #} comments end at the line's end; a longer one would show up on the page.
+        if re.search(r"\{#(?:(?!#\}).)*$", text, re.M):
+            problems.append(f"{template.relative_to(ROOT)}: a {{# comment over several lines")
     assert not problems, problems
 
 
