@@ -269,6 +269,13 @@ if env.bool("DJANGO_BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # HSTS preload is a one-way commitment an operator opts into; not asking for it is no warning.
 SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+# Where a reverse proxy may connect from: only these peers' X-Forwarded-For/-Proto are
+# believed (uvicorn --forwarded-allow-ips; the launcher and the web image pass this list).
+# Anyone else is seen at their own address, so per-address sign-in limits hold.
+FRAMECRAFT_TRUSTED_PROXIES = env.addresses("FRAMECRAFT_TRUSTED_PROXIES", ["127.0.0.1"])
+# allauth keys its rate limits on REMOTE_ADDR, which uvicorn has already resolved; it must
+# not read X-Forwarded-For (or another client-IP header) itself.
+ALLAUTH_TRUSTED_PROXY_COUNT = 0
 X_FRAME_OPTIONS = "DENY"
 
 
