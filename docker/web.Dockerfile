@@ -22,4 +22,6 @@ RUN DJANGO_DEBUG=0 DJANGO_SECRET_KEY=collectstatic-only \
 RUN useradd --create-home --uid 10001 framecraft && mkdir -p /data && chown framecraft /data
 USER framecraft
 EXPOSE 8000
-CMD ["sh", "-c", "python manage.py migrate --noinput && exec uvicorn webapp.asgi:application --host 0.0.0.0 --port 8000 --proxy-headers --forwarded-allow-ips='*' --workers ${WEB_WORKERS:-2}"]
+# Forwarded headers are believed only from FRAMECRAFT_TRUSTED_PROXIES (the TLS proxy's address
+# as the container sees it); migrate has checked the value's form before uvicorn starts.
+CMD ["sh", "-c", "python manage.py migrate --noinput && exec uvicorn webapp.asgi:application --host 0.0.0.0 --port 8000 --proxy-headers --forwarded-allow-ips \"${FRAMECRAFT_TRUSTED_PROXIES:-127.0.0.1}\" --workers ${WEB_WORKERS:-2}"]

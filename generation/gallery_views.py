@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.models import User
@@ -26,7 +26,7 @@ def _download_name(video: Video) -> str:
 
 
 @login_required
-@require_GET
+@require_safe
 def gallery_page(request: HttpRequest) -> HttpResponse:
     filters = gallery.GalleryFilters.from_query(request.GET)
     videos, next_cursor = gallery.page(
@@ -47,7 +47,7 @@ def gallery_page(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def video_detail(request: HttpRequest, video_id: str) -> HttpResponse:
     video = get_object_or_404(Video.objects.select_related("job__retry_of"),
                               pk=video_id, owner=request.user)
@@ -122,7 +122,7 @@ def share_video(request: HttpRequest, video_id: str) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def video_download(request: HttpRequest, video_id: str) -> HttpResponse:
     video = owned_video(request, video_id)
     return serve_media(request, video.file, "video/mp4", _download_name(video))
@@ -137,11 +137,12 @@ def _shared(slug: str) -> Video:
     return video
 
 
-@require_GET
+@require_safe
 def shared_video(request: HttpRequest, slug: str) -> HttpResponse:
     video = _shared(slug)
     visitor = gallery.visitor_id(request)
-    gallery.record_view(video, request, visitor)
+    if request.method == "GET":  # a link preview's HEAD is not a view
+        gallery.record_view(video, request, visitor)
     response = render(request, "gallery/shared.html", {
         "video": video,
         "page_url": request.build_absolute_uri(),
@@ -153,17 +154,17 @@ def shared_video(request: HttpRequest, slug: str) -> HttpResponse:
     return response
 
 
-@require_GET
+@require_safe
 def shared_file(request: HttpRequest, slug: str) -> HttpResponse:
     return serve_media(request, _shared(slug).file, "video/mp4")
 
 
-@require_GET
+@require_safe
 def shared_poster(request: HttpRequest, slug: str) -> HttpResponse:
     return serve_media(request, _shared(slug).poster, "image/jpeg")
 
 
-@require_GET
+@require_safe
 def public_profile(request: HttpRequest, username: str) -> HttpResponse:
     person = get_object_or_404(User, username=username, is_active=True)
     videos, next_cursor = gallery.page(Video.objects.public().filter(owner=person),
@@ -173,7 +174,7 @@ def public_profile(request: HttpRequest, username: str) -> HttpResponse:
                                       "next_cursor": next_cursor})
 
 
-@require_GET
+@require_safe
 def explore(request: HttpRequest) -> HttpResponse:
     videos, next_cursor = gallery.page(Video.objects.public().select_related("owner"),
                                        request.GET.get("after"), EXPLORE_PAGE_SIZE)

@@ -3,6 +3,7 @@
 Local disk: streamed by Django with byte ranges (so players can seek), or handed to the
 proxy with X-Accel-Redirect when FRAMECRAFT_MEDIA_ACCEL_PREFIX names an internal location.
 Object storage: a redirect to a short-lived signed URL. Callers check permission first.
+HEAD gets the same status and headers as GET (length, ranges) without opening the file.
 """
 
 from __future__ import annotations
@@ -53,8 +54,8 @@ def serve_media(request: HttpRequest, field_file: FieldFile, content_type: str,
             response["Content-Disposition"] = disposition
         return _private(response)
     try:
-        stream = field_file.open("rb")
         size = field_file.size
+        stream = None if request.method == "HEAD" else field_file.open("rb")
     except FileNotFoundError:
         raise Http404("The file is gone.") from None
     response = _ranged(request, stream, size, content_type)
@@ -63,28 +64,37 @@ def serve_media(request: HttpRequest, field_file: FieldFile, content_type: str,
     return _private(response)
 
 
-def _ranged(request: HttpRequest, stream: IO[bytes], size: int,
+def _ranged(request: HttpRequest, stream: IO[bytes] | None, size: int,
             content_type: str) -> HttpResponse:
+    """The whole file or one byte range; without a stream (HEAD), the same headers only."""
     match = _RANGE.match(request.headers.get("Range", "").strip())
     if not match or not (match.group(1) or match.group(2)):
         # No range, or one we do not serve (several ranges): the whole file, as RFC 9110 allows.
-        response: HttpResponse = FileResponse(stream, content_type=content_type)
-        response["Accept-Ranges"] = "bytes"
-        return response
-    first, last = match.groups()
-    if first:
-        start, end = int(first), min(int(last) if last else size - 1, size - 1)
-    else:  # a suffix: the last N bytes
-        start, end = max(0, size - int(last)), size - 1
-    if start > end or start >= size:
-        stream.close()
-        response = HttpResponse(status=416)
-        response["Content-Range"] = f"bytes */{size}"
-        return response
-    stream.seek(start)
-    response = StreamingHttpResponse(_read(stream, end - start + 1), status=206,
-                                     content_type=content_type)
-    response["Content-Range"] = f"bytes {start}-{end}/{size}"
+        start, end, status = 0, size - 1, 200
+    else:
+        first, last = match.groups()
+        if first:
+            start, end = int(first), min(int(last) if last else size - 1, size - 1)
+        else:  # a suffix: the last N bytes
+            start, end = max(0, size - int(last)), size - 1
+        if start > end or start >= size:
+            if stream is not None:
+                stream.close()
+            response = HttpResponse(status=416)
+            response["Content-Range"] = f"bytes */{size}"
+            return response
+        status = 206
+    response: HttpResponse
+    if stream is None:
+        response = HttpResponse(status=status, content_type=content_type)
+    elif status == 200:
+        response = FileResponse(stream, content_type=content_type)
+    else:
+        stream.seek(start)
+        response = StreamingHttpResponse(_read(stream, end - start + 1), status=206,
+                                         content_type=content_type)
+    if status == 206:
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
     response["Content-Length"] = str(end - start + 1)
     response["Accept-Ranges"] = "bytes"
     return response

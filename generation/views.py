@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 from django_ratelimit.decorators import ratelimit
 
 from generation import lifecycle
@@ -37,7 +37,7 @@ def _job_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def studio(request: HttpRequest) -> HttpResponse:
     initial = {}
     remix = request.GET.get("remix")
@@ -52,11 +52,15 @@ def studio(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def generation_form(request: HttpRequest) -> HttpResponse:
     """The form for another model: its defaults and limits, keeping what the user typed."""
     keep = {k: request.GET[k] for k in ("preset", "prompt", "negative_prompt", "seed")
             if request.GET.get(k)}
+    # A remix stays one (its lineage), as long as the video is still one the user may remix.
+    remix = request.GET.get("remix_of")
+    if remix and (source := remixable_video(request.user, remix)) is not None:
+        keep["remix_of"] = source.id
     return render(request, "generation/partials/generation_form.html",
                   {"form": TextToVideoForm(initial=keep)})
 
@@ -97,7 +101,7 @@ def submit(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def job_card(request: HttpRequest, job_id: str) -> HttpResponse:
     return _job_card(request, owned_job(request, job_id))
 
@@ -130,12 +134,12 @@ def retry(request: HttpRequest, job_id: str) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def video_file(request: HttpRequest, video_id: str) -> HttpResponse:
     return serve_media(request, owned_video(request, video_id).file, "video/mp4")
 
 
 @login_required
-@require_GET
+@require_safe
 def video_poster(request: HttpRequest, video_id: str) -> HttpResponse:
     return serve_media(request, owned_video(request, video_id).poster, "image/jpeg")

@@ -6,6 +6,7 @@ silently falling back to a default that hides the operator's mistake.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 
@@ -82,6 +83,16 @@ class Env:
         if any(not item for item in items):
             raise self._fail(name, value, "a comma-separated list without empty items")
         return items
+
+    def addresses(self, name: str, default: list[str]) -> list[str]:
+        """A comma-separated list of IP addresses or networks (``10.0.0.1``, ``172.16.0.0/12``)."""
+        items = self.list(name, default)
+        try:
+            return [str(ipaddress.ip_network(item, strict=False)) if "/" in item
+                    else str(ipaddress.ip_address(item)) for item in items]
+        except ValueError:
+            raise self._fail(name, ",".join(items),
+                             "IP addresses or networks separated by commas") from None
 
     def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
         value = self._raw(name)

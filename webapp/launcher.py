@@ -43,6 +43,14 @@ def celery_worker(name: str, queues: str, *extra: str) -> list[str]:
             "--loglevel", "INFO"]
 
 
+def web_command(host: str, port: str, trusted_proxies: list[str], *,
+                access_log: bool = False) -> list[str]:
+    """uvicorn serving the site; forwarded headers are believed only from trusted_proxies."""
+    return [sys.executable, "-m", "uvicorn", "webapp.asgi:application", "--host", host,
+            "--port", port, "--proxy-headers", "--forwarded-allow-ips", ",".join(trusted_proxies),
+            *([] if access_log else ["--no-access-log"])]
+
+
 def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
     django.setup()
@@ -58,10 +66,8 @@ def main() -> int:
         redis_process = embedded_redis.start(Path(settings.DATA_DIR))
         print(f"Embedded Redis on {embedded_redis.socket_path(Path(settings.DATA_DIR))}")
 
-    python = sys.executable
     children = [
-        _spawn([python, "-m", "uvicorn", "webapp.asgi:application", "--host", host,
-                "--port", port, "--no-access-log"], env),
+        _spawn(web_command(host, port, settings.FRAMECRAFT_TRUSTED_PROXIES), env),
         _spawn(celery_worker("generation", settings.CELERY_TASK_DEFAULT_QUEUE, "--beat",
                              "--schedule", str(Path(settings.DATA_DIR) / "celerybeat-schedule")),
                env),

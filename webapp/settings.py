@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "django.contrib.sites",
     "channels",
     "django_htmx",
+    "csp",
     "allauth",
     "allauth.account",
     "accounts",
@@ -56,6 +57,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
 ]
@@ -270,7 +272,52 @@ if env.bool("DJANGO_BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # HSTS preload is a one-way commitment an operator opts into; not asking for it is no warning.
 SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+# Where a reverse proxy may connect from: only these peers' X-Forwarded-For/-Proto are
+# believed (uvicorn --forwarded-allow-ips; the launcher and the web image pass this list).
+# Anyone else is seen at their own address, so per-address sign-in limits hold.
+FRAMECRAFT_TRUSTED_PROXIES = env.addresses("FRAMECRAFT_TRUSTED_PROXIES", ["127.0.0.1"])
+# allauth keys its rate limits on REMOTE_ADDR, which uvicorn has already resolved; it must
+# not read X-Forwarded-For (or another client-IP header) itself.
+ALLAUTH_TRUSTED_PROXY_COUNT = 0
 X_FRAME_OPTIONS = "DENY"
+
+
+def _s3_media_origins() -> list[str]:
+    """Where signed media URLs point when videos live in object storage."""
+    if FRAMECRAFT_STORAGE != "s3":
+        return []
+    options = STORAGES["default"]["OPTIONS"]
+    bucket, endpoint = options["bucket_name"], options["endpoint_url"]
+    if endpoint:
+        scheme, _, rest = endpoint.partition("://")
+        host = rest.split("/", 1)[0]
+        # Path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) addressing.
+        return [f"{scheme}://{host}", f"{scheme}://{bucket}.{host}"]
+    origins = [f"https://{bucket}.s3.amazonaws.com"]
+    if options["region_name"]:
+        origins.append(f"https://{bucket}.s3.{options['region_name']}.amazonaws.com")
+    return origins
+
+
+# Content-Security-Policy (django-csp): scripts and styles from the studio only, no inline
+# code or style attributes. 'self' in connect-src covers the same-origin websocket (CSP 3).
+# Job previews are data: URLs.
+_MEDIA_ORIGINS = _s3_media_origins()
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", *_MEDIA_ORIGINS],
+        "media-src": ["'self'", *_MEDIA_ORIGINS],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 SECURE_REFERRER_POLICY = "same-origin"
 
 # --- Misc -----------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 from django import template
+from django.http import QueryDict
 from django.utils import timezone
 
 from generation.models import Job
@@ -62,3 +63,15 @@ def preview_src(job: Job) -> str:
 @register.filter
 def percent(job: Job) -> int:
     return round(100 * job.progress_step / job.progress_total) if job.progress_total else 0
+
+
+@register.simple_tag
+def query_with(query: QueryDict | None, **overrides: object) -> str:
+    """``?`` and the current query with some keys replaced (None or "" drops a key), URL-encoded
+    by QueryDict: ``{% query_with request.GET after=next_cursor %}``."""
+    params = query.copy() if query is not None else QueryDict(mutable=True)
+    for key, value in overrides.items():
+        params.pop(key, None)
+        if value is not None and value != "":
+            params[key] = str(value)
+    return "?" + params.urlencode()

@@ -5,3 +5,8 @@ document.addEventListener("htmx:wsClose", () => {
 document.addEventListener("htmx:wsOpen", () => {
   document.body.classList.remove("ws-offline");
 });
+// Read-only fields meant for copying (the share link): one click selects all of it.
+document.addEventListener("click", (event) => {
+  const field = event.target.closest?.("input[data-select-on-click]");
+  if (field) field.select();
+});

@@ -33,6 +33,38 @@ def browser():
     del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
+class PageProblems:
+    """Content-Security-Policy violations and uncaught script errors of every page a test
+    opens (in any browser context it makes); the test fails at teardown if there are any."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def watch(self, context) -> None:
+        context.on("console", self._console)
+        context.on("weberror", lambda error: self.problems.append(
+            f"uncaught error on {error.page.url if error.page else '?'}: {error.error}"))
+
+    def _console(self, message) -> None:
+        if message.type == "error" and "Content Security Policy" in message.text:
+            self.problems.append(f"{message.page.url if message.page else '?'}: {message.text}")
+
+
+@pytest.fixture(autouse=True)
+def page_problems(browser, monkeypatch):
+    watcher = PageProblems()
+    new_context = browser.new_context
+
+    def watched_context(*args, **kwargs):
+        context = new_context(*args, **kwargs)
+        watcher.watch(context)
+        return context
+
+    monkeypatch.setattr(browser, "new_context", watched_context)
+    yield watcher
+    assert not watcher.problems, "\n".join(watcher.problems)
+
+
 @pytest.fixture
 def live_studio(transactional_db, tmp_path):
     """The site served by uvicorn with a Celery worker, both on the test database."""

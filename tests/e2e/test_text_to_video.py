@@ -21,12 +21,12 @@ def sign_up(page, base_url: str, username: str) -> None:
 
 def test_a_new_user_generates_a_video_and_watches_it_live(page, live_studio):
     sign_up(page, live_studio, "ada")
-    page.wait_for_function("document.body.classList.contains('ws-offline') === false")
+    page.wait_for_function("() => document.body.classList.contains('ws-offline') === false")
     page.fill("textarea[name=prompt]", "a paper boat drifting on a pond")
     page.click("summary")
     page.select_option("select[name=size]", "96x160")
     page.fill("input[name=steps]", "40")
-    page.evaluate("window.__noReload = true")
+    page.evaluate("() => { window.__noReload = true; }")
     # The page records every step counter it shows; polling from here could miss steps or race
     # with a card being swapped between two reads.
     page.evaluate(
@@ -47,11 +47,12 @@ def test_a_new_user_generates_a_video_and_watches_it_live(page, live_studio):
 
     card = page.locator(".job-card").first
     page.wait_for_function(
-        "document.querySelector('.job-card')?.dataset.status === 'succeeded'", timeout=120_000
+        "() => document.querySelector('.job-card')?.dataset.status === 'succeeded'",
+        timeout=120_000
     )
-    steps_seen = set(page.evaluate("window.__stepsSeen"))
+    steps_seen = set(page.evaluate("() => window.__stepsSeen"))
     assert len(steps_seen) >= 2, f"the step counter did not advance live: {steps_seen}"
-    assert page.evaluate("window.__noReload") is True, "the page was reloaded"
+    assert page.evaluate("() => window.__noReload") is True, "the page was reloaded"
 
     video = card.locator("video")
     video.wait_for()

@@ -161,3 +161,67 @@ def test_detail_queries_stay_constant_as_lineage_grows(owner_client, owner):
         child = make_video(owner)
         _remix(child, source)
     assert _count_queries(owner_client, url) == few
+
+
+def test_changing_the_model_while_remixing_keeps_the_remix(owner_client, owner, models):
+    from worker.catalogue import build_pipeline
+
+    build_pipeline("tiny").save_pretrained(models / "wan2.1-t2v-1.3b")  # a second model
+    video = make_video(owner, "a paper crane")
+    owner_client.get(reverse("studio"), {"remix": video.id})
+    page = owner_client.get(reverse("generation_form"), {
+        "preset": "wan2.1-t2v-1.3b", "prompt": "a paper crane", "remix_of": str(video.id)},
+        **HTMX).content.decode()
+    assert '<option value="wan2.1-t2v-1.3b" selected>' in page
+    assert f'name="remix_of" value="{video.id}"' in page
+    assert "Remixing a video" in page
+    # The form as the browser now holds it, submitted with the model switched back.
+    response = csrf_post(owner_client, reverse("submit_job"), {
+        "preset": "tiny", "prompt": "a paper crane, at night", "negative_prompt": "",
+        "size": "128x128", "num_frames": "17", "steps": "8", "guidance": "5.0", "seed": "1",
+        "remix_of": page.split('name="remix_of" value="')[1].split('"')[0]}, **HTMX)
+    assert response.status_code == 200
+    job = Job.objects.exclude(pk=video.job_id).get()
+    assert job.origin == JobOrigin.REMIX
+    assert lifecycle.remix_source(job) == video
+
+
+def test_the_model_switch_drops_a_remix_of_a_video_you_may_not_remix(stranger_client, owner):
+    video = make_video(owner)
+    response = stranger_client.get(reverse("generation_form"), {
+        "preset": "tiny", "remix_of": str(video.id)}, **HTMX)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert str(video.id) not in page and "Remixing a video" not in page
+    assert "not-a-uuid" not in stranger_client.get(reverse("generation_form"), {
+        "preset": "tiny", "remix_of": "not-a-uuid"}, **HTMX).content.decode()
+
+
+def _load_more_query(page: str) -> dict[str, list[str]]:
+    from html import unescape
+    from urllib.parse import parse_qs, urlsplit
+
+    href = unescape(page.split('class="load-more" hx-get="')[1].split('"')[0])
+    parts = urlsplit(href)
+    assert parts.path == reverse("gallery") and not parts.fragment
+    return parse_qs(parts.query, keep_blank_values=True)
+
+
+@pytest.mark.parametrize("query", [
+    {"q": "a&b=c #x", "preset": "wan+2.1/t2v", "kind": "t2v", "period": "week",
+     "favourites": "1"},
+    # Values the filters take as they come: the link must carry them untouched.
+    {"kind": "t2v&x=1 #y", "preset": "a+b c?d"},
+])
+def test_the_load_more_link_keeps_the_filters_intact(owner_client, owner, query):
+    kind = query.get("kind", "t2v")
+    for n in range(26):
+        make_video(owner, f"clip {n} a&b=c #x", preset=query["preset"], kind=kind,
+                   is_favourite=True, age=timedelta(minutes=n))
+    page = owner_client.get(reverse("gallery"), query).content.decode()
+    assert page.count('class="tile"') == 24
+    params = _load_more_query(page)
+    cursor = params.pop("after")
+    assert params == {key: [value] for key, value in query.items()}
+    more = owner_client.get(reverse("gallery"), {**query, "after": cursor[0]}, **HTMX)
+    assert more.content.decode().count('class="tile"') == 2
