@@ -18,6 +18,7 @@ test: $(VENV)/.installed-test browser
 
 check: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	DJANGO_DEBUG=0 DJANGO_SECRET_KEY=check-only-$$(date +%s)-not-a-real-key-0123456789abcdefghij \
 		DJANGO_ALLOWED_HOSTS=studio.example.com $(PY) manage.py check --deploy --fail-level WARNING
 

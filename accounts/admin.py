@@ -7,7 +7,7 @@ from accounts.models import User
 @admin.register(User)
 class FramecraftUserAdmin(UserAdmin):
     fieldsets = (
-        *UserAdmin.fieldsets,
+        *(UserAdmin.fieldsets or ()),
         ("Studio", {"fields": ("display_name", "bio", "max_active_jobs")}),
     )
     list_display = ("username", "email", "display_name", "is_staff", "date_joined")

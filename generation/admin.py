@@ -1,3 +1,5 @@
+from typing import cast
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -6,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path
 
+from accounts.models import User
 from generation import lifecycle
 from generation.models import (
     ACTIVE_STATUSES,
@@ -88,7 +91,7 @@ class ModelsAdmin(admin.ModelAdmin):
         else:
             with transaction.atomic():
                 operation = ModelOperation.objects.create(preset=preset, action=action,
-                                                          requested_by=request.user)
+                                                          requested_by=cast(User, request.user))
                 transaction.on_commit(lambda: celery_app.send_task(
                     "framecraft.model_operation", args=[operation.pk]))
             self.message_user(request, f"Asked a worker to {action} {preset}.",

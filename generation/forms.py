@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -39,10 +39,13 @@ class TextToVideoForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.presets = {preset.id: preset for preset in text_to_video_presets()}
-        self.fields["preset"].choices = [(p.id, p.label) for p in self.presets.values()]
+        self._choice("preset").choices = [(p.id, p.label) for p in self.presets.values()]
         self.selected_preset = self._selected_preset()
         if self.selected_preset is not None:
             self._apply_limits(self.selected_preset)
+
+    def _choice(self, name: str) -> forms.ChoiceField:
+        return cast(forms.ChoiceField, self.fields[name])
 
     def _selected_preset(self) -> Preset | None:
         wanted = self.data.get("preset") if self.is_bound else self.initial.get("preset")
@@ -52,12 +55,12 @@ class TextToVideoForm(forms.Form):
 
     def _apply_limits(self, preset: Preset) -> None:
         fields = self.fields
-        fields["size"].choices = [
+        self._choice("size").choices = [
             (_size_value(w, h), f"{w} × {h}" + (" (landscape)" if w > h else " (portrait)"
                                                if h > w else " (square)"))
             for w, h in preset.sizes
         ]
-        fields["num_frames"].choices = [
+        self._choice("num_frames").choices = [
             (n, f"{n} frames · {preset.duration_s(n):.1f} s") for n in preset.frame_choices()
         ]
         # The browser's hints; clean() checks the same limits on the server.
@@ -74,27 +77,30 @@ class TextToVideoForm(forms.Form):
             }
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if self.selected_preset is None:
             raise forms.ValidationError("No model is installed yet; ask an admin to add one.")
         if self.errors:
             return data
         width, height = (int(x) for x in data["size"].split("x"))
-        errors = self.selected_preset.parameter_errors(
-            width=width, height=height, num_frames=data["num_frames"],
-            steps=data["steps"], guidance=data["guidance"],
+        seed = data["seed"] if data["seed"] is not None else secrets.randbelow(MAX_SEED + 1)
+        # The spec holds the rules (the catalogue's limits); the form only shows its verdict.
+        self._spec = TextToVideo(
+            preset=data["preset"], prompt=data["prompt"].strip(),
+            negative_prompt=data["negative_prompt"].strip(), width=width, height=height,
+            num_frames=data["num_frames"], steps=data["steps"], guidance=data["guidance"],
+            seed=seed,
         )
-        for field, message in errors.items():
-            self.add_error(field, message)
-        data["width"], data["height"] = width, height
+        for field, message in self._spec.errors().items():
+            self.add_error(field if field in self.fields else None, message)
         return data
 
     @classmethod
     def initial_from_recipe(cls, recipe: dict[str, Any], remix_of: Any = None
                             ) -> dict[str, Any]:
         """Prefill the form with a video's recipe (Remix)."""
-        initial = {k: recipe[k] for k in ("prompt", "negative_prompt", "num_frames", "steps",
-                                          "guidance", "seed") if k in recipe}
+        keys = ("prompt", "negative_prompt", "num_frames", "steps", "guidance", "seed")
+        initial: dict[str, Any] = {k: recipe[k] for k in keys if k in recipe}
         initial["preset"] = recipe.get("preset")
         if "width" in recipe and "height" in recipe:
             initial["size"] = _size_value(recipe["width"], recipe["height"])
@@ -102,12 +108,5 @@ class TextToVideoForm(forms.Form):
         return initial
 
     def spec(self) -> TextToVideo:
-        """The job spec from the cleaned data; a missing seed is drawn here."""
-        data = self.cleaned_data
-        seed = data["seed"] if data["seed"] is not None else secrets.randbelow(MAX_SEED + 1)
-        return TextToVideo(
-            preset=data["preset"], prompt=data["prompt"].strip(),
-            negative_prompt=data["negative_prompt"].strip(), width=data["width"],
-            height=data["height"], num_frames=data["num_frames"], steps=data["steps"],
-            guidance=data["guidance"], seed=seed,
-        )
+        """The validated job spec (call after is_valid); a missing seed was drawn in clean."""
+        return self._spec

@@ -138,7 +138,7 @@ def record_view(video: Video, request: HttpRequest, visitor: str) -> None:
 @receiver(post_delete, sender=Video)
 def _delete_files(sender: type[Video], instance: Video, **kwargs: Any) -> None:
     """Remove a deleted video's files, once the deletion is committed."""
-    names = [(f.storage, f.name) for f in (instance.file, instance.poster) if f]
+    names = [(f.storage, f.name) for f in (instance.file, instance.poster) if f and f.name]
 
     def remove() -> None:
         for storage, name in names:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
@@ -17,6 +18,7 @@ from generation.media import serve_media
 from generation.models import TASK_CHOICES, InputRole, Job, JobInput, Video
 from generation.presets import preset_label
 from generation.views import owned_video
+from webapp.http import HtmxRequest, SignedInRequest
 
 EXPLORE_PAGE_SIZE = 24
 
@@ -27,11 +29,12 @@ def _download_name(video: Video) -> str:
 
 @login_required
 @require_safe
-def gallery_page(request: HttpRequest) -> HttpResponse:
+def gallery_page(request: SignedInRequest) -> HttpResponse:
     filters = gallery.GalleryFilters.from_query(request.GET)
     videos, next_cursor = gallery.page(
         filters.apply(Video.objects.owned_by(request.user)), request.GET.get("after"))
-    context = {"videos": videos, "next_cursor": next_cursor, "filters": filters,
+    context: dict[str, object] = {"videos": videos, "next_cursor": next_cursor,
+               "filters": filters,
                "query": request.GET.copy()}
     if request.htmx and request.GET.get("after"):
         return render(request, "gallery/partials/tiles.html", context)
@@ -48,7 +51,7 @@ def gallery_page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_safe
-def video_detail(request: HttpRequest, video_id: str) -> HttpResponse:
+def video_detail(request: SignedInRequest, video_id: str) -> HttpResponse:
     video = get_object_or_404(Video.objects.select_related("job__retry_of"),
                               pk=video_id, owner=request.user)
     return render(request, "gallery/detail.html", {
@@ -78,7 +81,7 @@ def _share_url(request: HttpRequest, video: Video) -> str | None:
 
 @login_required
 @require_POST
-def toggle_favourite(request: HttpRequest, video_id: str) -> HttpResponse:
+def toggle_favourite(request: SignedInRequest, video_id: str) -> HttpResponse:
     video = owned_video(request, video_id)
     gallery.toggle_favourite(video)
     if not request.htmx:
@@ -88,7 +91,7 @@ def toggle_favourite(request: HttpRequest, video_id: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def delete_video(request: HttpRequest, video_id: str) -> HttpResponse:
+def delete_video(request: SignedInRequest, video_id: str) -> HttpResponse:
     video = owned_video(request, video_id)
     video.delete()
     if request.htmx and request.POST.get("from") == "grid":
@@ -101,7 +104,7 @@ def delete_video(request: HttpRequest, video_id: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def share_video(request: HttpRequest, video_id: str) -> HttpResponse:
+def share_video(request: SignedInRequest, video_id: str) -> HttpResponse:
     video = owned_video(request, video_id)
     error = None
     try:
@@ -123,7 +126,7 @@ def share_video(request: HttpRequest, video_id: str) -> HttpResponse:
 
 @login_required
 @require_safe
-def video_download(request: HttpRequest, video_id: str) -> HttpResponse:
+def video_download(request: SignedInRequest, video_id: str) -> HttpResponseBase:
     video = owned_video(request, video_id)
     return serve_media(request, video.file, "video/mp4", _download_name(video))
 
@@ -155,17 +158,17 @@ def shared_video(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_safe
-def shared_file(request: HttpRequest, slug: str) -> HttpResponse:
+def shared_file(request: HttpRequest, slug: str) -> HttpResponseBase:
     return serve_media(request, _shared(slug).file, "video/mp4")
 
 
 @require_safe
-def shared_poster(request: HttpRequest, slug: str) -> HttpResponse:
+def shared_poster(request: HttpRequest, slug: str) -> HttpResponseBase:
     return serve_media(request, _shared(slug).poster, "image/jpeg")
 
 
 @require_safe
-def public_profile(request: HttpRequest, username: str) -> HttpResponse:
+def public_profile(request: HtmxRequest, username: str) -> HttpResponse:
     person = get_object_or_404(User, username=username, is_active=True)
     videos, next_cursor = gallery.page(Video.objects.public().filter(owner=person),
                                        request.GET.get("after"))
@@ -175,7 +178,7 @@ def public_profile(request: HttpRequest, username: str) -> HttpResponse:
 
 
 @require_safe
-def explore(request: HttpRequest) -> HttpResponse:
+def explore(request: HtmxRequest) -> HttpResponse:
     videos, next_cursor = gallery.page(Video.objects.public().select_related("owner"),
                                        request.GET.get("after"), EXPLORE_PAGE_SIZE)
     template = "gallery/partials/public_tiles.html" if request.htmx else "gallery/explore.html"

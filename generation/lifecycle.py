@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import logging
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -250,7 +251,8 @@ def heartbeat(job_id: uuid.UUID, attempt: int) -> bool:
         heartbeat_at=timezone.now()) == 1
 
 
-def step_verdict(job_id: uuid.UUID, attempt: int) -> tuple[StepVerdict, dict[str, Any] | None]:
+def step_verdict(job_id: uuid.UUID, attempt: int
+                 ) -> tuple[StepVerdict, Mapping[str, Any] | None]:
     """Read between two steps: go on, stop for a cancel, or stop because the job is lost.
     Also returns the row's owner and sequence, so that progress needs no second read."""
     row = Job.objects.filter(pk=job_id).values(

@@ -23,6 +23,7 @@ from django.http import (
     HttpResponseRedirect,
     StreamingHttpResponse,
 )
+from django.http.response import HttpResponseBase
 from django.utils.http import content_disposition_header
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -38,19 +39,20 @@ def _is_local(field_file: FieldFile) -> bool:
 
 
 def serve_media(request: HttpRequest, field_file: FieldFile, content_type: str,
-                download_name: str | None = None) -> HttpResponse:
+                download_name: str | None = None) -> HttpResponseBase:
     if not field_file:
         raise Http404("No such file.")
+    name = field_file.name or ""
     disposition = content_disposition_header(download_name is not None, download_name or "")
     if not _is_local(field_file):
         parameters = {"ResponseContentDisposition": disposition} if download_name else None
-        return HttpResponseRedirect(field_file.storage.url(field_file.name,
-                                                           parameters=parameters))
+        # S3 storage's url() takes the response headers to sign in.
+        return HttpResponseRedirect(field_file.storage.url(  # type: ignore[call-arg]
+            name, parameters=parameters))
     if settings.FRAMECRAFT_MEDIA_ACCEL_PREFIX:
         response = HttpResponse(content_type=content_type)
-        response["X-Accel-Redirect"] = settings.FRAMECRAFT_MEDIA_ACCEL_PREFIX + quote(
-            field_file.name)
-        if download_name:
+        response["X-Accel-Redirect"] = settings.FRAMECRAFT_MEDIA_ACCEL_PREFIX + quote(name)
+        if download_name and disposition:
             response["Content-Disposition"] = disposition
         return _private(response)
     try:
@@ -58,14 +60,14 @@ def serve_media(request: HttpRequest, field_file: FieldFile, content_type: str,
         stream = None if request.method == "HEAD" else field_file.open("rb")
     except FileNotFoundError:
         raise Http404("The file is gone.") from None
-    response = _ranged(request, stream, size, content_type)
-    if download_name:
-        response["Content-Disposition"] = disposition
-    return _private(response)
+    ranged = _ranged(request, stream, size, content_type)
+    if download_name and disposition:
+        ranged["Content-Disposition"] = disposition
+    return _private(ranged)
 
 
 def _ranged(request: HttpRequest, stream: IO[bytes] | None, size: int,
-            content_type: str) -> HttpResponse:
+            content_type: str) -> HttpResponseBase:
     """The whole file or one byte range; without a stream (HEAD), the same headers only."""
     match = _RANGE.match(request.headers.get("Range", "").strip())
     if not match or not (match.group(1) or match.group(2)):
@@ -80,11 +82,11 @@ def _ranged(request: HttpRequest, stream: IO[bytes] | None, size: int,
         if start > end or start >= size:
             if stream is not None:
                 stream.close()
-            response = HttpResponse(status=416)
-            response["Content-Range"] = f"bytes */{size}"
-            return response
+            refused = HttpResponse(status=416)
+            refused["Content-Range"] = f"bytes */{size}"
+            return refused
         status = 206
-    response: HttpResponse
+    response: HttpResponseBase
     if stream is None:
         response = HttpResponse(status=status, content_type=content_type)
     elif status == 200:
@@ -112,7 +114,7 @@ def _read(stream: IO[bytes], length: int) -> Iterator[bytes]:
         stream.close()
 
 
-def _private(response: HttpResponse) -> HttpResponse:
+def _private(response: HttpResponseBase) -> HttpResponseBase:
     # Never kept by shared caches; the browser may keep it for a while.
     response["Cache-Control"] = "private, max-age=3600"
     return response

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -31,7 +32,7 @@ def recent_jobs(user: Any) -> list[Job]:
         .order_by("-created_at")[:RECENT_JOBS])
 
 
-def remixable_video(user: Any, video_id: object) -> Video | None:
+def remixable_video(user: Any, video_id: str | uuid.UUID) -> Video | None:
     """A video whose recipe `user` may start from: one of theirs, or a public one."""
     try:
         return Video.objects.filter(

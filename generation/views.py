@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST, require_safe
 from django_ratelimit.decorators import ratelimit
@@ -16,6 +17,7 @@ from generation.media import serve_media
 from generation.models import Job, Video
 from generation.queries import recent_jobs, remixable_video, with_queue_positions
 from generation.specs import SpecError
+from webapp.http import SignedInRequest
 
 
 def owned_job(request: HttpRequest, job_id: str) -> Job:
@@ -38,7 +40,7 @@ def _job_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_safe
-def studio(request: HttpRequest) -> HttpResponse:
+def studio(request: SignedInRequest) -> HttpResponse:
     initial = {}
     remix = request.GET.get("remix")
     if remix:
@@ -53,10 +55,10 @@ def studio(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_safe
-def generation_form(request: HttpRequest) -> HttpResponse:
+def generation_form(request: SignedInRequest) -> HttpResponse:
     """The form for another model: its defaults and limits, keeping what the user typed."""
-    keep = {k: request.GET[k] for k in ("preset", "prompt", "negative_prompt", "seed")
-            if request.GET.get(k)}
+    kept = ("preset", "prompt", "negative_prompt", "seed")
+    keep: dict[str, object] = {k: request.GET[k] for k in kept if request.GET.get(k)}
     # A remix stays one (its lineage), as long as the video is still one the user may remix.
     remix = request.GET.get("remix_of")
     if remix and (source := remixable_video(request.user, remix)) is not None:
@@ -69,7 +71,7 @@ def generation_form(request: HttpRequest) -> HttpResponse:
 @require_POST
 @ratelimit(key="user", rate=lambda group, request: settings.FRAMECRAFT_SUBMIT_RATE,
            method="POST", block=False)
-def submit(request: HttpRequest) -> HttpResponse:
+def submit(request: SignedInRequest) -> HttpResponse:
     form = TextToVideoForm(request.POST)
     if getattr(request, "limited", False):
         form.is_valid()
@@ -102,13 +104,13 @@ def submit(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_safe
-def job_card(request: HttpRequest, job_id: str) -> HttpResponse:
+def job_card(request: SignedInRequest, job_id: str) -> HttpResponse:
     return _job_card(request, owned_job(request, job_id))
 
 
 @login_required
 @require_POST
-def cancel(request: HttpRequest, job_id: str) -> HttpResponse:
+def cancel(request: SignedInRequest, job_id: str) -> HttpResponse:
     job = owned_job(request, job_id)
     if not lifecycle.cancel(job):
         messages.info(request, "That job had already finished.")
@@ -120,7 +122,7 @@ def cancel(request: HttpRequest, job_id: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def retry(request: HttpRequest, job_id: str) -> HttpResponse:
+def retry(request: SignedInRequest, job_id: str) -> HttpResponse:
     job = owned_job(request, job_id)
     try:
         lifecycle.retry(job)
@@ -135,11 +137,11 @@ def retry(request: HttpRequest, job_id: str) -> HttpResponse:
 
 @login_required
 @require_safe
-def video_file(request: HttpRequest, video_id: str) -> HttpResponse:
+def video_file(request: SignedInRequest, video_id: str) -> HttpResponseBase:
     return serve_media(request, owned_video(request, video_id).file, "video/mp4")
 
 
 @login_required
 @require_safe
-def video_poster(request: HttpRequest, video_id: str) -> HttpResponse:
+def video_poster(request: SignedInRequest, video_id: str) -> HttpResponseBase:
     return serve_media(request, owned_video(request, video_id).poster, "image/jpeg")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,11 +64,25 @@ def password() -> str:
     return "correct-horse-battery-staple-42"
 
 
-def _make_user(username: str, password: str):
+@functools.cache
+def _hashed(password: str) -> str:
+    from django.contrib.auth.hashers import make_password
+
+    return make_password(password)
+
+
+def make_user(username: str, password: str = "correct-horse-battery-staple-42", **fields):
+    """A user whose password works everywhere (a real PBKDF2 hash, so servers the tests start
+    accept it), hashed once per password: at 0.4 s a hash, hashing for every test's users
+    would cost minutes."""
     from accounts.models import User
 
-    return User.objects.create_user(username=username, email=f"{username}@example.com",
-                                    password=password)
+    fields.setdefault("email", f"{username}@example.com")
+    return User.objects.create(username=username, password=_hashed(password), **fields)
+
+
+def _make_user(username: str, password: str):
+    return make_user(username, password)
 
 
 @pytest.fixture

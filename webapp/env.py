@@ -6,9 +6,11 @@ silently falling back to a default that hides the operator's mistake.
 
 from __future__ import annotations
 
+import builtins
 import ipaddress
 import os
 from collections.abc import Mapping
+from typing import overload
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -16,24 +18,36 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
+# Methods named str, int, float, bool and list shadow the builtins inside the class, so its
+# annotations spell them builtins.*.
 class Env:
     """Typed accessors over a mapping of environment variables (``os.environ`` by default)."""
 
-    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(self, environ: Mapping[builtins.str, builtins.str] | None = None) -> None:
         self.environ = os.environ if environ is None else environ
 
-    def _raw(self, name: str) -> str | None:
+    def _raw(self, name: builtins.str) -> builtins.str | None:
         value = self.environ.get(name)
         if value is None or value.strip() == "":
             return None
         return value.strip()
 
-    def _fail(self, name: str, value: str, expected: str) -> ImproperlyConfigured:
+    def _fail(self, name: builtins.str, value: builtins.str,
+              expected: builtins.str) -> ImproperlyConfigured:
         return ImproperlyConfigured(
             f"Environment variable {name}={value!r} is malformed: expected {expected}."
         )
 
-    def str(self, name: str, default: str | None = None, *, required: bool = False) -> str | None:
+    @overload
+    def str(self, name: builtins.str, default: builtins.str, *,
+            required: builtins.bool = False) -> builtins.str: ...
+
+    @overload
+    def str(self, name: builtins.str, default: None = None, *,
+            required: builtins.bool = False) -> builtins.str | None: ...
+
+    def str(self, name: builtins.str, default: builtins.str | None = None, *,
+            required: builtins.bool = False) -> builtins.str | None:
         value = self._raw(name)
         if value is None:
             if required:
@@ -41,7 +55,7 @@ class Env:
             return default
         return value
 
-    def bool(self, name: str, default: bool) -> bool:
+    def bool(self, name: builtins.str, default: builtins.bool) -> builtins.bool:
         value = self._raw(name)
         if value is None:
             return default
@@ -51,7 +65,8 @@ class Env:
             return False
         raise self._fail(name, value, "one of 1/0, true/false, yes/no, on/off")
 
-    def int(self, name: str, default: int, *, min_value: int | None = None) -> int:
+    def int(self, name: builtins.str, default: builtins.int, *,
+            min_value: builtins.int | None = None) -> builtins.int:
         value = self._raw(name)
         if value is None:
             return default
@@ -63,7 +78,8 @@ class Env:
             raise self._fail(name, value, f"a whole number of at least {min_value}")
         return number
 
-    def float(self, name: str, default: float, *, min_value: float | None = None) -> float:
+    def float(self, name: builtins.str, default: builtins.float, *,
+              min_value: builtins.float | None = None) -> builtins.float:
         value = self._raw(name)
         if value is None:
             return default
@@ -75,7 +91,8 @@ class Env:
             raise self._fail(name, value, f"a number of at least {min_value}")
         return number
 
-    def list(self, name: str, default: list[str]) -> list[str]:
+    def list(self, name: builtins.str,
+             default: builtins.list[builtins.str]) -> builtins.list[builtins.str]:
         value = self._raw(name)
         if value is None:
             return list(default)
@@ -84,7 +101,8 @@ class Env:
             raise self._fail(name, value, "a comma-separated list without empty items")
         return items
 
-    def addresses(self, name: str, default: list[str]) -> list[str]:
+    def addresses(self, name: builtins.str,
+                  default: builtins.list[builtins.str]) -> builtins.list[builtins.str]:
         """A comma-separated list of IP addresses or networks (``10.0.0.1``, ``172.16.0.0/12``)."""
         items = self.list(name, default)
         try:
@@ -94,7 +112,8 @@ class Env:
             raise self._fail(name, ",".join(items),
                              "IP addresses or networks separated by commas") from None
 
-    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+    def choice(self, name: builtins.str, default: builtins.str,
+               choices: tuple[builtins.str, ...]) -> builtins.str:
         value = self._raw(name)
         if value is None:
             return default
@@ -102,7 +121,7 @@ class Env:
             raise self._fail(name, value, "one of " + ", ".join(choices))
         return value
 
-    def url(self, name: str, schemes: tuple[str, ...]) -> str | None:
+    def url(self, name: builtins.str, schemes: tuple[builtins.str, ...]) -> builtins.str | None:
         value = self._raw(name)
         if value is None:
             return None

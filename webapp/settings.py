@@ -7,6 +7,7 @@ services.
 
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -95,7 +96,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "db.sqlite3",
+            "NAME": str(DATA_DIR / "db.sqlite3"),
         }
     }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -228,7 +229,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(env.str("FRAMECRAFT_MEDIA_ROOT", str(DATA_DIR / "media")))
 MEDIA_URL = "/media-not-public/"
 WHITENOISE_USE_FINDERS = DEBUG
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
@@ -286,7 +287,7 @@ def _s3_media_origins() -> list[str]:
     """Where signed media URLs point when videos live in object storage."""
     if FRAMECRAFT_STORAGE != "s3":
         return []
-    options = STORAGES["default"]["OPTIONS"]
+    options: dict[str, Any] = STORAGES["default"]["OPTIONS"]
     bucket, endpoint = options["bucket_name"], options["endpoint_url"]
     if endpoint:
         scheme, _, rest = endpoint.partition("://")

@@ -142,4 +142,4 @@ def _gpu_name(device: str) -> str:
         return ""
     import torch  # the worker has it; imported here to keep Django-side imports light
 
-    return torch.cuda.get_device_name(torch.device(device))
+    return str(torch.cuda.get_device_name(torch.device(device)))

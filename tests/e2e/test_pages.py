@@ -10,9 +10,9 @@ import pytest
 from django.core.files import File
 from django.core.files.base import ContentFile
 
-from accounts.models import User
 from generation import lifecycle
 from generation.models import Job, JobStatus, Video
+from tests.conftest import make_user
 from worker.runtime.encode import encode_mp4, poster_jpeg
 
 pytestmark = pytest.mark.e2e
@@ -25,7 +25,7 @@ SCREENSHOTS = os.environ.get("FRAMECRAFT_SCREENSHOTS")
 
 @pytest.fixture
 def ada_and_her_video(tmp_path):
-    ada = User.objects.create_user("ada", "ada@example.com", PASSWORD, bio="I make clips.")
+    ada = make_user("ada", PASSWORD, bio="I make clips.")
     frames = np.random.default_rng(0).integers(0, 255, (8, 96, 128, 3), dtype=np.uint8)
     info = encode_mp4(frames, 8, tmp_path / "clip.mp4", {"title": "noise"})
     prompt = ("a very long prompt about a lighthouse on a cliff at dusk with waves crashing "
@@ -136,7 +136,7 @@ def test_switching_the_model_while_remixing_keeps_the_lineage(page, live_studio,
 
 def test_the_admin_works_under_the_policy(browser, live_studio, ada_and_her_video):
     _, video = ada_and_her_video
-    User.objects.create_superuser("root", "root@example.com", PASSWORD)
+    make_user("root", PASSWORD, is_staff=True, is_superuser=True)
     context = browser.new_context()
     page = context.new_page()
     page.goto(f"{live_studio}/admin/login/")

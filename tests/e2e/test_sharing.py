@@ -5,8 +5,8 @@ import pytest
 from django.core.files import File
 from django.core.files.base import ContentFile
 
-from accounts.models import User
 from generation.models import Video
+from tests.conftest import make_user
 from tests.e2e.conftest import play_video
 from worker.runtime.encode import encode_mp4, poster_jpeg
 
@@ -16,7 +16,7 @@ PASSWORD = "correct-horse-battery-42"
 
 @pytest.fixture
 def video_of_ada(tmp_path):
-    ada = User.objects.create_user("ada", "ada@example.com", PASSWORD)
+    ada = make_user("ada", PASSWORD)
     frames = np.random.default_rng(0).integers(0, 255, (16, 96, 128, 3), dtype=np.uint8)
     info = encode_mp4(frames, 8, tmp_path / "clip.mp4", {"title": "noise"})
     video = Video(owner=ada, prompt="a shared noise clip", preset="tiny", width=info.width,

@@ -9,9 +9,8 @@ from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
-from accounts.models import User
 from generation.models import JobStatus, ModelOperation
-from tests.conftest import csrf_post
+from tests.conftest import csrf_post, make_user
 from worker.models_volume import carry_out
 
 PAGE = "admin:generation_modeloperation_changelist"
@@ -21,7 +20,7 @@ RUN = "admin:generation_modeloperation_run"
 
 @pytest.fixture
 def admin_client(db) -> Client:
-    staff = User.objects.create_superuser("root", "root@example.com", "x-very-secret-42")
+    staff = make_user("root", is_staff=True, is_superuser=True)
     client = Client(enforce_csrf_checks=True)
     client.force_login(staff)
     return client

@@ -9,6 +9,7 @@ from django.conf import settings
 from generation import lifecycle
 from generation.models import Job, JobStatus, Video, WorkerState
 from tests.channel_events import GroupListener
+from tests.conftest import make_user
 from tests.jobs import TINY_PARAMS, submit_tiny
 from tests.processes import start_worker, wait_for
 
@@ -88,9 +89,8 @@ def _started_order(jobs):
             .order_by("started_at")]
 
 
-def test_jobs_start_round_robin_between_people_on_one_worker(owner, stranger, worker,
-                                                             django_user_model):
-    third = django_user_model.objects.create_user("third", "third@example.com", "x" * 20)
+def test_jobs_start_round_robin_between_people_on_one_worker(owner, stranger, worker):
+    third = make_user("third")
     # A's first job runs long enough for the others to submit while it runs.
     a1 = submit_tiny(owner, steps=12, num_frames=33, width=160, height=96)
     a2, a3 = submit_tiny(owner, seed=2), submit_tiny(owner, seed=3)

@@ -120,8 +120,8 @@ class FramePackCalls(CallAdapter):
     """FramePack denoises once per section: a callback for every step of every section."""
 
     def expected_callbacks(self, preset: Preset, request: GenerationRequest, pipeline: Any) -> int:
-        window = preset.call_defaults.get("latent_window_size", 9)
-        window_frames = (window - 1) * pipeline.vae_scale_factor_temporal + 1
+        window = int(preset.call_defaults.get("latent_window_size", 9))
+        window_frames = (window - 1) * int(pipeline.vae_scale_factor_temporal) + 1
         sections = max(1, math.ceil(request.num_frames / window_frames))
         return request.steps * sections
 

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from .base import Preset
 from .install import checkpoint_complete, hf_cache_dir
@@ -124,7 +124,10 @@ def _sources(preset: Preset) -> list[tuple[str, str | None, str | None, list[str
     assert preset.source is not None
     replaced = set(preset.component_sources)
     base_patterns = [*ALLOW_PATTERNS, *(f"!{name}/*" for name in replaced)]
-    downloads = [(preset.source, None, None, base_patterns)]
+    if preset.source is None:
+        return []  # built in: nothing to download
+    downloads: list[tuple[str, str | None, str | None, list[str]]] = [
+        (preset.source, None, None, base_patterns)]
     for name, (repo, subfolder) in preset.component_sources.items():
         files = ["*.json", "*.safetensors", "*.txt", "*.model"]
         patterns = [f"{subfolder}/{p}" for p in files] if subfolder else files
@@ -218,10 +221,10 @@ def fetch(
         # A damaged file would otherwise stay: the preset would look installed, and the next
         # install would find the file already there and not fetch it again.
         folder = preset.installed_path()
-        for path in _unreadable_files(folder) if folder is not None else []:
-            if path.is_symlink():  # the HF cache's snapshot entry: its blob holds the bytes
-                path.resolve().unlink(missing_ok=True)
-            path.unlink(missing_ok=True)
+        for damaged in _unreadable_files(folder) if folder is not None else []:
+            if damaged.is_symlink():  # the HF cache's snapshot entry: its blob holds the bytes
+                damaged.resolve().unlink(missing_ok=True)
+            damaged.unlink(missing_ok=True)
         raise WeightsError(
             f"{preset.id} downloaded but does not verify: {'; '.join(problems)}. The damaged "
             "files were removed; installing again downloads them again."
@@ -236,13 +239,13 @@ def _snapshot(repo: str, patterns: list[str], local_dir: Path | None, progress: 
     from huggingface_hub import snapshot_download
 
     allow, ignore = _patterns(patterns)
-    return snapshot_download(
+    return str(snapshot_download(
         repo, allow_patterns=allow, ignore_patterns=ignore or None, local_dir=local_dir,
         # Always explicit: huggingface_hub read HF_HOME once, at import.
         cache_dir=hf_cache_dir(),
         endpoint=_endpoint(),
         tqdm_class=progress.bar_class(),
-    )
+    ))
 
 
 def _staging(local: Path, repo: str) -> Path:
@@ -331,7 +334,7 @@ class _Progress:
         thread.join()
         if "error" in outcome:
             raise outcome["error"]
-        return outcome["value"]
+        return cast(T, outcome["value"])
 
     def bar_class(self) -> type:
         """A tqdm class for snapshot_download that draws nothing and counts bytes here."""
@@ -340,7 +343,7 @@ class _Progress:
 
             progress = self
 
-            class _Bar(hf_tqdm):  # type: ignore[misc]
+            class _Bar(hf_tqdm):
                 def __init__(self, *args: Any, **kwargs: Any) -> None:
                     self.counts_bytes = kwargs.get("name") == _Progress.BYTES_BAR
                     super().__init__(*args, **{**kwargs, "disable": True})
@@ -348,7 +351,7 @@ class _Progress:
                 def update(self, n: float | None = 1) -> bool | None:
                     if self.counts_bytes and n:
                         progress.add(int(n))
-                    return super().update(n)
+                    return cast("bool | None", super().update(n))
 
             self._bar_class = _Bar
         return self._bar_class

@@ -277,13 +277,11 @@ def apply_plan(
 
     if plan.fp8:
         # Before any offload hook, so offloaded copies are stored in fp8 too.
-        for component in _modules(pipeline).values():
-            if hasattr(component, "enable_layerwise_casting") and component is getattr(
-                pipeline, "transformer", None
-            ):
-                component.enable_layerwise_casting(
-                    storage_dtype=torch.float8_e4m3fn, compute_dtype=torch.bfloat16
-                )
+        transformer = getattr(pipeline, "transformer", None)
+        if transformer is not None and hasattr(transformer, "enable_layerwise_casting"):
+            transformer.enable_layerwise_casting(
+                storage_dtype=torch.float8_e4m3fn, compute_dtype=torch.bfloat16
+            )
     if plan.profile == MemoryProfile.GPU:
         pipeline.to(device)
     elif plan.profile == MemoryProfile.MODEL_OFFLOAD:

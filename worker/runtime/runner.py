@@ -171,7 +171,7 @@ def run_generation(
     finally:
         if hook is not None:
             hook.remove()
-        if tiled_for_this_job:
+        if tiled_for_this_job and loaded is not None:
             loaded.pipeline.vae.disable_tiling()
         reset = getattr(loaded.pipeline, "maybe_free_model_hooks", None) if loaded else None
         if not succeeded and callable(reset):
@@ -214,7 +214,7 @@ def _tile_decode_if_needed(loaded: LoadedPipeline, preset: Preset,
     vae = getattr(loaded.pipeline, "vae", None)
     if loaded.plan is None or loaded.gpu is None or loaded.plan.vae_tiling:
         return False
-    if not hasattr(vae, "enable_tiling"):
+    if vae is None or not hasattr(vae, "enable_tiling"):
         return False
     needs = needs_for_job(preset, request.width, request.height, request.num_frames)
     if not job_needs_tiling(loaded.plan, needs, loaded.gpu):
