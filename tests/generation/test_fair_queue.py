@@ -82,3 +82,24 @@ def test_a_crash_re_queues_the_job_with_a_back_off(owner, monkeypatch):
     assert job.not_before >= before + timedelta(seconds=lifecycle.RETRY_BACKOFF_S)
     assert sent == [lifecycle.RETRY_BACKOFF_S]
     assert execution.execute(job.id, "w") is None  # too early: nothing to run yet
+
+
+def test_the_job_list_numbers_every_waiting_card_with_one_query(owner, stranger, client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    client.force_login(owner)
+    _queue(stranger, owner, owner)
+
+    def studio_queries() -> tuple[int, str]:
+        with CaptureQueriesContext(connection) as queries:
+            page = client.get(reverse("studio")).content.decode()
+        return len(queries), page
+
+    few, page = studio_queries()
+    assert "number 2 in the queue" in page and "number 3 in the queue" in page
+    _queue(owner, owner, stranger)
+    many, page = studio_queries()
+    assert many == few
+    assert "number 5 in the queue" in page
