@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from generation.lifecycle import Capacity
-from worker.catalogue import CATALOGUE
+from worker.catalogue import CATALOGUE, Preset
 from worker.runtime.cache import PIPELINES, select_device
 from worker.runtime.memory import GpuMemory, MemoryProfile, plan_for, usable_gb
 
 
 def current_capacity() -> Capacity:
-    """Read at claim time, in the process that runs jobs (CUDA is never touched before fork).
-
-    A preset whose smallest plan does not fit is not taken; one that fits only with sequential
-    offload (many times slower) is taken only while no bigger worker is idle.
-    """
+    """Read at claim time, in the process that runs jobs (CUDA is never touched before fork)."""
     installed = [preset for preset in CATALOGUE.values() if preset.is_installed()]
     loaded = frozenset(PIPELINES.loaded_ids())
     device = select_device()
@@ -22,6 +20,13 @@ def current_capacity() -> Capacity:
     import torch
 
     total_gb = torch.cuda.get_device_properties(device).total_memory / 2**30
+    return capacity_on_gpu(installed, total_gb, loaded)
+
+
+def capacity_on_gpu(installed: Iterable[Preset], total_gb: float,
+                    loaded: frozenset[str] = frozenset()) -> Capacity:
+    """A preset whose smallest plan does not fit is not taken; one that fits only with
+    sequential offload (many times slower) is taken only while no bigger worker is idle."""
     # The worker owns its GPU: what warm models hold can be given back for another model.
     gpu = GpuMemory(total_gb=total_gb, free_gb=total_gb)
     runnable, reluctant = set(), set()
