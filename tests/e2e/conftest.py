@@ -76,6 +76,24 @@ def live_studio(transactional_db, tmp_path):
     worker.stop()
 
 
+PASSWORD = "correct-horse-battery-42"
+# Each sign-in form: its page, its name field, its button, and the page it lands on.
+SIGN_IN_FORMS = {
+    "site": ("/accounts/login/", "login", "main button[type=submit]", "/studio/"),
+    "admin": ("/admin/login/", "username", "input[type=submit]", "/admin/"),
+}
+
+
+def sign_in(page, base_url: str, username: str = "ada", form: str = "site") -> None:
+    """Sign in through the site's form (or the admin's) and wait for the page it lands on."""
+    path, name_field, button, landing = SIGN_IN_FORMS[form]
+    page.goto(base_url + path)
+    page.fill(f"input[name={name_field}]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click(button)
+    page.wait_for_url(base_url + landing)
+
+
 @pytest.fixture
 def page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900})

@@ -13,11 +13,11 @@ from django.core.files.base import ContentFile
 from generation import lifecycle
 from generation.models import Job, JobStatus, Video
 from tests.conftest import make_user
+from tests.e2e.conftest import PASSWORD, sign_in
 from worker.runtime.encode import encode_mp4, poster_jpeg
 
 pytestmark = pytest.mark.e2e
 
-PASSWORD = "correct-horse-battery-42"
 PHONE = {"width": 390, "height": 844}
 # FRAMECRAFT_SCREENSHOTS=/some/folder keeps a screenshot of each page to look at.
 SCREENSHOTS = os.environ.get("FRAMECRAFT_SCREENSHOTS")
@@ -47,14 +47,6 @@ def ada_and_her_video(tmp_path):
     return ada, video
 
 
-def sign_in(page, base_url: str, username: str = "ada") -> None:
-    page.goto(f"{base_url}/accounts/login/")
-    page.fill("input[name=login]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url(f"{base_url}/studio/")
-
-
 def _fits(page, name: str) -> None:
     page.wait_for_load_state("load")
     if SCREENSHOTS:
@@ -67,27 +59,31 @@ def _fits(page, name: str) -> None:
         f"{name} ({page.url}) is {widths[0]} px wide, the screen {PHONE['width']} px")
 
 
+def _each_fits(page, base_url: str, pages: dict[str, str]) -> None:
+    """Open each page (name: path), which must answer and fit the phone's screen."""
+    for name, path in pages.items():
+        assert page.goto(base_url + path).status == 200, path
+        _fits(page, name)
+
+
 def test_every_page_fits_a_phone_screen(browser, live_studio, ada_and_her_video):
     ada, video = ada_and_her_video
     context = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True)
     page = context.new_page()
-    signed_out = {
+    _each_fits(page, live_studio, {
         "sign-in": "/accounts/login/",
         "sign-up": "/accounts/signup/",
         "shared": f"/s/{video.share_slug}/",
         "public-profile": f"/u/{ada.username}/",
         "explore-signed-out": "/explore/",
         "password-reset": "/accounts/password/reset/",
-    }
-    for name, path in signed_out.items():
-        assert page.goto(live_studio + path).status == 200, path
-        _fits(page, name)
+    })
     sign_in(page, live_studio)
     page.locator(".job-card").first.wait_for()
     _fits(page, "studio")
     page.click("summary")  # the settings, open
     _fits(page, "studio-settings")
-    signed_in = {
+    _each_fits(page, live_studio, {
         "gallery": "/gallery/",
         "gallery-filtered": "/gallery/?q=lighthouse&kind=t2v&period=week&favourites=1",
         "detail": f"/videos/{video.id}/",
@@ -97,10 +93,7 @@ def test_every_page_fits_a_phone_screen(browser, live_studio, ada_and_her_video)
         "public-profile-signed-in": f"/u/{ada.username}/",
         "emails": "/accounts/email/",
         "password-change": "/accounts/password/change/",
-    }
-    for name, path in signed_in.items():
-        assert page.goto(live_studio + path).status == 200, path
-        _fits(page, name)
+    })
     context.close()
 
 
@@ -139,11 +132,7 @@ def test_the_admin_works_under_the_policy(browser, live_studio, ada_and_her_vide
     make_user("root", PASSWORD, is_staff=True, is_superuser=True)
     context = browser.new_context()
     page = context.new_page()
-    page.goto(f"{live_studio}/admin/login/")
-    page.fill("input[name=username]", "root")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{live_studio}/admin/")
+    sign_in(page, live_studio, "root", form="admin")
     for path in ("/admin/", "/admin/generation/video/",
                  f"/admin/generation/video/{video.id}/change/", "/admin/generation/job/",
                  "/admin/generation/modeloperation/", "/admin/accounts/user/",

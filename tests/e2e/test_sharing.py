@@ -7,12 +7,11 @@ from django.core.files.base import ContentFile
 
 from generation.models import Video
 from tests.conftest import make_user
-from tests.e2e.conftest import play_video
+from tests.e2e.conftest import PASSWORD, play_video, sign_in
 from worker.runtime.encode import encode_mp4, poster_jpeg
 
 pytestmark = pytest.mark.e2e
 
-PASSWORD = "correct-horse-battery-42"
 
 @pytest.fixture
 def video_of_ada(tmp_path):
@@ -32,11 +31,7 @@ def video_of_ada(tmp_path):
 def test_an_unlisted_link_plays_for_a_signed_out_visitor(browser, live_studio, video_of_ada):
     owner = browser.new_context()
     page = owner.new_page()
-    page.goto(f"{live_studio}/accounts/login/")
-    page.fill("input[name=login]", "ada")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url(f"{live_studio}/studio/")
+    sign_in(page, live_studio)
     page.goto(f"{live_studio}/videos/{video_of_ada.id}/")
     page.check("input[name=visibility][value=unlisted]")
     page.click("#share-panel button:has-text('Save sharing')")

@@ -8,7 +8,7 @@ from django.urls import reverse
 from generation import lifecycle
 from generation.models import InputRole, Job, JobInput, JobOrigin, Video
 from tests.conftest import csrf_post
-from tests.videos import FAKE_MP4, make_video
+from tests.videos import FAKE_MP4, assert_partial, make_video
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -95,19 +95,25 @@ def test_the_detail_page_shows_the_full_recipe_and_lineage(owner_client, owner):
     assert f"?remix={remix.id}" in page
 
 
+def _assert_remix_submitted(client, video, remix_of: str) -> None:
+    """Submit the tiny model's form with `remix_of` as the form holds it: the job made is
+    recorded as a remix of `video`."""
+    response = csrf_post(client, reverse("submit_job"), {
+        "preset": "tiny", "prompt": "a paper crane, at night", "negative_prompt": "",
+        "size": "128x128", "num_frames": "17", "steps": "8", "guidance": "5.0", "seed": "1",
+        "remix_of": remix_of}, **HTMX)
+    assert response.status_code == 200
+    job = Job.objects.exclude(pk=video.job_id).get()
+    assert job.origin == JobOrigin.REMIX
+    assert lifecycle.remix_source(job) == video
+
+
 def test_remix_prefills_the_form_and_records_lineage(owner_client, owner):
     video = make_video(owner, "a paper crane")
     page = owner_client.get(reverse("studio"), {"remix": video.id}).content.decode()
     assert "a paper crane" in page and "Remixing a video" in page
     assert f'value="{video.id}"' in page
-    response = csrf_post(owner_client, reverse("submit_job"), {
-        "preset": "tiny", "prompt": "a paper crane, at night", "negative_prompt": "",
-        "size": "128x128", "num_frames": "17", "steps": "8", "guidance": "5.0", "seed": "1",
-        "remix_of": str(video.id)}, **HTMX)
-    assert response.status_code == 200
-    job = Job.objects.exclude(pk=video.job_id).get()
-    assert job.origin == JobOrigin.REMIX
-    assert lifecycle.remix_source(job) == video
+    _assert_remix_submitted(owner_client, video, remix_of=str(video.id))
 
 
 def test_a_stranger_cannot_remix_a_private_video(stranger_client, owner):
@@ -119,8 +125,7 @@ def test_media_supports_range_requests_so_players_can_seek(owner_client, owner):
     video = make_video(owner)
     url = reverse("video_file", args=[video.id])
     response = owner_client.get(url, HTTP_RANGE="bytes=100-199")
-    assert response.status_code == 206
-    assert response["Content-Range"] == f"bytes 100-199/{len(FAKE_MP4)}"
+    assert_partial(response, 100, 199)
     assert b"".join(response.streaming_content) == FAKE_MP4[100:200]
     response = owner_client.get(url, HTTP_RANGE="bytes=-10")
     assert b"".join(response.streaming_content) == FAKE_MP4[-10:]
@@ -176,14 +181,8 @@ def test_changing_the_model_while_remixing_keeps_the_remix(owner_client, owner, 
     assert f'name="remix_of" value="{video.id}"' in page
     assert "Remixing a video" in page
     # The form as the browser now holds it, submitted with the model switched back.
-    response = csrf_post(owner_client, reverse("submit_job"), {
-        "preset": "tiny", "prompt": "a paper crane, at night", "negative_prompt": "",
-        "size": "128x128", "num_frames": "17", "steps": "8", "guidance": "5.0", "seed": "1",
-        "remix_of": page.split('name="remix_of" value="')[1].split('"')[0]}, **HTMX)
-    assert response.status_code == 200
-    job = Job.objects.exclude(pk=video.job_id).get()
-    assert job.origin == JobOrigin.REMIX
-    assert lifecycle.remix_source(job) == video
+    _assert_remix_submitted(
+        owner_client, video, remix_of=page.split('name="remix_of" value="')[1].split('"')[0])
 
 
 def test_the_model_switch_drops_a_remix_of_a_video_you_may_not_remix(stranger_client, owner):

@@ -5,8 +5,14 @@ from django.test import Client
 from django.urls import reverse
 
 from generation.models import Video
-from tests.conftest import csrf_post
-from tests.videos import FAKE_MP4, make_video
+from tests.videos import (
+    FAKE_MP4,
+    SHARED_VIEWS,
+    assert_partial,
+    make_video,
+    revoke_a_link,
+    share,
+)
 
 OWNED_MEDIA = [("video_file", "video/mp4"), ("video_poster", "image/jpeg"),
                ("video_download", "video/mp4")]
@@ -41,9 +47,7 @@ def test_head_with_a_range_gives_the_range_headers(owner_client, owner):
     video = make_video(owner)
     url = reverse("video_file", args=[video.id])
     head = owner_client.head(url, HTTP_RANGE="bytes=100-199")
-    assert head.status_code == 206
-    assert head["Content-Range"] == f"bytes 100-199/{len(FAKE_MP4)}"
-    assert head["Content-Length"] == "100"
+    assert_partial(head, 100, 199)
     assert _body(head) == b""
     suffix = owner_client.head(url, HTTP_RANGE="bytes=-10")
     assert suffix.status_code == 206 and suffix["Content-Length"] == "10"
@@ -73,8 +77,7 @@ def test_head_on_the_detail_page_and_the_form(owner_client, owner):
 
 def test_head_on_a_shared_link_and_its_media(owner_client, owner):
     video = make_video(owner)
-    csrf_post(owner_client, reverse("share_video", args=[video.id]), {"visibility": "public"})
-    video.refresh_from_db()
+    share(owner_client, video, {"visibility": "public"})
     slug = video.share_slug
     bot = Client()
     page = bot.head(reverse("shared_video", args=[slug]))
@@ -93,10 +96,6 @@ def test_head_on_a_shared_link_and_its_media(owner_client, owner):
 
 
 def test_head_on_a_revoked_link_is_404(owner_client, owner):
-    video = make_video(owner)
-    csrf_post(owner_client, reverse("share_video", args=[video.id]), {"visibility": "unlisted"})
-    video.refresh_from_db()
-    slug = video.share_slug
-    csrf_post(owner_client, reverse("share_video", args=[video.id]), {"action": "revoke"})
-    for name in ("shared_video", "shared_file", "shared_poster"):
+    slug = revoke_a_link(owner_client, make_video(owner))
+    for name in SHARED_VIEWS:
         assert Client().head(reverse(name, args=[slug])).status_code == 404

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from generation.models import Video, Visibility
 from tests.conftest import csrf_post
-from tests.videos import make_video
+from tests.videos import SHARED_VIEWS, make_video, revoke_a_link, share
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -55,14 +55,10 @@ def test_an_unlisted_link_works_signed_out_and_counts_views(owner_client, owner)
 
 def test_a_revoked_link_gives_404(owner_client, owner):
     video = make_video(owner)
-    csrf_post(owner_client, reverse("share_video", args=[video.id]), {"visibility": "unlisted"})
-    video.refresh_from_db()
-    slug = video.share_slug
-    csrf_post(owner_client, reverse("share_video", args=[video.id]), {"action": "revoke"})
-    for name in ("shared_video", "shared_file", "shared_poster"):
+    slug = revoke_a_link(owner_client, video)
+    for name in SHARED_VIEWS:
         assert Client().get(reverse(name, args=[slug])).status_code == 404
-    csrf_post(owner_client, reverse("share_video", args=[video.id]), {"visibility": "unlisted"})
-    video.refresh_from_db()
+    share(owner_client, video, {"visibility": "unlisted"})
     assert video.share_slug != slug  # sharing again makes a new link
 
 

@@ -93,29 +93,30 @@ def _serve(tmp_path, name: str, trusted: list[str]) -> tuple[Service, str]:
     return server, f"http://127.0.0.1:{port}"
 
 
-def test_spoofed_forwarded_for_does_not_escape_the_sign_in_limit(transactional_db, tmp_path):
-    # The server trusts a proxy at another address; this client connects directly.
+def _sign_in_attempts_through(tmp_path, name: str, trusted: list[str]) -> tuple[list[bool], str]:
+    """12 failed sign-ins, each claiming another address, at a server trusting `trusted`:
+    whether each was limited, and the server's log."""
     _clear_sign_in_limits()
-    server, base = _serve(tmp_path, "direct", ["10.1.2.3"])
-    try:
-        limited = _failed_sign_ins(base, 12)
-    finally:
-        server.stop()
-    assert limited[:10] == [False] * 10  # allauth: 10 failed sign-ins a minute per address
-    assert all(limited[10:]), limited
-    # The address Django saw (and uvicorn logged) is the real peer, never the claimed one.
-    log = server.log()
-    assert log.count('127.0.0.1:') >= 12 and "203.0.113." not in log
-
-
-def test_a_trusted_proxy_passes_the_client_address_on(transactional_db, tmp_path):
-    # The control: when the peer is the trusted proxy, each forwarded address counts alone.
-    _clear_sign_in_limits()
-    server, base = _serve(tmp_path, "proxied", ["127.0.0.1"])
+    server, base = _serve(tmp_path, name, trusted)
     try:
         limited = _failed_sign_ins(base, 12)
     finally:
         server.stop()
         _clear_sign_in_limits()
+    return limited, server.log()  # read once stopped, when all of it is written
+
+
+def test_spoofed_forwarded_for_does_not_escape_the_sign_in_limit(transactional_db, tmp_path):
+    # The server trusts a proxy at another address; this client connects directly.
+    limited, log = _sign_in_attempts_through(tmp_path, "direct", ["10.1.2.3"])
+    assert limited[:10] == [False] * 10  # allauth: 10 failed sign-ins a minute per address
+    assert all(limited[10:]), limited
+    # The address Django saw (and uvicorn logged) is the real peer, never the claimed one.
+    assert log.count('127.0.0.1:') >= 12 and "203.0.113." not in log
+
+
+def test_a_trusted_proxy_passes_the_client_address_on(transactional_db, tmp_path):
+    # The control: when the peer is the trusted proxy, each forwarded address counts alone.
+    limited, log = _sign_in_attempts_through(tmp_path, "proxied", ["127.0.0.1"])
     assert not any(limited), limited
-    assert "203.0.113.12:" in server.log()
+    assert "203.0.113.12:" in log

@@ -14,35 +14,31 @@ from .base import Scale
 def umt5(scale: Scale, vocab: int) -> Any:
     from transformers import UMT5Config, UMT5EncoderModel
 
-    if scale == "tiny":
-        dims = {"d_model": 32, "d_kv": 8, "d_ff": 64, "num_layers": 2, "num_heads": 4}
-        dims.update(relative_attention_num_buckets=8, relative_attention_max_distance=32)
-    else:  # UMT5-XXL encoder, as Wan ships it
-        dims = {"d_model": 4096, "d_kv": 64, "d_ff": 10240, "num_layers": 24, "num_heads": 64}
-        vocab = 256384
-    config = UMT5Config(
-        vocab_size=vocab, dropout_rate=0.0, feed_forward_proj="gated-gelu",
-        is_encoder_decoder=False, use_cache=False, pad_token_id=0, eos_token_id=1,
-        decoder_start_token_id=0, **dims,
-    )
-    return UMT5EncoderModel(config)
+    # UMT5-XXL encoder, as Wan ships it
+    return UMT5EncoderModel(UMT5Config(**_t5_encoder_config(scale, vocab, full_vocab=256384)))
 
 
 def t5(scale: Scale, vocab: int) -> Any:
     from transformers import T5Config, T5EncoderModel
 
+    # T5 v1.1 XXL encoder (LTX-Video, CogVideoX)
+    return T5EncoderModel(T5Config(**_t5_encoder_config(scale, vocab, full_vocab=32128)))
+
+
+def _t5_encoder_config(scale: Scale, vocab: int, *, full_vocab: int) -> dict[str, Any]:
+    """An encoder-only T5's config: the XXL dimensions (UMT5-XXL and T5 v1.1 XXL share them)
+    with the real vocabulary, or toy ones with the tokenizer's."""
     if scale == "tiny":
         dims = {"d_model": 32, "d_kv": 8, "d_ff": 64, "num_layers": 2, "num_heads": 4}
         dims.update(relative_attention_num_buckets=8, relative_attention_max_distance=32)
-    else:  # T5 v1.1 XXL encoder (LTX-Video, CogVideoX)
+    else:
         dims = {"d_model": 4096, "d_kv": 64, "d_ff": 10240, "num_layers": 24, "num_heads": 64}
-        vocab = 32128
-    config = T5Config(
-        vocab_size=vocab, dropout_rate=0.0, feed_forward_proj="gated-gelu",
-        is_encoder_decoder=False, use_cache=False, pad_token_id=0, eos_token_id=1,
-        decoder_start_token_id=0, **dims,
-    )
-    return T5EncoderModel(config)
+        vocab = full_vocab
+    return {
+        "vocab_size": vocab, "dropout_rate": 0.0, "feed_forward_proj": "gated-gelu",
+        "is_encoder_decoder": False, "use_cache": False, "pad_token_id": 0, "eos_token_id": 1,
+        "decoder_start_token_id": 0, **dims,
+    }
 
 
 def clip_text(scale: Scale, vocab: int) -> Any:

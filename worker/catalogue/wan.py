@@ -33,6 +33,19 @@ WAN_COMMON: dict[str, Any] = {
     "fps": 16,
     "fp32_components": ("vae",),
 }
+# What every Wan 2.1 text-to-video preset is, the tiny one included.
+WAN_T2V: dict[str, Any] = {
+    "family": "wan",
+    "pipeline_class": "WanPipeline",
+    "abilities": TEXT_ONLY,
+    "tasks": {Task.T2V: "WanPipeline"},
+}
+# The memory every Wan 2.1 checkpoint shares: its UMT5-XXL text encoder and fp32 VAE.
+WAN21_ENCODERS: dict[str, Any] = {
+    "text_encoder_gb": UMT5_XXL_GB,
+    "other_gb": WAN_VAE_FP32_GB,
+    "encoder_leaf_gb": UMT5_LEAF_GB,
+}
 
 PRESETS = (
     Preset(
@@ -42,11 +55,8 @@ PRESETS = (
             "A toy-sized Wan 2.1 with random weights, built on the worker in a second. "
             "Its videos are coloured noise: use it to try the studio on any machine."
         ),
-        family="wan",
-        pipeline_class="WanPipeline",
+        **WAN_T2V,
         source=None,
-        abilities=TEXT_ONLY,
-        tasks={Task.T2V: "WanPipeline"},
         default_width=128,
         default_height=128,
         sizes=((128, 128), (160, 96), (96, 160)),
@@ -78,24 +88,19 @@ PRESETS = (
             "Wan 2.1's small text-to-video model: 5 second 480p clips at 16 fps, "
             "runs on consumer GPUs."
         ),
-        family="wan",
-        pipeline_class="WanPipeline",
+        **WAN_T2V,
         source="Wan-AI/Wan2.1-T2V-1.3B-Diffusers",
-        abilities=TEXT_ONLY,
-        tasks={Task.T2V: "WanPipeline"},
         default_width=832,
         default_height=480,
         sizes=WAN_480P,
         memory=MemoryNeeds(
             transformer_gb=2.7,  # 1.42 B parameters
-            text_encoder_gb=UMT5_XXL_GB,
-            other_gb=WAN_VAE_FP32_GB,
+            **WAN21_ENCODERS,
             activation_gb=1.6,  # 32,760 tokens: traced 1.51 GiB
             decode_gb=decode_gb(832, 480, 81, **WAN21_DECODE),  # 9.1; measured 8.9
             tiled_decode_gb=2.1,  # traced 1.70 GiB; measured at most 2.0
             blocks=30,
             step_s=1.26,  # measured on an H200 (docs/performance.md)
-            encoder_leaf_gb=UMT5_LEAF_GB,
         ),
         **WAN_COMMON,
     ),
@@ -106,25 +111,20 @@ PRESETS = (
             "Wan 2.1's large text-to-video model: 5 second clips at 720p or 480p, "
             "16 fps, best quality; needs a data-centre GPU or offload."
         ),
-        family="wan",
-        pipeline_class="WanPipeline",
+        **WAN_T2V,
         source="Wan-AI/Wan2.1-T2V-14B-Diffusers",
-        abilities=TEXT_ONLY,
-        tasks={Task.T2V: "WanPipeline"},
         default_width=1280,
         default_height=720,
         sizes=(*WAN_720P, *WAN_480P),
         memory=MemoryNeeds(
             transformer_gb=26.7,  # 14.29 B parameters
-            text_encoder_gb=UMT5_XXL_GB,
-            other_gb=WAN_VAE_FP32_GB,
+            **WAN21_ENCODERS,
             # 75,600 tokens; measured 3.6 GiB at 832×480 (32,760 tokens, model offload).
             activation_gb=8.4,
             decode_gb=decode_gb(1280, 720, 81, **WAN21_DECODE),  # 20.9
             tiled_decode_gb=4.7,  # traced 3.91 GiB
             blocks=40,
             step_s=24.0,
-            encoder_leaf_gb=UMT5_LEAF_GB,
         ),
         **WAN_COMMON,
     ),

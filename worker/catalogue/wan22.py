@@ -9,7 +9,10 @@ from typing import Any
 from .base import Ability, Family, MemoryNeeds, Preset, Scale, Task
 from .calls import CallAdapter
 from .figures import UMT5_LEAF_GB, UMT5_XXL_GB, decode_gb
-from .wan import build_wan, wan_dims, wan_vae
+from .wan import WAN_COMMON, build_wan, wan_dims, wan_vae
+
+# Wan 2.1's limits but for the frame rate: 5 seconds at 24 fps are 121 frames.
+WAN22_LIMITS: dict[str, Any] = {**WAN_COMMON, "max_frames": 121, "default_frames": 121, "fps": 24}
 
 PRESETS = (
     Preset(
@@ -27,16 +30,7 @@ PRESETS = (
         default_width=1280,
         default_height=704,
         sizes=((1280, 704), (704, 1280)),
-        min_frames=5,
-        max_frames=121,
-        default_frames=121,
-        frame_step=4,
-        default_steps=50,
-        max_steps=100,
-        default_guidance=5.0,
-        max_guidance=20.0,
-        fps=24,
-        fp32_components=("vae",),
+        **WAN22_LIMITS,
         memory=MemoryNeeds(
             transformer_gb=9.4,  # 5.00 B parameters
             text_encoder_gb=UMT5_XXL_GB,

@@ -7,14 +7,25 @@ from typing import Any
 
 from .base import Ability, Family, MemoryNeeds, Preset, Scale, Task
 from .calls import CallAdapter
-from .figures import (
-    UMT5_LEAF_GB,
-    UMT5_XXL_GB,
-    WAN21_DECODE,
-    WAN_VAE_FP32_GB,
-    decode_gb,
-)
-from .wan import WAN_480P, WAN_720P, WAN_COMMON, build_wan, wan_dims
+from .figures import WAN21_DECODE, decode_gb
+from .wan import WAN21_ENCODERS, WAN_480P, WAN_720P, WAN_COMMON, build_wan, wan_dims
+
+# What both image-to-video presets share: Wan 2.1's limits, its image encoder kept in fp32 too.
+WAN_I2V_COMMON: dict[str, Any] = {
+    **WAN_COMMON,
+    "family": "wan_i2v",
+    "pipeline_class": "WanImageToVideoPipeline",
+    "abilities": frozenset({Ability.TEXT, Ability.IMAGE}),
+    "tasks": {Task.I2V: "WanImageToVideoPipeline"},
+    "fp32_components": ("vae", "image_encoder"),
+}
+# One checkpoint at two resolutions: the same weights.
+WAN_I2V_WEIGHTS: dict[str, Any] = {
+    **WAN21_ENCODERS,
+    "transformer_gb": 30.6,  # 16.39 B parameters
+    "image_encoder_gb": 2.4,  # OpenCLIP ViT-H/14 in fp32: 0.63 B parameters
+    "blocks": 40,
+}
 
 PRESETS = (
     Preset(
@@ -24,29 +35,19 @@ PRESETS = (
             "Animates a start image into a 5 second 480p clip at 16 fps, following the "
             "prompt; needs a data-centre GPU or offload."
         ),
-        family="wan_i2v",
-        pipeline_class="WanImageToVideoPipeline",
+        **WAN_I2V_COMMON,
         source="Wan-AI/Wan2.1-I2V-14B-480P-Diffusers",
-        abilities=frozenset({Ability.TEXT, Ability.IMAGE}),
-        tasks={Task.I2V: "WanImageToVideoPipeline"},
         default_width=832,
         default_height=480,
         sizes=WAN_480P,
-        fp32_components=("vae", "image_encoder"),
         memory=MemoryNeeds(
-            transformer_gb=30.6,  # 16.39 B parameters
-            text_encoder_gb=UMT5_XXL_GB,
-            other_gb=WAN_VAE_FP32_GB,
-            image_encoder_gb=2.4,  # OpenCLIP ViT-H/14 in fp32: 0.63 B parameters
+            **WAN_I2V_WEIGHTS,
             activation_gb=3.6,  # 32,760 tokens and 257 image tokens: traced 3.50 GiB
             # 9.1; measured 9.0, with the VAE encode of the conditioning video.
             decode_gb=decode_gb(832, 480, 81, **WAN21_DECODE),
             tiled_decode_gb=2.1,  # as Wan 2.1 T2V 1.3B
-            blocks=40,
             step_s=6.6,
-            encoder_leaf_gb=UMT5_LEAF_GB,
         ),
-        **{k: v for k, v in WAN_COMMON.items() if k != "fp32_components"},
     ),
     Preset(
         id="wan2.1-i2v-14b-720p",
@@ -55,28 +56,18 @@ PRESETS = (
             "Animates a start image into a 5 second 720p clip at 16 fps, following the "
             "prompt; needs a data-centre GPU or offload."
         ),
-        family="wan_i2v",
-        pipeline_class="WanImageToVideoPipeline",
+        **WAN_I2V_COMMON,
         source="Wan-AI/Wan2.1-I2V-14B-720P-Diffusers",
-        abilities=frozenset({Ability.TEXT, Ability.IMAGE}),
-        tasks={Task.I2V: "WanImageToVideoPipeline"},
         default_width=1280,
         default_height=720,
         sizes=WAN_720P,
-        fp32_components=("vae", "image_encoder"),
         memory=MemoryNeeds(
-            transformer_gb=30.6,  # 16.39 B parameters
-            text_encoder_gb=UMT5_XXL_GB,
-            other_gb=WAN_VAE_FP32_GB,
-            image_encoder_gb=2.4,  # OpenCLIP ViT-H/14 in fp32: 0.63 B parameters
+            **WAN_I2V_WEIGHTS,
             activation_gb=8.3,  # 75,600 tokens and 257 image tokens: traced 8.05 GiB
             decode_gb=decode_gb(1280, 720, 81, **WAN21_DECODE),  # 20.9; measured 20.5
             tiled_decode_gb=4.7,  # as Wan 2.1 T2V 14B
-            blocks=40,
             step_s=24.5,
-            encoder_leaf_gb=UMT5_LEAF_GB,
         ),
-        **{k: v for k, v in WAN_COMMON.items() if k != "fp32_components"},
     ),
 )
 

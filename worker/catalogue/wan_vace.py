@@ -8,21 +8,31 @@ from typing import Any
 
 from .base import Ability, Family, MemoryNeeds, Preset, Scale, Task
 from .calls import CallAdapter
-from .figures import (
-    UMT5_LEAF_GB,
-    UMT5_XXL_GB,
-    VACE_DECODE,
-    WAN_VAE_FP32_GB,
-    decode_gb,
-)
+from .figures import VACE_DECODE, decode_gb
 from .media import fit, to_frames, to_image
 from .request import GenerationRequest
-from .wan import WAN_480P, WAN_720P, WAN_COMMON, build_wan, wan_dims, wan_size
-
-ABILITIES = frozenset(
-    {Ability.TEXT, Ability.IMAGE, Ability.VIDEO, Ability.MASK, Ability.REFERENCE}
+from .wan import (
+    WAN21_ENCODERS,
+    WAN_480P,
+    WAN_720P,
+    WAN_COMMON,
+    build_wan,
+    wan_dims,
+    wan_size,
 )
-TASKS = {task: "WanVACEPipeline" for task in Task}
+
+# What both VACE presets share: Wan 2.1's limits, every task through one pipeline.
+WAN_VACE_COMMON: dict[str, Any] = {
+    **WAN_COMMON,
+    "family": "wan_vace",
+    "pipeline_class": "WanVACEPipeline",
+    "abilities": frozenset(
+        {Ability.TEXT, Ability.IMAGE, Ability.VIDEO, Ability.MASK, Ability.REFERENCE}
+    ),
+    "tasks": {task: "WanVACEPipeline" for task in Task},
+    "max_reference_images": 3,
+    "max_input_frames": 81,
+}
 # VACE reads a mid-grey frame as "nothing here yet, generate it".
 EMPTY = (127, 127, 127)
 
@@ -35,28 +45,20 @@ PRESETS = (
             "repainting a masked part of a video, extending a clip, or placing a subject "
             "from reference photos; 480p, 16 fps."
         ),
-        family="wan_vace",
-        pipeline_class="WanVACEPipeline",
+        **WAN_VACE_COMMON,
         source="Wan-AI/Wan2.1-VACE-1.3B-diffusers",
-        abilities=ABILITIES,
-        tasks=TASKS,
         default_width=832,
         default_height=480,
         sizes=WAN_480P,
-        max_reference_images=3,
-        max_input_frames=81,
         memory=MemoryNeeds(
             transformer_gb=4.1,  # 2.15 B parameters
-            text_encoder_gb=UMT5_XXL_GB,
-            other_gb=WAN_VAE_FP32_GB,
+            **WAN21_ENCODERS,
             activation_gb=3.1,  # 32,760 tokens and 15 VACE hints: traced 3.03 GiB
             decode_gb=decode_gb(832, 480, 81, **VACE_DECODE),  # 9.4; measured 9.3
             tiled_decode_gb=2.4,  # as Wan 2.1 T2V 1.3B, and the conditioning video
             blocks=30,
             step_s=2.02,  # measured on an H200 (docs/performance.md)
-            encoder_leaf_gb=UMT5_LEAF_GB,
         ),
-        **WAN_COMMON,
     ),
     Preset(
         id="wan2.1-vace-14b",
@@ -65,29 +67,21 @@ PRESETS = (
             "The large Wan 2.1 VACE model: text to video, a start image, editing, "
             "extension and reference-photo personalization at 720p or 480p, 16 fps."
         ),
-        family="wan_vace",
-        pipeline_class="WanVACEPipeline",
+        **WAN_VACE_COMMON,
         source="Wan-AI/Wan2.1-VACE-14B-diffusers",
-        abilities=ABILITIES,
-        tasks=TASKS,
         default_width=1280,
         default_height=720,
         sizes=(*WAN_720P, *WAN_480P),
-        max_reference_images=3,
-        max_input_frames=81,
         memory=MemoryNeeds(
             transformer_gb=32.4,  # 17.34 B parameters
-            text_encoder_gb=UMT5_XXL_GB,
-            other_gb=WAN_VAE_FP32_GB,
+            **WAN21_ENCODERS,
             # 75,600 tokens: traced 14.57 GiB, of which the 8 VACE hints are 5.8.
             activation_gb=15.0,
             decode_gb=decode_gb(1280, 720, 81, **VACE_DECODE),  # 21.7; measured 21.4
             tiled_decode_gb=5.6,  # as Wan 2.1 T2V 14B, and the conditioning video
             blocks=40,
             step_s=31.2,  # measured on an H200 (docs/performance.md)
-            encoder_leaf_gb=UMT5_LEAF_GB,
         ),
-        **WAN_COMMON,
     ),
 )
 
