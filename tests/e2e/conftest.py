@@ -66,13 +66,19 @@ def page_problems(browser, monkeypatch):
 
 
 @pytest.fixture
-def live_studio(transactional_db, tmp_path):
-    """The site served by uvicorn with a Celery worker, both on the test database."""
-    worker = start_worker(tmp_path / "worker.log", FRAMECRAFT_PROGRESS_INTERVAL="0.1")
+def live_site(transactional_db, tmp_path):
+    """The site served by uvicorn on the test database, for pages that run no job."""
     port = free_port()
     web = start_web(tmp_path / "web.log", port)
     yield f"http://127.0.0.1:{port}"
     web.stop()
+
+
+@pytest.fixture
+def live_studio(live_site, tmp_path):
+    """The site with a Celery worker running the jobs it submits."""
+    worker = start_worker(tmp_path / "worker.log", FRAMECRAFT_PROGRESS_INTERVAL="0.1")
+    yield live_site
     worker.stop()
 
 

@@ -66,11 +66,11 @@ def _each_fits(page, base_url: str, pages: dict[str, str]) -> None:
         _fits(page, name)
 
 
-def test_every_page_fits_a_phone_screen(browser, live_studio, ada_and_her_video):
+def test_every_page_fits_a_phone_screen(browser, live_site, ada_and_her_video):
     ada, video = ada_and_her_video
     context = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True)
     page = context.new_page()
-    _each_fits(page, live_studio, {
+    _each_fits(page, live_site, {
         "sign-in": "/accounts/login/",
         "sign-up": "/accounts/signup/",
         "shared": f"/s/{video.share_slug}/",
@@ -78,12 +78,12 @@ def test_every_page_fits_a_phone_screen(browser, live_studio, ada_and_her_video)
         "explore-signed-out": "/explore/",
         "password-reset": "/accounts/password/reset/",
     })
-    sign_in(page, live_studio)
+    sign_in(page, live_site)
     page.locator(".job-card").first.wait_for()
     _fits(page, "studio")
     page.click("summary")  # the settings, open
     _fits(page, "studio-settings")
-    _each_fits(page, live_studio, {
+    _each_fits(page, live_site, {
         "gallery": "/gallery/",
         "gallery-filtered": "/gallery/?q=lighthouse&kind=t2v&period=week&favourites=1",
         "detail": f"/videos/{video.id}/",
@@ -97,10 +97,10 @@ def test_every_page_fits_a_phone_screen(browser, live_studio, ada_and_her_video)
     context.close()
 
 
-def test_the_share_link_selects_itself_on_click(page, live_studio, ada_and_her_video):
+def test_the_share_link_selects_itself_on_click(page, live_site, ada_and_her_video):
     _, video = ada_and_her_video
-    sign_in(page, live_studio)
-    page.goto(f"{live_studio}/videos/{video.id}/")
+    sign_in(page, live_site)
+    page.goto(f"{live_site}/videos/{video.id}/")
     page.click("#share-url")
     selected = page.evaluate(
         "() => { const f = document.querySelector('#share-url');"
@@ -108,11 +108,11 @@ def test_the_share_link_selects_itself_on_click(page, live_studio, ada_and_her_v
     assert selected[0] == 0 and selected[1] == selected[2] > 0
 
 
-def test_switching_the_model_while_remixing_keeps_the_lineage(page, live_studio,
+def test_switching_the_model_while_remixing_keeps_the_lineage(page, live_site,
                                                               ada_and_her_video):
     _, video = ada_and_her_video
-    sign_in(page, live_studio)
-    page.goto(f"{live_studio}/studio/?remix={video.id}")
+    sign_in(page, live_site)
+    page.goto(f"{live_site}/studio/?remix={video.id}")
     assert page.locator("text=Remixing a video").count() == 1
     with page.expect_response(lambda r: "/studio/form/" in r.url) as swapped:
         page.select_option("select[name=preset]", "tiny")  # re-renders the form
@@ -127,21 +127,21 @@ def test_switching_the_model_while_remixing_keeps_the_lineage(page, live_studio,
     assert lifecycle.remix_source(job) == video
 
 
-def test_the_admin_works_under_the_policy(browser, live_studio, ada_and_her_video):
+def test_the_admin_works_under_the_policy(browser, live_site, ada_and_her_video):
     _, video = ada_and_her_video
     make_user("root", PASSWORD, is_staff=True, is_superuser=True)
     context = browser.new_context()
     page = context.new_page()
-    sign_in(page, live_studio, "root", form="admin")
+    sign_in(page, live_site, "root", form="admin")
     for path in ("/admin/", "/admin/generation/video/",
                  f"/admin/generation/video/{video.id}/change/", "/admin/generation/job/",
                  "/admin/generation/modeloperation/", "/admin/accounts/user/",
                  "/admin/accounts/user/add/"):
-        response = page.goto(live_studio + path)
+        response = page.goto(live_site + path)
         assert response.status == 200, path
         page.wait_for_load_state("load")
     # The admin's own scripts run: the side bar's filter box and the "select all" box.
-    page.goto(f"{live_studio}/admin/generation/video/")
+    page.goto(f"{live_site}/admin/generation/video/")
     page.check("#action-toggle")
     assert page.locator("input.action-select:checked").count() == 1
     context.close()

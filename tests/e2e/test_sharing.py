@@ -28,11 +28,11 @@ def video_of_ada(tmp_path):
     return video
 
 
-def test_an_unlisted_link_plays_for_a_signed_out_visitor(browser, live_studio, video_of_ada):
+def test_an_unlisted_link_plays_for_a_signed_out_visitor(browser, live_site, video_of_ada):
     owner = browser.new_context()
     page = owner.new_page()
-    sign_in(page, live_studio)
-    page.goto(f"{live_studio}/videos/{video_of_ada.id}/")
+    sign_in(page, live_site)
+    page.goto(f"{live_site}/videos/{video_of_ada.id}/")
     page.check("input[name=visibility][value=unlisted]")
     page.click("#share-panel button:has-text('Save sharing')")
     link = page.locator("#share-url")

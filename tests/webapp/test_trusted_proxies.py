@@ -6,6 +6,7 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from http.cookiejar import CookieJar
 
 import pytest
@@ -93,30 +94,36 @@ def _serve(tmp_path, name: str, trusted: list[str]) -> tuple[Service, str]:
     return server, f"http://127.0.0.1:{port}"
 
 
-def _sign_in_attempts_through(tmp_path, name: str, trusted: list[str]) -> tuple[list[bool], str]:
-    """12 failed sign-ins, each claiming another address, at a server trusting `trusted`:
-    whether each was limited, and the server's log."""
+def _attempts_at_once(folder, trusting: dict[str, list[str]]
+                     ) -> dict[str, tuple[list[bool], str]]:
+    """12 failed sign-ins, each claiming another address, at several servers at once (each
+    trusting its own proxies): per server, whether each attempt was limited, and its log."""
     _clear_sign_in_limits()
-    server, base = _serve(tmp_path, name, trusted)
+    servers = {name: _serve(folder, name, trusted) for name, trusted in trusting.items()}
     try:
-        limited = _failed_sign_ins(base, 12)
+        with ThreadPoolExecutor(len(servers)) as pool:
+            runs = {name: pool.submit(_failed_sign_ins, base, 12)
+                    for name, (_, base) in servers.items()}
+            limited = {name: run.result() for name, run in runs.items()}
     finally:
-        server.stop()
+        for server, _ in servers.values():
+            server.stop()
         _clear_sign_in_limits()
-    return limited, server.log()  # read once stopped, when all of it is written
+    # Logs are read once the servers stopped, when all of them is written.
+    return {name: (limited[name], server.log()) for name, (server, _) in servers.items()}
 
 
-def test_spoofed_forwarded_for_does_not_escape_the_sign_in_limit(transactional_db, tmp_path):
-    # The server trusts a proxy at another address; this client connects directly.
-    limited, log = _sign_in_attempts_through(tmp_path, "direct", ["10.1.2.3"])
+def test_forwarded_addresses_count_only_from_a_trusted_proxy(transactional_db, tmp_path):
+    attempts = _attempts_at_once(tmp_path, {
+        "direct": ["10.1.2.3"],  # trusts a proxy elsewhere; this client connects directly
+        "proxied": ["127.0.0.1"],  # the control: this client is the trusted proxy
+    })
+    limited, log = attempts["direct"]
     assert limited[:10] == [False] * 10  # allauth: 10 failed sign-ins a minute per address
     assert all(limited[10:]), limited
     # The address Django saw (and uvicorn logged) is the real peer, never the claimed one.
     assert log.count('127.0.0.1:') >= 12 and "203.0.113." not in log
-
-
-def test_a_trusted_proxy_passes_the_client_address_on(transactional_db, tmp_path):
-    # The control: when the peer is the trusted proxy, each forwarded address counts alone.
-    limited, log = _sign_in_attempts_through(tmp_path, "proxied", ["127.0.0.1"])
+    # Behind the trusted proxy each forwarded address counts alone.
+    limited, log = attempts["proxied"]
     assert not any(limited), limited
     assert "203.0.113.12:" in log
