@@ -34,7 +34,7 @@ from generation.models import (
     Upload,
     Video,
 )
-from generation.specs import JobSpec, SpecError, build_spec
+from generation.specs import InputRef, JobSpec, SpecError, build_spec
 from webapp.celery import app as celery_app
 
 log = logging.getLogger("framecraft.jobs")
@@ -164,8 +164,6 @@ def _check_inputs_owned(user: User, spec: JobSpec) -> None:
 
 def spec_of(job: Job) -> JobSpec:
     """The job's spec as stored: its params and its input rows."""
-    from generation.specs import InputRef
-
     refs = [InputRef(role=InputRole(row.role), upload_id=row.upload_id, video_id=row.video_id)
             for row in job.inputs.exclude(role=InputRole.REMIX_OF)
             if row.upload_id or row.video_id]
