@@ -1,4 +1,7 @@
-"""A job's media inputs, decoded for the worker: images as PIL images, videos as frames."""
+"""A job's media inputs, decoded for the worker: images as PIL images, videos as frames.
+
+A start or end image is fitted to the job's size here, the one place that happens, by the
+spec's `fit` (crop, with the start image's crop box; pad; stretch)."""
 
 from __future__ import annotations
 
@@ -11,9 +14,12 @@ from django.db.models.fields.files import FieldFile
 from PIL import Image, ImageOps
 
 from generation.models import InputRole, Job, JobInput
+from worker.catalogue.media import fit_image
 
 # Masks are greyscale: non-zero marks what is to be repainted.
 _GREY_ROLES = {InputRole.MASK}
+# Images the video starts or ends on, fitted to the frame.
+_FITTED_ROLES = {InputRole.START_IMAGE, InputRole.END_IMAGE}
 
 
 def load_media(job: Job) -> dict[InputRole, list[Any]]:
@@ -22,8 +28,17 @@ def load_media(job: Job) -> dict[InputRole, list[Any]]:
     rows = (job.inputs.exclude(role=InputRole.REMIX_OF).select_related("upload", "video")
             .order_by("role", "position"))
     for row in rows:
-        media[InputRole(row.role)].append(_decode(row))
+        decoded = _decode(row)
+        if row.role in _FITTED_ROLES and isinstance(decoded, Image.Image):
+            decoded = _fitted(job, decoded, box=row.role == InputRole.START_IMAGE)
+        media[InputRole(row.role)].append(decoded)
     return dict(media)
+
+
+def _fitted(job: Job, image: Image.Image, box: bool) -> Image.Image:
+    params = job.params
+    return fit_image(image, int(params["width"]), int(params["height"]),
+                     params.get("fit", "crop"), params.get("crop") if box else None)
 
 
 def _decode(row: JobInput) -> Any:
