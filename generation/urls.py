@@ -13,6 +13,7 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/retry/", views.retry, name="retry_job"),
     path("videos/<uuid:video_id>/file.mp4", views.video_file, name="video_file"),
     path("videos/<uuid:video_id>/poster.jpg", views.video_poster, name="video_poster"),
+    path("uploads/<uuid:upload_id>/thumb/", views.upload_thumb, name="upload_thumb"),
     path("videos/<uuid:video_id>/download/", gallery_views.video_download,
          name="video_download"),
     path("gallery/", gallery_views.gallery_page, name="gallery"),
