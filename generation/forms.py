@@ -171,9 +171,9 @@ class ImageToVideoForm(TextToVideoForm):
     def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         self.user = user
         super().__init__(*args, **kwargs)
-        if self.selected_preset is None or not self.selected_preset.supports(Ability.END_IMAGE):
-            del self.fields["end_image"], self.fields["end_file"]
-        elif self.selected_preset.requires_end_image:
+        preset = self.selected_preset
+        self.takes_end_image = preset is not None and preset.supports(Ability.END_IMAGE)
+        if preset is not None and preset.requires_end_image:
             self.fields["end_file"].help_text = "This model animates between two images."
 
     def available_presets(self) -> list[Preset]:
@@ -183,6 +183,8 @@ class ImageToVideoForm(TextToVideoForm):
         super()._apply_limits(preset)
         if self.is_bound:
             return
+        if not preset.supports(Ability.END_IMAGE):  # switched away from a model that took one
+            self.initial.pop("end_image", None)
         # The size nearest the start image's shape, unless one was asked for.
         start = self._owned_upload(self.initial.get("start_image"))
         if start is not None and "size" not in self._kept:
@@ -205,8 +207,6 @@ class ImageToVideoForm(TextToVideoForm):
         return self._owned_upload(value)
 
     def end_upload(self) -> Upload | None:
-        if "end_image" not in self.fields:
-            return None
         value = self.data.get("end_image") if self.is_bound else self.initial.get("end_image")
         return self._owned_upload(value)
 
@@ -242,14 +242,15 @@ class ImageToVideoForm(TextToVideoForm):
         if start is None and "start_file" not in self.errors:
             self.add_error("start_file", "Choose the image the video starts from.")
         refs.append(start)
-        if "end_image" in self.fields:
-            refs.append(self._image_ref(data, "end_image", InputRole.END_IMAGE))
+        # Given to a model that takes none, the spec refuses it (below) rather than dropping it.
+        refs.append(self._image_ref(data, "end_image", InputRole.END_IMAGE))
         if self.errors:
             return data
         inputs = tuple(ref for ref in refs if ref is not None)
         self._spec = ImageToVideo(**self._common(data), fit=data["fit"], inputs=inputs)
         for field_name, message in self._spec.errors().items():
-            target = {"start_image": "start_file", "end_image": "end_file"}.get(
-                field_name, field_name)
+            target = {"start_image": "start_file",
+                      "end_image": "end_file" if self.takes_end_image else None,
+                      }.get(field_name, field_name)
             self.add_error(target if target in self.fields else None, message)
         return data
