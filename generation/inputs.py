@@ -61,3 +61,16 @@ def _frames(file: FieldFile, mode: str) -> np.ndarray:
     with file.open("rb") as stream, av.open(stream) as container:
         frames = [frame.to_ndarray(format=fmt) for frame in container.decode(video=0)]
     return np.stack(frames)
+
+
+def last_frame(file: FieldFile) -> Image.Image:
+    """The last frame of a video file, upright RGB (decoded through to the end: our videos are
+    short; a long upload would want a seek to near the end first)."""
+    last = None
+    with file.open("rb") as stream, av.open(stream) as container:
+        for frame in container.decode(video=0):
+            last = frame
+    if last is None:
+        raise LookupError("The video has no frames.")
+    image: Image.Image = last.to_image()
+    return image.convert("RGB")

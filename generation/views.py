@@ -63,6 +63,8 @@ def studio(request: SignedInRequest) -> HttpResponse:
     elif task == ImageToVideoForm.task and request.GET.get("start_image"):
         # From the gallery (a video's last frame): the image form with it as the start.
         initial = {"start_image": request.GET["start_image"]}
+        if request.GET.get("prompt"):
+            initial["prompt"] = request.GET["prompt"]
     return render(request, "generation/studio.html", {
         "form": _studio_form(request, task, initial=initial), "jobs": recent_jobs(request.user),
     })

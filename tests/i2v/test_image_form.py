@@ -158,3 +158,35 @@ def test_the_spec_validates_the_fit_and_the_crop_box(owner, change, field):
 def test_a_strangers_upload_thumbnail_is_404(studio_client, stranger):
     theirs = image_upload(stranger)
     assert studio_client.get(reverse("upload_thumb", args=[theirs.id])).status_code == 404
+
+
+def test_the_worker_gets_the_start_image_fitted_by_the_jobs_fit(owner):
+    import numpy as np
+
+    from generation.inputs import load_media
+
+    start = image_upload(owner, size=(200, 120), colour=(250, 250, 250))
+    for fit, box in (("pad", None), ("crop", (0, 0, 100, 120)), ("stretch", None)):
+        spec = ImageToVideo(preset="ltx-video", prompt="x", width=704, height=480,
+                            num_frames=9, steps=2, guidance=3.0, seed=1, fit=fit, crop=box,
+                            inputs=(InputRef(InputRole.START_IMAGE, upload_id=start.id),))
+        job = lifecycle.submit(owner, spec)
+        image = load_media(job)[InputRole.START_IMAGE][0]
+        assert image.size == (704, 480), fit
+        pixels = np.asarray(image)
+        if fit == "pad":  # 200x120 (5:3) into 704x480: scaled to 704x422, 29 black rows each side
+            assert (pixels[:25] == 0).all() and (pixels[-25:] == 0).all()
+            assert (pixels[240] > 240).all()
+        else:
+            assert (pixels > 240).all()
+        lifecycle.cancel(job)
+
+
+def test_a_stranger_cannot_continue_from_someone_elses_video(stranger_client, owner):
+    from tests.videos import make_video
+
+    video = make_video(owner)
+    assert stranger_client.get(reverse("studio")).status_code == 200
+    response = csrf_post(stranger_client, reverse("continue_from_last_frame", args=[video.id]))
+    assert response.status_code == 404
+    assert not Upload.objects.exists()
