@@ -28,6 +28,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.db import transaction
 from django.db.models import Sum
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 from django.http import HttpRequest
 from django.template.defaultfilters import filesizeformat
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -386,3 +388,15 @@ class SizeLimitHandler(FileUploadHandler):
     def file_complete(self, file_size: int) -> None:
         return None
 
+
+
+@receiver(post_delete, sender=Upload)
+def _delete_files(sender: type[Upload], instance: Upload, **kwargs: Any) -> None:
+    """Remove a deleted upload's files, once the deletion is committed."""
+    names = [(f.storage, f.name) for f in (instance.file, instance.thumb) if f and f.name]
+
+    def remove() -> None:
+        for storage, name in names:
+            storage.delete(name)
+
+    transaction.on_commit(remove)
