@@ -209,7 +209,7 @@ def main() -> None:
                 times.append(post_file(port, path, cookies, token)[1])
             _, hwm = peak_kib(server.pid)
             times.sort()
-            p95 = times[max(0, int(round(len(times) * 0.95)) - 1)]
+            p95 = times[max(0, round(len(times) * 0.95) - 1)]
             print(f"{label + f' {size_mb:.0f} MB':<28} {statistics.median(times):>7.2f} "
                   f"{p95:>7.2f} {rss / 1024:>9.0f} MB {hwm / 1024:>6.0f} MB "
                   f"{(hwm - rss) / 1024:>11.0f} MB")
