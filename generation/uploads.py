@@ -28,9 +28,11 @@ from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.db import transaction
 from django.db.models import Sum
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 from django.http import HttpRequest
 from django.template.defaultfilters import filesizeformat
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from accounts.models import User
 from generation.models import Upload, UploadKind
@@ -171,8 +173,10 @@ def _probe_image(source: IO[bytes], out: IO[bytes], thumb: IO[bytes]) -> _Probed
         with _open_image(source) as image:
             image.load()
             mode = image.mode
-            upright = ImageOps.exif_transpose(image)
-            rgb, had_alpha = to_rgb(upright)
+            turned = image.getexif().get(ExifTags.Base.Orientation, 1) not in (1, None)
+            # In place: a big image's pixels are held once, not once per step.
+            ImageOps.exif_transpose(image, in_place=True)
+            rgb, had_alpha = to_rgb(image)
     except UploadRefused:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError,
@@ -185,7 +189,7 @@ def _probe_image(source: IO[bytes], out: IO[bytes], thumb: IO[bytes]) -> _Probed
     _save_thumb(rgb, thumb)
     return _Probed(UploadKind.IMAGE, out, ".png", thumb, width, height, metadata={
         "format": IMAGE_FORMATS[fmt], "mode": mode, "had_alpha": had_alpha,
-        "orientation_applied": upright is not image,
+        "orientation_applied": turned,
     })
 
 
@@ -217,7 +221,7 @@ def to_rgb(image: Image.Image) -> tuple[Image.Image, bool]:
         rgba = image.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(white, rgba).convert("RGB"), True
-    return image.convert("RGB"), False
+    return (image if mode == "RGB" else image.convert("RGB")), False
 
 
 def _check_min_size(width: int, height: int, what: str) -> None:
@@ -227,8 +231,10 @@ def _check_min_size(width: int, height: int, what: str) -> None:
 
 
 def _save_thumb(image: Image.Image, out: IO[bytes]) -> None:
-    small = image.copy()
-    small.thumbnail((THUMB_SIDE, THUMB_SIDE))
+    scale = min(1.0, THUMB_SIDE / max(image.size))
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    # resize makes only the small copy (thumbnail() would copy the whole image first).
+    small = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
     small.convert("RGB").save(out, format="JPEG", quality=85)
 
 
@@ -386,3 +392,15 @@ class SizeLimitHandler(FileUploadHandler):
     def file_complete(self, file_size: int) -> None:
         return None
 
+
+
+@receiver(post_delete, sender=Upload)
+def _delete_files(sender: type[Upload], instance: Upload, **kwargs: Any) -> None:
+    """Remove a deleted upload's files, once the deletion is committed."""
+    names = [(f.storage, f.name) for f in (instance.file, instance.thumb) if f and f.name]
+
+    def remove() -> None:
+        for storage, name in names:
+            storage.delete(name)
+
+    transaction.on_commit(remove)

@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from generation import gallery_views, views
+from generation import gallery_views, upload_views, views
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="studio"), name="home"),
@@ -13,9 +13,12 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/retry/", views.retry, name="retry_job"),
     path("videos/<uuid:video_id>/file.mp4", views.video_file, name="video_file"),
     path("videos/<uuid:video_id>/poster.jpg", views.video_poster, name="video_poster"),
-    path("uploads/<uuid:upload_id>/thumb/", views.upload_thumb, name="upload_thumb"),
     path("videos/<uuid:video_id>/download/", gallery_views.video_download,
          name="video_download"),
+    path("uploads/", upload_views.uploads, name="uploads"),
+    path("uploads/<uuid:upload_id>/file", upload_views.upload_file, name="upload_file"),
+    path("uploads/<uuid:upload_id>/thumb.jpg", upload_views.upload_thumb, name="upload_thumb"),
+    path("uploads/<uuid:upload_id>/delete/", upload_views.delete_upload, name="delete_upload"),
     path("gallery/", gallery_views.gallery_page, name="gallery"),
     path("videos/<uuid:video_id>/", gallery_views.video_detail, name="video_detail"),
     path("videos/<uuid:video_id>/favourite/", gallery_views.toggle_favourite,

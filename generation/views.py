@@ -16,7 +16,7 @@ from django_ratelimit.decorators import ratelimit
 from generation import lifecycle
 from generation.forms import ImageToVideoForm, TextToVideoForm
 from generation.media import serve_media
-from generation.models import Job, Upload, UploadKind, Video
+from generation.models import Job, Video
 from generation.queries import recent_jobs, remixable_video, with_queue_positions
 from generation.specs import SpecError
 from webapp.http import SignedInRequest
@@ -166,14 +166,3 @@ def video_file(request: SignedInRequest, video_id: str) -> HttpResponseBase:
 def video_poster(request: SignedInRequest, video_id: str) -> HttpResponseBase:
     return serve_media(request, owned_video(request, video_id).poster, "image/jpeg")
 
-
-@login_required
-@require_safe
-def upload_thumb(request: SignedInRequest, upload_id: str) -> HttpResponseBase:
-    """A small picture of one of the user's uploads (its thumbnail, else the image itself)."""
-    upload = get_object_or_404(Upload, pk=upload_id, owner=request.user)
-    if upload.thumb:
-        return serve_media(request, upload.thumb, "image/jpeg")
-    if upload.kind != UploadKind.IMAGE:
-        raise Http404("No picture of this upload.")
-    return serve_media(request, upload.file, "image/png")

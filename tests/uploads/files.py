@@ -27,7 +27,7 @@ def png(width: int = 96, height: int = 80, mode: str = "RGB", color=(200, 30, 30
 
 
 def png_claiming_size(width: int, height: int) -> bytes:
-    """A PNG whose header claims width×height, with a tiny (incomplete) body: a bomb's shape."""
+    """A PNG whose header claims width x height, with a tiny (incomplete) body: a bomb's shape."""
     def chunk(kind: bytes, body: bytes) -> bytes:
         return (struct.pack(">I", len(body)) + kind + body
                 + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
