@@ -8,6 +8,6 @@ from accounts.models import User
 class FramecraftUserAdmin(UserAdmin):
     fieldsets = (
         *(UserAdmin.fieldsets or ()),
-        ("Studio", {"fields": ("display_name", "bio", "max_active_jobs")}),
+        ("Studio", {"fields": ("display_name", "bio", "max_active_jobs", "storage_quota_mb")}),
     )
     list_display = ("username", "email", "display_name", "is_staff", "date_joined")

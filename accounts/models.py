@@ -11,6 +11,11 @@ class User(AbstractUser):
         blank=True,
         help_text="Jobs this user may have waiting or running at once; empty for the site default.",
     )
+    storage_quota_mb = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Megabytes of uploads this user may store; empty for the site default.",
+    )
 
     def __str__(self) -> str:
         return self.display_name or self.username
@@ -20,3 +25,10 @@ class User(AbstractUser):
         if self.max_active_jobs is not None:
             return self.max_active_jobs
         return settings.FRAMECRAFT_MAX_ACTIVE_JOBS
+
+    @property
+    def storage_quota_bytes(self) -> int:
+        quota = self.storage_quota_mb
+        if quota is None:
+            quota = settings.FRAMECRAFT_STORAGE_QUOTA_MB
+        return quota * 1024 * 1024

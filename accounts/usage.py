@@ -16,6 +16,13 @@ class Usage:
     active_job_limit: int
     videos: int
     bytes_stored: int
+    uploads: int
+    upload_bytes: int
+    upload_quota_bytes: int
+
+    @property
+    def upload_bytes_free(self) -> int:
+        return max(0, self.upload_quota_bytes - self.upload_bytes)
 
 
 def usage_for(user: User) -> Usage:
@@ -23,9 +30,13 @@ def usage_for(user: User) -> Usage:
     job_model = apps.get_model("generation", "Job")
     video_model = apps.get_model("generation", "Video")
     videos = video_model.objects.filter(owner=user)
+    uploads = apps.get_model("generation", "Upload").objects.filter(owner=user)
     return Usage(
         active_jobs=job_model.objects.active().filter(owner=user).count(),
         active_job_limit=user.active_job_limit,
         videos=videos.count(),
         bytes_stored=videos.aggregate(total=Sum("size_bytes"))["total"] or 0,
+        uploads=uploads.count(),
+        upload_bytes=uploads.aggregate(total=Sum("size_bytes"))["total"] or 0,
+        upload_quota_bytes=user.storage_quota_bytes,
     )

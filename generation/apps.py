@@ -6,5 +6,5 @@ class GenerationConfig(AppConfig):
     verbose_name = "Generation"
 
     def ready(self) -> None:
-        # Connects the signal that removes a deleted video's files from storage.
-        from generation import gallery  # noqa: F401
+        # Connect the signals that remove a deleted video's or upload's files from storage.
+        from generation import gallery, uploads  # noqa: F401

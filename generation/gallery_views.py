@@ -3,8 +3,13 @@ stranger gets 404); shared things only through a live share link or a public fla
 
 from __future__ import annotations
 
+import io
+from urllib.parse import urlencode
+
+import av.error
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
@@ -14,9 +19,11 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.models import User
 from generation import gallery
+from generation.inputs import last_frame
 from generation.media import serve_media
 from generation.models import TASK_CHOICES, InputRole, Job, JobInput, Video
 from generation.presets import preset_label
+from generation.uploads import UploadRefused, accept_upload
 from generation.views import owned_video
 from webapp.http import HtmxRequest, SignedInRequest
 
@@ -71,6 +78,35 @@ def _lineage(video: Video) -> dict[str, object]:
             "inputs": [row for row in inputs if row.role != InputRole.REMIX_OF],
             "retried_from": job.retry_of if job is not None and job.retry_of_id else None,
             "derived": list(derived)}
+
+
+@login_required
+@require_POST
+def continue_from_last_frame(request: SignedInRequest, video_id: str) -> HttpResponseBase:
+    """The last frame of the user's own video becomes an upload, and the studio's image form
+    opens with it as the start image (and the video's prompt)."""
+    video = owned_video(request, video_id)
+    try:
+        buffer = io.BytesIO()
+        last_frame(video.file).save(buffer, "PNG")
+    except (av.error.FFmpegError, LookupError, OSError):
+        messages.error(request, "The video's last frame could not be read.")
+        return redirect("video_detail", video.id)
+    name = f"last-frame-{str(video.id)[:8]}.png"
+    try:
+        upload = accept_upload(request.user, SimpleUploadedFile(name, buffer.getvalue(),
+                                                                "image/png"))
+    except UploadRefused as refused:
+        messages.error(request, refused.message)
+        return redirect("video_detail", video.id)
+    # Where the image came from, for the lineage of what is made from it.
+    upload.metadata = {**upload.metadata, "frame_of": str(video.id), "frame": "last"}
+    upload.save(update_fields=["metadata"])
+    query = urlencode({"task": "i2v", "start_image": str(upload.id), "prompt": video.prompt})
+    url = f"{reverse('studio')}?{query}"
+    if request.htmx:
+        return HttpResponseClientRedirect(url)
+    return redirect(url)
 
 
 def _share_url(request: HttpRequest, video: Video) -> str | None:

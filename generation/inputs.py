@@ -1,4 +1,7 @@
-"""A job's media inputs, decoded for the worker: images as PIL images, videos as frames."""
+"""A job's media inputs, decoded for the worker: images as PIL images, videos as frames.
+
+A start or end image is fitted to the job's size here, the one place that happens, by the
+spec's `fit` (crop, with the start image's crop box; pad; stretch)."""
 
 from __future__ import annotations
 
@@ -11,9 +14,12 @@ from django.db.models.fields.files import FieldFile
 from PIL import Image, ImageOps
 
 from generation.models import InputRole, Job, JobInput
+from worker.catalogue.media import fit_image
 
 # Masks are greyscale: non-zero marks what is to be repainted.
 _GREY_ROLES = {InputRole.MASK}
+# Images the video starts or ends on, fitted to the frame.
+_FITTED_ROLES = {InputRole.START_IMAGE, InputRole.END_IMAGE}
 
 
 def load_media(job: Job) -> dict[InputRole, list[Any]]:
@@ -22,8 +28,17 @@ def load_media(job: Job) -> dict[InputRole, list[Any]]:
     rows = (job.inputs.exclude(role=InputRole.REMIX_OF).select_related("upload", "video")
             .order_by("role", "position"))
     for row in rows:
-        media[InputRole(row.role)].append(_decode(row))
+        decoded = _decode(row)
+        if row.role in _FITTED_ROLES and isinstance(decoded, Image.Image):
+            decoded = _fitted(job, decoded, box=row.role == InputRole.START_IMAGE)
+        media[InputRole(row.role)].append(decoded)
     return dict(media)
+
+
+def _fitted(job: Job, image: Image.Image, box: bool) -> Image.Image:
+    params = job.params
+    return fit_image(image, int(params["width"]), int(params["height"]),
+                     params.get("fit", "crop"), params.get("crop") if box else None)
 
 
 def _decode(row: JobInput) -> Any:
@@ -46,3 +61,16 @@ def _frames(file: FieldFile, mode: str) -> np.ndarray:
     with file.open("rb") as stream, av.open(stream) as container:
         frames = [frame.to_ndarray(format=fmt) for frame in container.decode(video=0)]
     return np.stack(frames)
+
+
+def last_frame(file: FieldFile) -> Image.Image:
+    """The last frame of a video file, upright RGB (decoded through to the end: our videos are
+    short; a long upload would want a seek to near the end first)."""
+    last = None
+    with file.open("rb") as stream, av.open(stream) as container:
+        for frame in container.decode(video=0):
+            last = frame
+    if last is None:
+        raise LookupError("The video has no frames.")
+    image: Image.Image = last.to_image()
+    return image.convert("RGB")

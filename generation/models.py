@@ -238,6 +238,10 @@ def upload_to(upload: Upload, filename: str) -> str:
     return f"uploads/{upload.owner_id}/{upload.id}{_suffix(filename)}"
 
 
+def upload_thumb_to(upload: Upload, filename: str) -> str:
+    return f"uploads/{upload.owner_id}/{upload.id}.thumb{_suffix(filename)}"
+
+
 class UploadKind(models.TextChoices):
     IMAGE = "image", "Image"
     VIDEO = "video", "Video"
@@ -255,6 +259,8 @@ class Upload(models.Model):
                               related_name="uploads")
     kind = models.CharField(max_length=16, choices=UploadKind.choices)
     file = models.FileField(upload_to=upload_to, max_length=255)
+    thumb = models.FileField(upload_to=upload_thumb_to, max_length=255, blank=True,
+                             help_text="A small JPEG: the image, or a video's first frame.")
     original_name = models.CharField(max_length=255, blank=True,
                                      help_text="Shown to its owner only; never used as a path.")
     size_bytes = models.PositiveBigIntegerField(default=0)

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from generation.models import InputRole
+from generation.models import InputRole, Upload
 from generation.presets import (
     MAX_SEED,
     TASK_LABELS,
@@ -24,6 +24,8 @@ from generation.presets import (
     Task,
     get_preset,
 )
+from worker.catalogue import CATALOGUE
+from worker.catalogue.media import FIT_MODES
 
 MAX_PROMPT_CHARS = 2000
 
@@ -177,9 +179,56 @@ class TextToVideo(JobSpec):
 
 @dataclass(frozen=True, kw_only=True)
 class ImageToVideo(JobSpec):
+    """A start image (and, where the preset can, an end image) animated to the job's size.
+
+    `fit` says how an image of another shape becomes width x height: `crop` (the largest
+    centred region of the video's aspect ratio, or the `crop` box (left, top, right, bottom)
+    in the start image's pixels), `pad` (letterboxed on black) or `stretch`. The worker applies
+    it when it decodes the inputs (`generation.inputs`); the end image is always centred.
+    """
+
     task = Task.I2V
     roles = {InputRole.START_IMAGE: _one(Ability.IMAGE),
              InputRole.END_IMAGE: RoleRule(least=0, most=1, ability=Ability.END_IMAGE)}
+    fit: str = "crop"
+    crop: tuple[int, int, int, int] | None = None
+
+    def __post_init__(self) -> None:
+        # Stored params come back from JSON with the box as a list.
+        if isinstance(self.crop, list):
+            object.__setattr__(self, "crop", tuple(self.crop))
+
+    def errors(self) -> dict[str, str]:
+        errors = super().errors()
+        preset = CATALOGUE.get(self.preset)
+        if (preset is not None and preset.requires_end_image and "preset" not in errors
+                and not self.inputs_in(InputRole.END_IMAGE)):
+            errors[InputRole.END_IMAGE] = (f"{preset.label} animates between two images: "
+                                           f"give an end image too.")
+        if self.fit not in FIT_MODES:
+            errors["fit"] = f"Fit the image by one of: {', '.join(FIT_MODES)}."
+        if self.crop is not None and (problem := self._crop_error()):
+            errors["crop"] = problem
+        return errors
+
+    def _crop_error(self) -> str | None:
+        box = self.crop
+        if self.fit != "crop":
+            return "A crop box goes with the crop fit only."
+        if not (isinstance(box, tuple) and len(box) == 4
+                and all(type(v) is int for v in box)):
+            return "A crop box is four whole numbers: left, top, right, bottom."
+        left, top, right, bottom = box
+        if not (0 <= left < right and 0 <= top < bottom):
+            return "A crop box needs left < right and top < bottom, none negative."
+        starts = self.inputs_in(InputRole.START_IMAGE)
+        if starts and starts[0].upload_id is not None:
+            size = (Upload.objects.filter(pk=starts[0].upload_id)
+                    .values_list("width", "height").first())
+            if size is not None and (right > size[0] or bottom > size[1]):
+                return (f"The crop box {box} reaches outside the {size[0]} × {size[1]} "
+                        f"start image.")
+        return None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from generation import gallery_views, views
+from generation import gallery_views, upload_views, views
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="studio"), name="home"),
@@ -15,10 +15,16 @@ urlpatterns = [
     path("videos/<uuid:video_id>/poster.jpg", views.video_poster, name="video_poster"),
     path("videos/<uuid:video_id>/download/", gallery_views.video_download,
          name="video_download"),
+    path("uploads/", upload_views.uploads, name="uploads"),
+    path("uploads/<uuid:upload_id>/file", upload_views.upload_file, name="upload_file"),
+    path("uploads/<uuid:upload_id>/thumb.jpg", upload_views.upload_thumb, name="upload_thumb"),
+    path("uploads/<uuid:upload_id>/delete/", upload_views.delete_upload, name="delete_upload"),
     path("gallery/", gallery_views.gallery_page, name="gallery"),
     path("videos/<uuid:video_id>/", gallery_views.video_detail, name="video_detail"),
     path("videos/<uuid:video_id>/favourite/", gallery_views.toggle_favourite,
          name="toggle_favourite"),
+    path("videos/<uuid:video_id>/continue/", gallery_views.continue_from_last_frame,
+         name="continue_from_last_frame"),
     path("videos/<uuid:video_id>/delete/", gallery_views.delete_video, name="delete_video"),
     path("videos/<uuid:video_id>/share/", gallery_views.share_video, name="share_video"),
     path("s/<str:slug>/", gallery_views.shared_video, name="shared_video"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,7 +14,7 @@ from django.views.decorators.http import require_POST, require_safe
 from django_ratelimit.decorators import ratelimit
 
 from generation import lifecycle
-from generation.forms import TextToVideoForm
+from generation.forms import ImageToVideoForm, TextToVideoForm
 from generation.media import serve_media
 from generation.models import Job, Video
 from generation.queries import recent_jobs, remixable_video, with_queue_positions
@@ -28,6 +30,14 @@ def owned_video(request: HttpRequest, video_id: str) -> Video:
     return get_object_or_404(Video, pk=video_id, owner=request.user)
 
 
+def _studio_form(request: SignedInRequest, task: str | None, *args: Any, **kwargs: Any
+                 ) -> TextToVideoForm:
+    """The studio's form for a task: from a prompt (the default) or from an image."""
+    if task == ImageToVideoForm.task:
+        return ImageToVideoForm(*args, user=request.user, **kwargs)
+    return TextToVideoForm(*args, **kwargs)
+
+
 def _job_card(request: HttpRequest, job: Job) -> HttpResponse:
     return render(request, "generation/partials/job_card.html",
                   {"job": with_queue_positions([job])[0]})
@@ -41,15 +51,22 @@ def _job_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_safe
 def studio(request: SignedInRequest) -> HttpResponse:
-    initial = {}
+    initial: dict[str, Any] = {}
+    task = request.GET.get("task")
     remix = request.GET.get("remix")
     if remix:
         source = remixable_video(request.user, remix)
         if source is None:
             raise Http404("No such video.")
         initial = TextToVideoForm.initial_from_recipe(source.recipe, remix_of=source.id)
+        task = None
+    elif task == ImageToVideoForm.task and request.GET.get("start_image"):
+        # From the gallery (a video's last frame): the image form with it as the start.
+        initial = {"start_image": request.GET["start_image"]}
+        if request.GET.get("prompt"):
+            initial["prompt"] = request.GET["prompt"]
     return render(request, "generation/studio.html", {
-        "form": TextToVideoForm(initial=initial), "jobs": recent_jobs(request.user),
+        "form": _studio_form(request, task, initial=initial), "jobs": recent_jobs(request.user),
     })
 
 
@@ -57,14 +74,15 @@ def studio(request: SignedInRequest) -> HttpResponse:
 @require_safe
 def generation_form(request: SignedInRequest) -> HttpResponse:
     """The form for another model: its defaults and limits, keeping what the user typed."""
-    kept = ("preset", "prompt", "negative_prompt", "seed")
+    kept = ("preset", "prompt", "negative_prompt", "seed", "start_image", "end_image", "fit")
     keep: dict[str, object] = {k: request.GET[k] for k in kept if request.GET.get(k)}
+    task = request.GET.get("task")
     # A remix stays one (its lineage), as long as the video is still one the user may remix.
     remix = request.GET.get("remix_of")
     if remix and (source := remixable_video(request.user, remix)) is not None:
         keep["remix_of"] = source.id
     return render(request, "generation/partials/generation_form.html",
-                  {"form": TextToVideoForm(initial=keep)})
+                  {"form": _studio_form(request, task, initial=keep)})
 
 
 @login_required
@@ -72,7 +90,8 @@ def generation_form(request: SignedInRequest) -> HttpResponse:
 @ratelimit(key="user", rate=lambda group, request: settings.FRAMECRAFT_SUBMIT_RATE,
            method="POST", block=False)
 def submit(request: SignedInRequest) -> HttpResponse:
-    form = TextToVideoForm(request.POST)
+    task = request.POST.get("task")
+    form = _studio_form(request, task, request.POST, request.FILES)
     if getattr(request, "limited", False):
         form.is_valid()
         form.add_error(None, "You are submitting very fast; wait a minute and try again.")
@@ -91,8 +110,9 @@ def submit(request: SignedInRequest) -> HttpResponse:
             if not request.htmx:
                 return redirect("studio")
             # A fresh form keeps the model and prompt, so a variation is one click away.
-            form = TextToVideoForm(initial={
-                k: form.cleaned_data[k] for k in ("preset", "prompt", "negative_prompt")})
+            again = ("preset", "prompt", "negative_prompt", "fit", "start_image", "end_image")
+            form = _studio_form(request, task, initial={
+                k: form.cleaned_data[k] for k in again if form.cleaned_data.get(k)})
             return render(request, "generation/partials/submitted.html", {
                 "form": form, "jobs": recent_jobs(request.user)})
     if not request.htmx:
@@ -145,3 +165,4 @@ def video_file(request: SignedInRequest, video_id: str) -> HttpResponseBase:
 @require_safe
 def video_poster(request: SignedInRequest, video_id: str) -> HttpResponseBase:
     return serve_media(request, owned_video(request, video_id).poster, "image/jpeg")
+

@@ -260,6 +260,14 @@ if FRAMECRAFT_STORAGE == "s3":
 FRAMECRAFT_MEDIA_ACCEL_PREFIX = env.str("FRAMECRAFT_MEDIA_ACCEL_PREFIX")
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Uploads (generation/uploads.py): checked by content; the size while the body streams in.
+FRAMECRAFT_MAX_UPLOAD_MB = env.int("FRAMECRAFT_MAX_UPLOAD_MB", 200, min_value=1)
+FRAMECRAFT_MAX_IMAGE_PIXELS = env.int("FRAMECRAFT_MAX_IMAGE_PIXELS", 40_000_000,
+                                      min_value=64 * 64)
+FRAMECRAFT_MAX_UPLOAD_SECONDS = env.float("FRAMECRAFT_MAX_UPLOAD_SECONDS", 60.0, min_value=1.0)
+FRAMECRAFT_MAX_VIDEO_SIDE = env.int("FRAMECRAFT_MAX_VIDEO_SIDE", 3840, min_value=64)
+FRAMECRAFT_STORAGE_QUOTA_MB = env.int("FRAMECRAFT_STORAGE_QUOTA_MB", 2048, min_value=0)
+FRAMECRAFT_UPLOAD_RATE = env.str("FRAMECRAFT_UPLOAD_RATE", "30/m")
 
 # --- Security -------------------------------------------------------------------------------
 

@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from worker.catalogue import CATALOGUE, FAMILIES, Ability, build_pipeline, family_of, get_preset
+from worker.catalogue import (
+    CATALOGUE,
+    FAMILIES,
+    Ability,
+    Task,
+    build_pipeline,
+    family_of,
+    get_preset,
+)
 
 WAN_SMALL = "wan2.1-t2v-1.3b"
 
@@ -164,3 +172,22 @@ def test_only_the_catalogue_registry_looks_families_up_by_name():
         if ".family" in line or "family ==" in line
     ]
     assert not offenders
+
+
+def test_the_first_last_frame_preset_is_the_i2v_720p_model_with_an_end_image():
+    flf, i2v = get_preset("wan2.1-flf2v-14b-720p"), get_preset("wan2.1-i2v-14b-720p")
+    assert flf.source == "Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers"
+    assert flf.pipeline_class == "WanImageToVideoPipeline"
+    assert flf.abilities == {Ability.TEXT, Ability.IMAGE, Ability.END_IMAGE}
+    assert set(flf.tasks) == {Task.I2V}
+    assert flf.memory == i2v.memory and set(flf.sizes) == set(i2v.sizes)
+    assert family_of(flf.id).name == "wan_i2v"
+
+
+def test_every_preset_that_takes_a_start_image_does_image_to_video():
+    takes_image = {"wan2.1-i2v-14b-480p", "wan2.1-i2v-14b-720p", "wan2.1-flf2v-14b-720p",
+                   "wan2.2-ti2v-5b", "ltx-video", "hunyuanvideo-framepack"}
+    for preset_id in takes_image:
+        assert get_preset(preset_id).can(Task.I2V), preset_id
+    ends = {p.id for p in CATALOGUE.values() if p.supports(Ability.END_IMAGE)}
+    assert ends == {"wan2.1-flf2v-14b-720p", "hunyuanvideo-framepack"}

@@ -116,7 +116,8 @@ def test_a_jobs_media_are_decoded_in_their_roles(owner, tmp_path):
     JobInput.objects.create(job=job, role=InputRole.REMIX_OF, video=source)  # lineage only
     media = load_media(job)
     assert set(media) == {InputRole.START_IMAGE, InputRole.SOURCE_VIDEO}
-    assert media[InputRole.START_IMAGE][0].size == (40, 30)
+    # The start image is fitted to the job's size (a centred crop by default).
+    assert media[InputRole.START_IMAGE][0].size == (TINY_PARAMS["width"], TINY_PARAMS["height"])
     frames = media[InputRole.SOURCE_VIDEO][0]
     assert frames.shape == (5, 48, 64, 3) and frames.dtype == np.uint8
     job.refresh_from_db()

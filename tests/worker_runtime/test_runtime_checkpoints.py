@@ -77,7 +77,8 @@ def _inputs(task: Task, preset: Preset) -> dict[str, Any]:
     mask[:, SIDE // 4 : SIDE // 2, SIDE // 4 : SIDE // 2] = True
     return {
         Task.T2V: {},
-        Task.I2V: {"image": _image(1)},
+        Task.I2V: {"image": _image(1),
+                   **({"end_image": _image(4)} if preset.requires_end_image else {})},
         Task.V2V: {"video": video, "strength": 0.7},
         Task.EDIT: {"video": video, "mask": mask},
         Task.EXTEND: {"video": video[:1]},
@@ -134,6 +135,8 @@ def _direct(folder: Path, preset: Preset, request: GenerationRequest) -> np.ndar
             ] * (count - 1)
         else:
             kwargs["image"] = Image.fromarray(request.image)
+        if request.end_image is not None:
+            kwargs["last_image"] = Image.fromarray(request.end_image)
     if task == Task.EDIT:
         kwargs["video"] = [Image.fromarray(frame) for frame in request.video]
         kwargs["mask"] = [Image.fromarray(m.astype(np.uint8) * 255) for m in request.mask]
@@ -222,6 +225,7 @@ def test_a_component_missing_from_the_folder_reads_as_not_installed(installed):
         ("wan2.1-t2v-1.3b", Task.I2V, {"image": _image(1)}, "cannot do i2v"),
         ("wan2.1-i2v-14b-480p", Task.I2V, {"image": None}, "needs: image"),
         ("wan2.1-i2v-14b-480p", Task.I2V, {"end_image": _image(3)}, "does not take: end_image"),
+        ("wan2.1-flf2v-14b-720p", Task.I2V, {"end_image": None}, "needs: end_image"),
         ("wan2.1-vace-1.3b", Task.EDIT, {"mask": None}, "needs: mask"),
         ("wan2.1-vace-1.3b", Task.EXTEND, {"video": np.zeros((5, SIDE, SIDE, 3), np.uint8)},
          "ask for more than 5"),

@@ -170,6 +170,9 @@ class Preset:
     max_reference_images: int = 0
     max_input_frames: int = 0
     default_strength: float = 0.8
+    # An image-to-video model that animates between two images only (Wan 2.1 FLF2V: its
+    # image tokens come in pairs); others take an end image, if at all, as an option.
+    requires_end_image: bool = False
 
     def __post_init__(self) -> None:
         if (self.default_width, self.default_height) not in self.sizes:
@@ -189,6 +192,8 @@ class Preset:
                 raise ValueError(f"preset {self.id}: {task} needs inputs it does not take")
         if Ability.REFERENCE in self.abilities and self.max_reference_images < 1:
             raise ValueError(f"preset {self.id}: reference images need max_reference_images")
+        if self.requires_end_image and Ability.END_IMAGE not in self.abilities:
+            raise ValueError(f"preset {self.id}: it requires an end image it does not take")
         if Ability.VIDEO in self.abilities and self.max_input_frames < 1:
             raise ValueError(f"preset {self.id}: video input needs max_input_frames")
 

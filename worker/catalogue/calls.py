@@ -40,6 +40,8 @@ def check_inputs(preset: Preset, request: GenerationRequest) -> None:
     allowed = set(needs)
     if task == Task.I2V and preset.supports(Ability.END_IMAGE):
         allowed.add("end_image")
+    if task == Task.I2V and preset.requires_end_image:
+        needs = needs | {"end_image"}
     missing = sorted(needs - {name for name, given in has.items() if given})
     if missing:
         raise bad(f"A {task} job needs: {', '.join(missing)}.")

@@ -67,3 +67,48 @@ def fit(image: Image.Image, width: int, height: int) -> Image.Image:
         return image
     resample = Image.Resampling.NEAREST if image.mode == "L" else Image.Resampling.LANCZOS
     return image.resize((width, height), resample)
+
+
+FIT_MODES = ("crop", "pad", "stretch")
+
+
+def fit_image(image: Image.Image, width: int, height: int, mode: str = "crop",
+              box: Sequence[int] | None = None) -> Image.Image:
+    """The image at exactly width x height.
+
+    `crop` cuts the largest centred region of the target's aspect ratio (or, given a box
+    (left, top, right, bottom) in source pixels, that region, centre-cut to the aspect ratio
+    if its own differs) and scales it; `pad` scales the whole image to fit inside and
+    letterboxes it on black; `stretch` scales each axis on its own.
+    """
+    from PIL import Image
+
+    if mode not in FIT_MODES:
+        raise bad(f"Fit the image by one of {', '.join(FIT_MODES)}, not {mode!r}.")
+    if width < 1 or height < 1:
+        raise bad(f"Cannot fit an image into {width} × {height}.")
+    resample = Image.Resampling.NEAREST if image.mode == "L" else Image.Resampling.LANCZOS
+    if mode == "stretch":
+        return image.resize((width, height), resample)
+    if mode == "pad":
+        scale = min(width / image.width, height / image.height)
+        inner = (max(1, min(width, round(image.width * scale))),
+                 max(1, min(height, round(image.height * scale))))
+        canvas = Image.new(image.mode, (width, height), 0)
+        canvas.paste(image.resize(inner, resample),
+                     ((width - inner[0]) // 2, (height - inner[1]) // 2))
+        return canvas
+    if box is not None:
+        left, top, right, bottom = (int(v) for v in box)
+        if not (0 <= left < right <= image.width and 0 <= top < bottom <= image.height):
+            raise bad(f"The crop box {tuple(box)} is not inside the "
+                      f"{image.width} × {image.height} image.")
+        image = image.crop((left, top, right, bottom))
+    # The largest centred region of the target's aspect ratio.
+    if image.width * height > width * image.height:  # wider than the target
+        cut_w, cut_h = max(1, round(image.height * width / height)), image.height
+    else:
+        cut_w, cut_h = image.width, max(1, round(image.width * height / width))
+    left, top = (image.width - cut_w) // 2, (image.height - cut_h) // 2
+    region = image.crop((left, top, left + cut_w, top + cut_h))
+    return region.resize((width, height), resample)

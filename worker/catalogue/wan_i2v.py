@@ -1,4 +1,5 @@
-"""Wan 2.1 image-to-video 14B (480p and 720p): a start image (CLIP-encoded too) and a prompt.
+"""Wan 2.1 image-to-video 14B (480p and 720p): a start image (CLIP-encoded too) and a prompt;
+and its first-last-frame sibling (FLF2V, 720p), which also takes an end image.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ WAN_I2V_WEIGHTS: dict[str, Any] = {
     "image_encoder_gb": 2.4,  # OpenCLIP ViT-H/14 in fp32: 0.63 B parameters
     "blocks": 40,
 }
+
+FLF2V = "wan2.1-flf2v-14b-720p"
 
 PRESETS = (
     Preset(
@@ -69,6 +72,29 @@ PRESETS = (
             step_s=24.5,
         ),
     ),
+    Preset(
+        id="wan2.1-flf2v-14b-720p",
+        label="Wan 2.1 first-last-frame to video 14B (720p)",
+        description=(
+            "Animates from a start image to an end image into a 5 second 720p clip at 16 fps, "
+            "following the prompt; needs a data-centre GPU or offload."
+        ),
+        **{**WAN_I2V_COMMON,
+           "abilities": frozenset({Ability.TEXT, Ability.IMAGE, Ability.END_IMAGE})},
+        source="Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers",
+        requires_end_image=True,
+        default_width=1280,
+        default_height=720,
+        sizes=WAN_720P,
+        # The I2V 720p architecture (one more learnt image position table): its figures.
+        memory=MemoryNeeds(
+            **WAN_I2V_WEIGHTS,
+            activation_gb=8.3,
+            decode_gb=decode_gb(1280, 720, 81, **WAN21_DECODE),
+            tiled_decode_gb=4.7,
+            step_s=24.5,
+        ),
+    ),
 )
 
 
@@ -86,11 +112,14 @@ def build_wan_i2v(preset_id: str, scale: Scale) -> dict[str, Any]:
         vision = CLIPVisionConfig(hidden_size=1280, intermediate_size=5120,
                                   num_hidden_layers=32, num_attention_heads=16, image_size=224,
                                   patch_size=14, projection_dim=1024, hidden_act="gelu")
+    image_tokens = (vision.image_size // vision.patch_size) ** 2 + 1  # patches and CLS
     inner = dims["num_attention_heads"] * dims["attention_head_dim"]
     components["transformer"] = WanTransformer3DModel(
         patch_size=(1, 2, 2), in_channels=36, out_channels=16, freq_dim=256,
         cross_attn_norm=True, qk_norm="rms_norm_across_heads", image_dim=vision.hidden_size,
         added_kv_proj_dim=inner, **dims,
+        # First-last-frame: both images' CLIP tokens, each with a learnt position.
+        pos_embed_seq_len=2 * image_tokens if preset_id == FLF2V else None,
     )
     components["image_encoder"] = CLIPVisionModel(vision)
     side = vision.image_size
