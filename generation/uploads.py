@@ -39,7 +39,8 @@ from generation.models import Upload, UploadKind
 
 IMAGE_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "WEBP": "WebP"}
 # The demuxers PyAV names for MP4/MOV and for WebM (Matroska's demuxer reads both).
-VIDEO_CONTAINERS = {"mov,mp4,m4a,3gp,3g2,mj2": "mp4", "matroska,webm": "webm"}
+VIDEO_CONTAINERS = {"mov,mp4,m4a,3gp,3g2,mj2": "mp4", "mov": "mp4", "matroska,webm": "webm",
+                    "matroska": "webm"}
 VIDEO_CODECS = {"h264", "hevc", "vp8", "vp9", "av1"}
 MIN_SIDE = 64
 MAX_FPS = 240.0
@@ -240,10 +241,28 @@ def _save_thumb(image: Image.Image, out: IO[bytes]) -> None:
 
 # --- Videos ---------------------------------------------------------------------------------
 
+_MOV_BOXES = {b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"}
+
+
+def _demuxer(head: bytes) -> str | None:
+    """The one FFmpeg demuxer this file may meet, by its magic bytes: only the two we accept
+    ever parse untrusted input, not whichever of FFmpeg's hundreds probing would pick."""
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return "matroska"
+    if head[4:8] in _MOV_BOXES:
+        return "mov"
+    return None
+
+
 @contextmanager
 def _opened(source: IO[bytes]) -> Iterator[av.container.InputContainer]:
+    head = source.read(16)
+    source.seek(0)
+    demuxer = _demuxer(head)
+    if demuxer is None:
+        raise UploadRefused(_NOT_READABLE)
     try:
-        container = av.open(source, mode="r")
+        container = av.open(source, mode="r", format=demuxer)
     except (av.error.FFmpegError, ValueError, OSError, UnicodeDecodeError):
         raise UploadRefused(_NOT_READABLE) from None
     try:

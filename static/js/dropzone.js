@@ -75,7 +75,7 @@
       } else if (request.status === 422) {
         setStatus(zone, request.responseText, true);
       } else if (request.status === 413) {
-        setStatus(zone, "The file is too large.", true);
+        setStatus(zone, request.responseText || "The file is too large.", true);
       } else {
         setStatus(zone, "The upload failed; check your connection and try again.", true);
       }

@@ -88,6 +88,7 @@ def test_every_page_fits_a_phone_screen(browser, live_site, ada_and_her_video):
         "gallery-filtered": "/gallery/?q=lighthouse&kind=t2v&period=week&favourites=1",
         "detail": f"/videos/{video.id}/",
         "profile": "/profile/",
+        "my-uploads": "/uploads/",
         "explore": "/explore/",
         "shared-signed-in": f"/s/{video.share_slug}/",
         "public-profile-signed-in": f"/u/{ada.username}/",

@@ -255,3 +255,19 @@ def test_modes_that_png_cannot_hold_become_rgb_too(image, expected):
     rgb, _ = to_rgb(image)
     assert rgb.mode == "RGB"
     assert all(abs(a - b) <= 3 for a, b in zip(rgb.getpixel((4, 4)), expected, strict=True))
+
+
+def test_a_mov_is_accepted(owner, media_root):
+    upload = accept_upload(owner, uploaded(video("mov", seconds=0.5), "clip.mov"))
+    assert (upload.kind, upload.metadata["container"], upload.metadata["codec"]) == (
+        "video", "mp4", "h264")
+
+
+def test_an_mp4_of_another_codec_is_refused(owner, media_root):
+    message = refused(owner, video("mp4", "mpeg4", seconds=0.5), "old.mp4", media_root)
+    assert message == "Videos must be H.264, HEVC, VP8, VP9 or AV1; this one is mpeg4."
+
+
+def test_a_matroska_file_is_accepted_only_as_webm(owner, media_root):
+    message = refused(owner, video("matroska", seconds=0.5), "clip.mkv", media_root)
+    assert message == "Matroska files are accepted as WebM only (VP8, VP9 or AV1)."
