@@ -15,21 +15,12 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from generation.models import Job, JobStatus, WorkerState
+from generation.models import WorkerState
 
 
 def job_queues() -> list[str]:
-    return list(settings.FRAMECRAFT_JOB_QUEUES)
-
-
-def queues_for(preset_id: str) -> list[str]:
     """Every GPU class hears of every job; a worker that cannot run it leaves it alone."""
-    return job_queues()
-
-
-def queued_jobs_per_queue() -> dict[str, int]:
-    waiting = Job.objects.filter(status=JobStatus.QUEUED).runnable().count()
-    return dict.fromkeys(job_queues(), waiting)
+    return list(settings.FRAMECRAFT_JOB_QUEUES)
 
 
 def report(name: str, *, queues: list[str], gpu_name: str, gpu_total_gb: float,

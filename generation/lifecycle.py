@@ -89,34 +89,29 @@ def _announce_on_commit(job_id: uuid.UUID, change: JobChange) -> None:
 
 # --- Hints to the workers -------------------------------------------------------------------
 
-def queues_for(preset_id: str) -> list[str]:
-    """The worker queues whose GPUs can run the preset (every class, by default one queue)."""
-    return fleet.queues_for(preset_id)
-
-
 def send_hint(job_id: uuid.UUID, preset_id: str, countdown: float | None = None) -> None:
-    """Tell the workers that can run this job that there is work. Only once it is committed."""
-    for queue in queues_for(preset_id):
+    """Tell the workers that there is work (every GPU class hears of every job; one that
+    cannot run `preset_id` leaves it alone). Only once the job is committed."""
+    for queue in fleet.job_queues():
         celery_app.send_task(RUN_JOB_TASK, args=[str(job_id)], countdown=countdown, queue=queue)
 
 
 def top_up_hints(queues: list[str]) -> int:
-    """Send hints so that each of `queues` holds one per runnable queued job it serves.
+    """Send hints so that each of `queues` holds one per runnable queued job.
 
     A broker that lost its messages (an embedded Redis that was stopped, a flushed queue) must
     not strand jobs, but a worker start must not pile a second message on every queued job.
     """
     sent = 0
-    waiting = fleet.queued_jobs_per_queue()
+    waiting = Job.objects.filter(status=JobStatus.QUEUED).runnable().count()
+    if not waiting:
+        return 0
     with celery_app.connection_for_write() as connection:
         channel = connection.default_channel
         for queue in queues:
-            wanted = waiting.get(queue, 0)
-            if not wanted:
-                continue
             held = channel.queue_declare(queue=queue, passive=False, durable=True,
                                          auto_delete=False).message_count
-            for _ in range(max(0, wanted - held)):
+            for _ in range(max(0, waiting - held)):
                 celery_app.send_task(RUN_JOB_TASK, args=["any"], queue=queue)
                 sent += 1
     return sent
