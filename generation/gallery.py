@@ -9,7 +9,7 @@ from typing import Any
 
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import F, Q
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
@@ -17,6 +17,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from generation.media import delete_after_commit
 from generation.models import Video, VideoQuerySet, Visibility
 
 PAGE_SIZE = 24
@@ -138,10 +139,4 @@ def record_view(video: Video, request: HttpRequest, visitor: str) -> None:
 @receiver(post_delete, sender=Video)
 def _delete_files(sender: type[Video], instance: Video, **kwargs: Any) -> None:
     """Remove a deleted video's files, once the deletion is committed."""
-    names = [(f.storage, f.name) for f in (instance.file, instance.poster) if f and f.name]
-
-    def remove() -> None:
-        for storage, name in names:
-            storage.delete(name)
-
-    transaction.on_commit(remove)
+    delete_after_commit(instance.file, instance.poster)

@@ -14,6 +14,7 @@ from typing import IO
 from urllib.parse import quote
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models.fields.files import FieldFile
 from django.http import (
     FileResponse,
@@ -118,3 +119,15 @@ def _private(response: HttpResponseBase) -> HttpResponseBase:
     # Never kept by shared caches; the browser may keep it for a while.
     response["Cache-Control"] = "private, max-age=3600"
     return response
+
+
+def delete_after_commit(*files: FieldFile) -> None:
+    """Remove these stored files once the transaction that deleted their row commits (a
+    rolled-back delete keeps them)."""
+    names = [(file.storage, file.name) for file in files if file and file.name]
+
+    def remove() -> None:
+        for storage, name in names:
+            storage.delete(name)
+
+    transaction.on_commit(remove)

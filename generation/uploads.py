@@ -35,6 +35,7 @@ from django.template.defaultfilters import filesizeformat
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from accounts.models import User
+from generation.media import delete_after_commit
 from generation.models import Upload, UploadKind
 
 IMAGE_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "WEBP": "WebP"}
@@ -416,10 +417,4 @@ class SizeLimitHandler(FileUploadHandler):
 @receiver(post_delete, sender=Upload)
 def _delete_files(sender: type[Upload], instance: Upload, **kwargs: Any) -> None:
     """Remove a deleted upload's files, once the deletion is committed."""
-    names = [(f.storage, f.name) for f in (instance.file, instance.thumb) if f and f.name]
-
-    def remove() -> None:
-        for storage, name in names:
-            storage.delete(name)
-
-    transaction.on_commit(remove)
+    delete_after_commit(instance.file, instance.thumb)
