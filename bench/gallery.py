@@ -30,26 +30,6 @@ WORDS = [
 ]
 
 
-def ensure_database() -> None:
-    """Create the configured PostgreSQL database if it does not exist yet."""
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        return  # SQLite makes its file on first connection
-    import psycopg
-    from psycopg import sql
-
-    db = connection.settings_dict
-    with psycopg.connect(dbname="postgres", user=db["USER"] or None,
-                         password=db["PASSWORD"] or None, host=db["HOST"] or None,
-                         port=db["PORT"] or None, autocommit=True) as maintenance:
-        exists = maintenance.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                                     [db["NAME"]]).fetchone()
-        if not exists:
-            maintenance.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db["NAME"])))
-            print(f"created database {db['NAME']}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", type=int, default=10_000, help="videos for the one user")
@@ -60,21 +40,15 @@ def main() -> None:
     import django
 
     django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
     from django.db import connection
     from django.test import Client
     from django.utils import timezone
 
     from accounts.models import User
+    from bench.studio_db import ready_studio
     from generation.models import Video
 
-    if settings.REDIS_IS_EMBEDDED:
-        from webapp import embedded_redis
-
-        embedded_redis.start(Path(settings.DATA_DIR))
-    ensure_database()
-    call_command("migrate", verbosity=0)
+    ready_studio()
     user, _ = User.objects.get_or_create(username="bench-gallery",
                                          defaults={"email": "bench@example.com"})
     have = Video.objects.filter(owner=user).count()

@@ -145,19 +145,13 @@ def main() -> None:
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.sessions.backends.db import SessionStore
-    from django.core.management import call_command
     from django.middleware.csrf import _get_new_csrf_string  # type: ignore[attr-defined]
 
     from accounts.models import User
-    from bench.gallery import ensure_database
+    from bench.studio_db import ready_studio
     from generation.models import Upload
 
-    if settings.REDIS_IS_EMBEDDED:
-        from webapp import embedded_redis
-
-        embedded_redis.start(Path(settings.DATA_DIR))
-    ensure_database()
-    call_command("migrate", verbosity=0)
+    ready_studio()
     user, _ = User.objects.get_or_create(username="bench-uploads",
                                          defaults={"email": "bench-uploads@example.com"})
     user.storage_quota_mb = 1024 * 1024
