@@ -200,28 +200,30 @@ class ImageToVideoForm(TextToVideoForm):
         except ValidationError:  # not a UUID
             return None
 
-    def start_upload(self) -> Upload | None:
-        """The start image chosen so far (for its thumbnail), if it is the user's."""
-        value = (self.data.get("start_image") if self.is_bound
-                 else self.initial.get("start_image"))
+    def _chosen(self, name: str) -> Upload | None:
+        value = self.data.get(name) if self.is_bound else self.initial.get(name)
         return self._owned_upload(value)
 
+    def start_upload(self) -> Upload | None:
+        """The start image chosen so far (for its thumbnail), if it is the user's."""
+        return self._chosen("start_image")
+
     def end_upload(self) -> Upload | None:
-        value = self.data.get("end_image") if self.is_bound else self.initial.get("end_image")
-        return self._owned_upload(value)
+        return self._chosen("end_image")
 
     def _image_ref(self, data: dict[str, Any], name: str, role: InputRole) -> InputRef | None:
         """The upload id for `name`: a file sent now is accepted first (and kept for a re-try
         of the form); else the id of an earlier upload."""
-        file = data.get(f"{name.split('_')[0]}_file")
+        file_field = name.replace("_image", "_file")  # start_image's file comes as start_file
+        file = data.get(file_field)
         if file:
             try:
                 upload = accept_upload(self.user, file)
             except UploadRefused as refused:
-                self.add_error(f"{name.split('_')[0]}_file", refused.message)
+                self.add_error(file_field, refused.message)
                 return None
             if upload.kind != "image":
-                self.add_error(f"{name.split('_')[0]}_file", "Choose an image, not a video.")
+                self.add_error(file_field, "Choose an image, not a video.")
                 return None
             data[name] = upload.id
             # The re-rendered form carries the id, so the file is not sent twice.
