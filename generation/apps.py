@@ -6,5 +6,5 @@ class GenerationConfig(AppConfig):
     verbose_name = "Generation"
 
     def ready(self) -> None:
-        # Connect the signals that remove a deleted video's or upload's files from storage.
-        from generation import gallery, uploads  # noqa: F401
+        # Connect the signals that remove a deleted video's, upload's or cutout's files.
+        from generation import gallery, subjects, uploads  # noqa: F401

@@ -74,3 +74,17 @@ def last_frame(file: FieldFile) -> Image.Image:
         raise LookupError("The video has no frames.")
     image: Image.Image = last.to_image()
     return image.convert("RGB")
+
+
+def frame_at(file: FieldFile, seconds: float) -> Image.Image:
+    """The frame shown at `seconds` into a video (its last one past the end), upright RGB."""
+    chosen = None
+    with file.open("rb") as stream, av.open(stream) as container:
+        for frame in container.decode(video=0):
+            if chosen is not None and frame.time is not None and frame.time > seconds:
+                break
+            chosen = frame
+    if chosen is None:
+        raise LookupError("The video has no frames.")
+    image: Image.Image = chosen.to_image()
+    return image.convert("RGB")

@@ -31,10 +31,12 @@ from generation.models import (
     JobInput,
     JobOrigin,
     JobStatus,
+    Subject,
     Upload,
     Video,
 )
 from generation.specs import InputRef, JobSpec, SpecError, build_spec
+from generation.subjects import subject_photo_uploads
 from webapp.celery import app as celery_app
 
 log = logging.getLogger("framecraft.jobs")
@@ -135,8 +137,10 @@ def submit(user: User, spec: JobSpec, *, retry_of: Job | None = None,
                   JobOrigin.REMIX if remix_of else JobOrigin.NEW)
         job = Job.objects.create(owner=user, kind=spec.task, preset=spec.preset,
                                  params=spec.params(), retry_of=retry_of, origin=origin)
+        subjects = Subject.objects.in_bulk({ref.subject_id for ref in spec.inputs
+                                            if ref.subject_id})
         rows = [JobInput(job=job, role=ref.role, upload_id=ref.upload_id, video_id=ref.video_id,
-                         position=index)
+                         position=index, **_subject_snapshot(subjects.get(ref.subject_id)))
                 for role in InputRole for index, ref in enumerate(spec.inputs_in(role))]
         if remix_of is not None:
             rows.append(JobInput(job=job, role=InputRole.REMIX_OF, video=remix_of))
@@ -150,11 +154,23 @@ def submit(user: User, spec: JobSpec, *, retry_of: Job | None = None,
 
 
 def _check_inputs_owned(user: User, spec: JobSpec) -> None:
-    uploads = {ref.upload_id for ref in spec.inputs if ref.upload_id}
+    """The user's own uploads and videos, or photos of subjects they own or were granted."""
+    uploads = {ref.upload_id for ref in spec.inputs if ref.upload_id and not ref.subject_id}
     videos = {ref.video_id for ref in spec.inputs if ref.video_id}
     if len(uploads) != Upload.objects.filter(owner=user, pk__in=uploads).count() or (
             len(videos) != Video.objects.filter(owner=user, pk__in=videos).count()):
         raise SpecError({"__all__": "One of the job's inputs does not exist."})
+    photos = subject_photo_uploads(user, {ref.subject_id for ref in spec.inputs
+                                          if ref.subject_id})
+    for ref in spec.inputs:
+        if ref.subject_id and ref.upload_id not in photos.get(ref.subject_id, ()):
+            raise SpecError({"__all__": "One of the subjects is not yours to use."})
+
+
+def _subject_snapshot(subject: Subject | None) -> dict[str, Any]:
+    if subject is None:
+        return {}
+    return {"subject": subject, "subject_name": subject.name, "subject_kind": subject.kind}
 
 
 def spec_of(job: Job) -> JobSpec:
@@ -163,6 +179,25 @@ def spec_of(job: Job) -> JobSpec:
             for row in job.inputs.exclude(role=InputRole.REMIX_OF)
             if row.upload_id or row.video_id]
     return build_spec(job.kind, job.preset, job.params, refs)
+
+
+def fail_queued_using_subject(subject_id: uuid.UUID, message: str, *,
+                              owner_id: int | None = None) -> int:
+    """Fail the waiting jobs (of `owner_id`, or everyone's) whose references are photos of a
+    subject that may no longer be used: a revoked grant, a deleted subject. Running and
+    finished jobs keep going; their videos stay. Returns how many failed."""
+    jobs = Job.objects.filter(status=JobStatus.QUEUED, inputs__subject_id=subject_id)
+    if owner_id is not None:
+        jobs = jobs.filter(owner_id=owner_id)
+    failed = 0
+    for job_id in set(jobs.values_list("id", flat=True)):
+        if _transition(job_id, (JobStatus.QUEUED,), JobStatus.FAILED,
+                       error_code="subject_unavailable", error_message=message):
+            _announce_on_commit(job_id, "failed")
+            failed += 1
+    if failed:
+        transaction.on_commit(events.queue_moved)
+    return failed
 
 
 def remix_source(job: Job) -> Video | None:

@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.db.models import Count, F, OuterRef, Q, Subquery, Value, Window
-from django.db.models.functions import Coalesce, RowNumber
+from django.db.models.functions import Coalesce, Lower, RowNumber
 from django.utils import timezone
 
 from generation.presets import TASK_LABELS, Task
@@ -303,6 +303,12 @@ class JobInput(models.Model):
                                related_name="job_inputs")
     video = models.ForeignKey("Video", null=True, blank=True, on_delete=models.SET_NULL,
                               related_name="job_inputs")
+    # A reference photo of a subject: the subject, and its name and kind when the job was made
+    # (kept when the subject is renamed or deleted).
+    subject = models.ForeignKey("Subject", null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="job_inputs")
+    subject_name = models.CharField(max_length=40, blank=True)
+    subject_kind = models.CharField(max_length=16, blank=True)
 
     class Meta:
         ordering = ("job", "role", "position")
@@ -364,3 +370,105 @@ class ModelOperation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.preset} ({self.status})"
+
+
+# --- Subjects: a person, character, object, place or style from the owner's photos ----------
+
+class SubjectKind(models.TextChoices):
+    PERSON = "person", "Person"
+    CHARACTER = "character", "Character"
+    OBJECT = "object", "Object"
+    PLACE = "place", "Place"
+    STYLE = "style", "Style"
+
+
+class Subject(models.Model):
+    """Something its owner wants in videos again and again, from 1 to 5 photos. Private: only
+    the owner and the users they grant it to may use it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                              related_name="subjects")
+    name = models.CharField(max_length=40)
+    kind = models.CharField(max_length=16, choices=SubjectKind.choices,
+                            default=SubjectKind.PERSON)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("name",)
+        constraints = [
+            models.UniqueConstraint(Lower("name"), "owner",
+                                    name="subject_name_per_owner"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("subject_detail", args=[self.id])
+
+
+class CutoutStatus(models.TextChoices):
+    PENDING = "pending", "Removing the background"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Not possible"
+    UNAVAILABLE = "unavailable", "Not installed"
+
+
+class SubjectPhoto(models.Model):
+    """One photo of a subject: the original upload and its background-removed version (made
+    by the models worker, framed on the suggested crop), and which of the two jobs use."""
+
+    subject = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="photos")
+    position = models.PositiveSmallIntegerField(default=0)
+    original = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="+")
+    cutout = models.ForeignKey(Upload, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="+")
+    cutout_status = models.CharField(max_length=16, choices=CutoutStatus.choices,
+                                     default=CutoutStatus.PENDING)
+    cutout_message = models.CharField(max_length=300, blank=True)
+    use_cutout = models.BooleanField(default=True)
+    crop = models.JSONField(null=True, blank=True,
+                            help_text="The suggested framing (left, top, right, bottom) in the "
+                                      "original's pixels, from the subject mask.")
+
+    class Meta:
+        ordering = ("subject", "position", "id")
+
+    def __str__(self) -> str:
+        return f"Photo {self.position + 1} of {self.subject}"
+
+    @property
+    def crop_rect(self) -> tuple[int, int, int, int] | None:
+        """The suggested crop as x, y, width, height (for drawing it)."""
+        if not self.crop:
+            return None
+        left, top, right, bottom = self.crop
+        return left, top, right - left, bottom - top
+
+    @property
+    def chosen(self) -> Upload:
+        """The version a job uses: the cutout when chosen and made, else the original."""
+        if self.use_cutout and self.cutout_id is not None and self.cutout is not None:
+            return self.cutout
+        return self.original
+
+
+class SubjectGrant(models.Model):
+    """The owner lets `user` use the subject in their own jobs (not see or change it)."""
+
+    subject = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="grants")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="subject_grants")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("created_at",)
+        constraints = [models.UniqueConstraint(fields=("subject", "user"),
+                                               name="subject_grant_once")]
+
+    def __str__(self) -> str:
+        return f"{self.subject} for {self.user}"

@@ -37,6 +37,8 @@ class InputRef:
     role: InputRole
     upload_id: uuid.UUID | None = None
     video_id: uuid.UUID | None = None
+    # A subject's photo (its owner's upload, used by the owner or a grantee).
+    subject_id: uuid.UUID | None = None
 
     def __post_init__(self) -> None:
         if (self.upload_id is None) == (self.video_id is None):
@@ -246,8 +248,13 @@ class VideoToVideo(JobSpec):
 
 @dataclass(frozen=True, kw_only=True)
 class EditVideo(JobSpec):
+    """The masked part of a video repainted; with reference images (a subject's photos) the
+    masked person or object is swapped for the subject."""
+
     task = Task.EDIT
-    roles = {InputRole.SOURCE_VIDEO: _one(Ability.VIDEO), InputRole.MASK: _one(Ability.MASK)}
+    roles = {InputRole.SOURCE_VIDEO: _one(Ability.VIDEO), InputRole.MASK: _one(Ability.MASK),
+             InputRole.REFERENCE: RoleRule(least=0, most=5, ability=Ability.REFERENCE)}
+    subjects: tuple[Mapping[str, str], ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -260,6 +267,9 @@ class ExtendVideo(JobSpec):
 class Personalize(JobSpec):
     task = Task.PERSONALIZE
     roles = {InputRole.REFERENCE: RoleRule(least=1, most=5, ability=Ability.REFERENCE)}
+    # The subjects whose photos are the references, as they were when the job was made
+    # ({"name", "kind"} each): the recipe names them after a rename or a delete.
+    subjects: tuple[Mapping[str, str], ...] = ()
 
 
 SPECS: dict[Task, type[JobSpec]] = {

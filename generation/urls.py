@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from generation import gallery_views, upload_views, views
+from generation import gallery_views, subject_views, upload_views, views
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="studio"), name="home"),
@@ -19,6 +19,22 @@ urlpatterns = [
     path("uploads/<uuid:upload_id>/file", upload_views.upload_file, name="upload_file"),
     path("uploads/<uuid:upload_id>/thumb.jpg", upload_views.upload_thumb, name="upload_thumb"),
     path("uploads/<uuid:upload_id>/delete/", upload_views.delete_upload, name="delete_upload"),
+    path("subjects/", subject_views.subject_list, name="subjects"),
+    path("subjects/new/", subject_views.new_subject, name="new_subject"),
+    path("subjects/<uuid:subject_id>/", subject_views.subject_detail, name="subject_detail"),
+    path("subjects/<uuid:subject_id>/edit/", subject_views.edit_subject, name="edit_subject"),
+    path("subjects/<uuid:subject_id>/delete/", subject_views.delete_subject,
+         name="delete_subject"),
+    path("subjects/<uuid:subject_id>/photos/", subject_views.subject_photos,
+         name="subject_photos"),
+    path("subjects/<uuid:subject_id>/photos/<int:photo_id>/version/",
+         subject_views.choose_version, name="subject_photo_version"),
+    path("subjects/<uuid:subject_id>/photos/<int:photo_id>/delete/",
+         subject_views.delete_photo, name="delete_subject_photo"),
+    path("subjects/<uuid:subject_id>/grants/", subject_views.grant_subject,
+         name="grant_subject"),
+    path("subjects/<uuid:subject_id>/grants/<int:grant_id>/revoke/",
+         subject_views.revoke_grant, name="revoke_subject_grant"),
     path("gallery/", gallery_views.gallery_page, name="gallery"),
     path("videos/<uuid:video_id>/", gallery_views.video_detail, name="video_detail"),
     path("videos/<uuid:video_id>/favourite/", gallery_views.toggle_favourite,

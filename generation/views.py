@@ -17,6 +17,7 @@ from generation import lifecycle
 from generation.forms import ImageToVideoForm, TextToVideoForm
 from generation.media import serve_media
 from generation.models import Job, Video
+from generation.personalize_form import PersonalizeForm
 from generation.queries import recent_jobs, remixable_video, with_queue_positions
 from generation.specs import SpecError
 from webapp.http import SignedInRequest
@@ -35,6 +36,8 @@ def _studio_form(request: SignedInRequest, task: str | None, *args: Any, **kwarg
     """The studio's form for a task: from a prompt (the default) or from an image."""
     if task == ImageToVideoForm.task:
         return ImageToVideoForm(*args, user=request.user, **kwargs)
+    if task == PersonalizeForm.task:
+        return PersonalizeForm(*args, user=request.user, **kwargs)
     return TextToVideoForm(*args, **kwargs)
 
 
@@ -77,6 +80,8 @@ def generation_form(request: SignedInRequest) -> HttpResponse:
     kept = ("preset", "prompt", "negative_prompt", "seed", "start_image", "end_image", "fit")
     keep: dict[str, object] = {k: request.GET[k] for k in kept if request.GET.get(k)}
     task = request.GET.get("task")
+    if request.GET.getlist("subjects"):
+        keep["subjects"] = request.GET.getlist("subjects")
     # A remix stays one (its lineage), as long as the video is still one the user may remix.
     remix = request.GET.get("remix_of")
     if remix and (source := remixable_video(request.user, remix)) is not None:

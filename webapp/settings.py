@@ -162,6 +162,7 @@ FRAMECRAFT_JOB_QUEUES = env.list("FRAMECRAFT_JOB_QUEUES", [CELERY_TASK_DEFAULT_Q
 CELERY_TASK_ROUTES = {
     "framecraft.reap_stale_jobs": {"queue": FRAMECRAFT_JOB_QUEUES[0]},
     "framecraft.model_operation": {"queue": CELERY_MODELS_QUEUE},
+    "framecraft.remove_background": {"queue": CELERY_MODELS_QUEUE},
 }
 
 # --- Jobs -----------------------------------------------------------------------------------

@@ -120,3 +120,10 @@ def _on_worker_ready(**kwargs: object) -> None:
 @shared_task(name="framecraft.model_operation", bind=True, ignore_result=True)
 def model_operation(self: Task, operation_id: int) -> str | None:
     return models_volume.carry_out(operation_id, worker_name(self))
+
+
+@shared_task(name="framecraft.remove_background", ignore_result=True)
+def remove_background(photo_id: int) -> str:
+    from worker.backgrounds import make_cutout  # torch and transformers: the models worker's
+
+    return make_cutout(photo_id)

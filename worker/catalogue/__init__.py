@@ -32,6 +32,7 @@ from .request import (
     JobCancelled,
     StepInfo,
 )
+from .segmentation import SEGMENTERS, Segmenter, background_remover
 
 FAMILIES: dict[str, Family] = {
     module.FAMILY.name: module.FAMILY
@@ -58,6 +59,19 @@ def get_preset(preset_id: str) -> Preset:
         raise KeyError(f"unknown preset {preset_id!r}; known presets: {known}") from None
 
 
+# Everything an operator installs: pipeline presets and segmentation models.
+INSTALLABLE: dict[str, Preset | Segmenter] = {**CATALOGUE, **SEGMENTERS}
+
+
+def get_installable(model_id: str) -> Preset | Segmenter:
+    """A preset or a segmentation model by id; KeyError names the known ids."""
+    try:
+        return INSTALLABLE[model_id]
+    except KeyError:
+        known = ", ".join(sorted(INSTALLABLE))
+        raise KeyError(f"unknown model {model_id!r}; known models: {known}") from None
+
+
 def family_of(preset: Preset | str) -> Family:
     """The family a preset (or a preset id) belongs to: its builder and its call adapter."""
     if isinstance(preset, str):
@@ -68,8 +82,10 @@ def family_of(preset: Preset | str) -> Family:
 __all__ = [
     "CATALOGUE",
     "FAMILIES",
+    "INSTALLABLE",
     "MAX_SEED",
     "MODELS_DIR_ENV",
+    "SEGMENTERS",
     "TASK_INPUTS",
     "TASK_LABELS",
     "TEXT_ONLY",
@@ -84,12 +100,15 @@ __all__ = [
     "MemoryNeeds",
     "Preset",
     "Scale",
+    "Segmenter",
     "StepInfo",
     "Task",
+    "background_remover",
     "build_pipeline",
     "check_inputs",
     "checkpoint_complete",
     "family_of",
+    "get_installable",
     "get_preset",
     "hf_cache_dir",
     "hf_cached_snapshot",

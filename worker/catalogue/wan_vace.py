@@ -128,15 +128,20 @@ class VaceCalls(CallAdapter):
         if task == Task.EDIT:
             masks = [fit(m, *size) for m in to_frames(request.mask, "mask", mode="L")[:count]]
             masks = [m.point(lambda value: 255 if value else 0) for m in masks]
-            return {"video": self.video(request), "mask": masks}
+            edit: dict[str, Any] = {"video": self.video(request), "mask": masks}
+            if request.reference_images:  # a swap: the masked part becomes the subject
+                edit["reference_images"] = self.references(request)
+            return edit
         if task == Task.EXTEND:
             given = self.video(request)
             rest = count - len(given)
             return {"video": given + [empty] * rest,
                     "mask": [keep] * len(given) + [repaint] * rest}
         # Personalization: the subject comes from the references, the rest from the prompt.
-        references = [to_image(ref, "reference image") for ref in request.reference_images]
-        return {"reference_images": references}
+        return {"reference_images": self.references(request)}
+
+    def references(self, request: GenerationRequest) -> list[Any]:
+        return [to_image(ref, "reference image") for ref in request.reference_images]
 
 
 FAMILY = Family(name="wan_vace", presets=PRESETS, build=build_wan_vace, calls=VaceCalls())
