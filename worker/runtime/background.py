@@ -81,7 +81,7 @@ def remove_background(image: Image.Image, folder: Path) -> Cutout:
     image = image.convert("RGB")
     probability = subject_mask(image, folder)
     crop = crop_from_mask(probability)
-    alpha = Image.fromarray(np.clip(probability * 255.0, 0, 255).astype(np.uint8), "L")
+    alpha = Image.fromarray(np.rint(np.clip(probability, 0, 1) * 255).astype(np.uint8), "L")
     white = Image.new("RGB", image.size, WHITE)
     composed = Image.composite(image, white, alpha)
     return Cutout(image=composed.crop(crop), mask=alpha, crop=crop)
