@@ -10,10 +10,10 @@ from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from generation.models import CutoutStatus, Subject, SubjectPhoto, Upload, Video
+from generation.models import CutoutStatus, Job, JobStatus, Subject, SubjectPhoto, Upload, Video
 from tests.conftest import csrf_post
 from tests.i2v.helpers import image_upload, png_bytes
-from tests.subjects.conftest import grant, make_subject
+from tests.subjects.conftest import grant, make_subject, personalize_data
 from tests.videos import make_video
 from worker.runtime.encode import encode_mp4
 
@@ -142,14 +142,25 @@ def test_each_photo_uses_the_version_its_owner_chooses(owner_client, owner, mode
     assert answer.status_code == 302 and subject.photos.count() == 1
 
 
-def test_deleting_a_subject_keeps_its_videos(owner_client, owner, models, tmp_path, settings):
+def test_deleting_a_subject_keeps_its_videos_and_fails_waiting_jobs(
+        owner_client, owner, friend, vace, tmp_path, settings, client):
     settings.MEDIA_ROOT = tmp_path
     subject = make_subject(owner)
+    grant(subject, friend)
     video = make_video(owner)
+    client.force_login(friend)
+    client.get(reverse("studio"))
+    assert csrf_post(client, reverse("submit_job"), personalize_data(),
+                     HTTP_HX_REQUEST="true").status_code == 200
+    waiting = Job.objects.get(owner=friend)
     response = csrf_post(owner_client, reverse("delete_subject", args=[subject.id]))
     assert response.status_code == 302
     assert not Subject.objects.exists() and not SubjectPhoto.objects.exists()
     assert Video.objects.filter(pk=video.pk).exists()
+    waiting.refresh_from_db()
+    assert (waiting.status, waiting.error_message) == (
+        JobStatus.FAILED, "The subject Rex was deleted before this job ran.")
+    assert waiting.inputs.get(position=0).subject_name == "Rex"
 
 
 def test_every_subject_route_is_404_for_strangers_and_grantees(

@@ -69,7 +69,8 @@ def get_installable(model_id: str) -> Preset | Segmenter:
         return INSTALLABLE[model_id]
     except KeyError:
         known = ", ".join(sorted(INSTALLABLE))
-        raise KeyError(f"unknown model {model_id!r}; known models: {known}") from None
+        raise KeyError(f"unknown preset {model_id!r}; known presets and models: {known}"
+                       ) from None
 
 
 def family_of(preset: Preset | str) -> Family:

@@ -1,0 +1,50 @@
+"""A swap: an edit (a source video and a mask) with a subject's photos as references: the
+spec takes references on a preset that does, and Wan VACE's adapter passes them beside the
+control video and mask."""
+
+from __future__ import annotations
+
+import uuid
+
+import numpy as np
+import pytest
+
+from generation.models import InputRole
+from generation.specs import EditVideo, InputRef
+from tests.subjects.conftest import VACE
+from worker.catalogue import GenerationRequest, Task, family_of, get_preset
+
+
+def _edit(references: int) -> EditVideo:
+    refs = [InputRef(InputRole.SOURCE_VIDEO, upload_id=uuid.uuid4()),
+            InputRef(InputRole.MASK, upload_id=uuid.uuid4())]
+    refs += [InputRef(InputRole.REFERENCE, upload_id=uuid.uuid4(), subject_id=uuid.uuid4())
+             for _ in range(references)]
+    return EditVideo(preset=VACE, prompt="Rex walks in", width=832, height=480, num_frames=5,
+                     steps=2, guidance=5.0, seed=1, inputs=tuple(refs),
+                     subjects=({"name": "Rex", "kind": "object"},))
+
+
+@pytest.mark.django_db
+def test_an_edit_takes_up_to_the_presets_reference_images(vace):
+    assert _edit(0).errors() == {}
+    assert _edit(3).errors() == {}
+    assert _edit(4).errors() == {"reference": "Give 0 to 3 of: reference image."}
+    assert _edit(1).params()["subjects"] == ({"name": "Rex", "kind": "object"},)
+
+
+def test_vace_swaps_the_masked_part_for_the_references():
+    preset = get_preset(VACE)
+    frames = np.zeros((5, 48, 64, 3), np.uint8)
+    mask = np.zeros((5, 48, 64), np.uint8)
+    mask[:, 10:30, 20:40] = 255
+    photo = np.full((40, 30, 3), 255, np.uint8)
+    request = GenerationRequest(preset_id=VACE, task=str(Task.EDIT), prompt="Rex walks in",
+                                negative_prompt="", width=832, height=480, num_frames=5,
+                                steps=2, guidance=5.0, seed=1, video=frames, mask=mask,
+                                reference_images=(photo, photo))
+    kwargs = family_of(preset).calls.pipeline_kwargs(preset, request)
+    assert len(kwargs["video"]) == len(kwargs["mask"]) == 5
+    assert [image.size for image in kwargs["reference_images"]] == [(30, 40), (30, 40)]
+    plain = GenerationRequest(**{**request.__dict__, "reference_images": ()})
+    assert "reference_images" not in family_of(preset).calls.pipeline_kwargs(preset, plain)
