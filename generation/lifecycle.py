@@ -175,7 +175,8 @@ def _subject_snapshot(subject: Subject | None) -> dict[str, Any]:
 
 def spec_of(job: Job) -> JobSpec:
     """The job's spec as stored: its params and its input rows."""
-    refs = [InputRef(role=InputRole(row.role), upload_id=row.upload_id, video_id=row.video_id)
+    refs = [InputRef(role=InputRole(row.role), upload_id=row.upload_id, video_id=row.video_id,
+                     subject_id=row.subject_id)
             for row in job.inputs.exclude(role=InputRole.REMIX_OF)
             if row.upload_id or row.video_id]
     return build_spec(job.kind, job.preset, job.params, refs)

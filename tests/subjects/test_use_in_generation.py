@@ -140,6 +140,11 @@ def test_granting_lets_a_user_use_a_subject_and_revoking_fails_their_waiting_job
     assert waiting.error_message == ("owner no longer lets you use the subject Rex, so this "
                                      "job was not run.")
     assert Job.objects.get(pk=mine.pk).status == JobStatus.QUEUED
+    assert mine.inputs.filter(subject=rex).count() == 2  # the retried spec keeps its subject
+    # A retry of the failed job is refused: the subject is no longer theirs.
+    retried = csrf_post(client, reverse("retry_job", args=[waiting.id]), follow=True)
+    assert "One of the subjects is not yours to use." in retried.content.decode()
+    assert Job.objects.filter(owner=friend).count() == 1
     # And the subject is no longer theirs to use.
     again = _submit(client, prompt="@Rex on a beach")
     assert again.status_code == 422 and "You have no subject called @Rex" in \
