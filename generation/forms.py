@@ -17,7 +17,7 @@ from generation.specs import MAX_PROMPT_CHARS, ImageToVideo, InputRef, JobSpec, 
 from generation.uploads import UploadRefused, accept_upload
 
 TASK_CHOICES = [("t2v", "From a prompt"), ("i2v", "From an image"),
-                ("personalize", "With a subject")]
+                ("personalize", "With a subject"), ("swap", "Swap in a subject")]
 
 
 def _size_value(width: int, height: int) -> str:

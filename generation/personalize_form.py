@@ -6,11 +6,13 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
+from django.core.exceptions import ValidationError
 
 from generation.forms import TextToVideoForm
-from generation.models import Subject
-from generation.presets import Preset, Task, presets_for
-from generation.specs import Personalize
+from generation.models import InputRole, Subject, Upload, Video
+from generation.presets import Ability, Preset, Task, presets_for
+from generation.specs import EditVideo, InputRef, Personalize
+from generation.subject_forms import VideoChoiceField
 from generation.subjects import (
     MAX_SUBJECTS_PER_JOB,
     plain_prompt,
@@ -86,3 +88,59 @@ class PersonalizeForm(TextToVideoForm):
             if not subject.photos.all():
                 self.add_error("subjects", f"@{subject.name} has no photos yet.")
         return chosen
+
+
+class SwapForm(PersonalizeForm):
+    """Swap a subject into a video: the masked part of one of the user's videos (the mask a
+    video upload, white where the subject goes) is repainted as the subjects, from their
+    photos. An edit with references; the masked-edit tools proper live with the edit form."""
+
+    task = "swap"
+    source_video = VideoChoiceField(queryset=Video.objects.none(), label="Video",
+                                    empty_label=None)
+    mask = forms.UUIDField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, user=user, **kwargs)
+        field = cast(forms.ModelChoiceField, self.fields["source_video"])
+        if user is not None:
+            field.queryset = Video.objects.owned_by(user).only("id", "prompt", "created_at")
+
+    def available_presets(self) -> list[Preset]:
+        """Installed presets that edit a video and take reference images."""
+        return [p for p in presets_for(Task.EDIT) if p.supports(Ability.REFERENCE)]
+
+    def mask_upload(self) -> Upload | None:
+        value = self.data.get("mask") if self.is_bound else self.initial.get("mask")
+        if not value or self.user is None:
+            return None
+        try:
+            return Upload.objects.filter(owner=self.user, pk=value, kind="video").first()
+        except ValidationError:
+            return None
+
+    def clean(self) -> dict[str, Any]:
+        data = forms.Form.clean(self) or {}
+        if self.selected_preset is None:
+            raise forms.ValidationError("No model that swaps subjects into videos is installed "
+                                        "yet; ask an admin to add one.")
+        if self.errors:
+            return data
+        chosen = self._chosen_subjects(data)
+        mask = self.mask_upload()
+        if mask is None:
+            self.add_error("mask", "Give a mask: a video of yours, white where the subject "
+                                   "goes.")
+        if self.errors:
+            return data
+        assert mask is not None
+        refs = [InputRef(InputRole.SOURCE_VIDEO, video_id=data["source_video"].id),
+                InputRef(InputRole.MASK, upload_id=mask.id),
+                *reference_refs(chosen, self.selected_preset.max_reference_images)]
+        self._spec = EditVideo(**{**self._common(data), "prompt": plain_prompt(
+            data["prompt"].strip())}, inputs=tuple(refs),
+            subjects=tuple(snapshot(subject) for subject in chosen))
+        for field, message in self._spec.errors().items():
+            self.add_error("subjects" if field == "reference" else
+                           field if field in self.fields else None, message)
+        return data

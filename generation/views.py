@@ -17,7 +17,7 @@ from generation import lifecycle
 from generation.forms import ImageToVideoForm, TextToVideoForm
 from generation.media import serve_media
 from generation.models import Job, Video
-from generation.personalize_form import PersonalizeForm
+from generation.personalize_form import PersonalizeForm, SwapForm
 from generation.queries import recent_jobs, remixable_video, with_queue_positions
 from generation.specs import SpecError
 from webapp.http import SignedInRequest
@@ -38,6 +38,8 @@ def _studio_form(request: SignedInRequest, task: str | None, *args: Any, **kwarg
         return ImageToVideoForm(*args, user=request.user, **kwargs)
     if task == PersonalizeForm.task:
         return PersonalizeForm(*args, user=request.user, **kwargs)
+    if task == SwapForm.task:
+        return SwapForm(*args, user=request.user, **kwargs)
     return TextToVideoForm(*args, **kwargs)
 
 
@@ -77,7 +79,8 @@ def studio(request: SignedInRequest) -> HttpResponse:
 @require_safe
 def generation_form(request: SignedInRequest) -> HttpResponse:
     """The form for another model: its defaults and limits, keeping what the user typed."""
-    kept = ("preset", "prompt", "negative_prompt", "seed", "start_image", "end_image", "fit")
+    kept = ("preset", "prompt", "negative_prompt", "seed", "start_image", "end_image", "fit",
+            "source_video", "mask")
     keep: dict[str, object] = {k: request.GET[k] for k in kept if request.GET.get(k)}
     task = request.GET.get("task")
     if request.GET.getlist("subjects"):

@@ -48,3 +48,53 @@ def test_vace_swaps_the_masked_part_for_the_references():
     assert [image.size for image in kwargs["reference_images"]] == [(30, 40), (30, 40)]
     plain = GenerationRequest(**{**request.__dict__, "reference_images": ()})
     assert "reference_images" not in family_of(preset).calls.pipeline_kwargs(preset, plain)
+
+
+def _mask_upload(owner):
+    from django.core.files.base import ContentFile
+
+    from generation.models import Upload, UploadKind
+
+    upload = Upload(owner=owner, kind=UploadKind.VIDEO, width=832, height=480, frame_count=5)
+    upload.file.save("mask.mp4", ContentFile(b"mask"), save=False)
+    upload.save()
+    return upload
+
+
+@pytest.mark.django_db
+def test_the_swap_form_makes_an_edit_with_the_subjects_photos(owner_client, owner, stranger,
+                                                               vace, tmp_path, settings):
+    from django.urls import reverse
+
+    from generation.models import Job, JobInput
+    from tests.conftest import csrf_post
+    from tests.subjects.conftest import make_subject, personalize_data
+    from tests.videos import make_video
+
+    settings.MEDIA_ROOT = tmp_path
+    rex = make_subject(owner, "Rex", photos=2)
+    video, mask = make_video(owner, with_job=False), _mask_upload(owner)
+    owner_client.get(reverse("studio"))
+    form = owner_client.get(reverse("generation_form"), {"task": "swap"}).content.decode()
+    assert "Swap in a subject" in form and 'name="mask"' in form and "@Rex (object)" in form
+
+    def submit(**overrides):
+        data = personalize_data(task="swap", prompt="@Rex walks in", source_video=str(video.id),
+                                mask=str(mask.id))
+        return csrf_post(owner_client, reverse("submit_job"), {**data, **overrides},
+                         HTTP_HX_REQUEST="true")
+
+    missing = submit(mask="")
+    assert missing.status_code == 422 and "Give a mask" in missing.content.decode()
+    theirs = make_video(stranger, with_job=False)
+    refused = submit(source_video=str(theirs.id))
+    assert refused.status_code == 422 and "Select a valid choice" in refused.content.decode()
+    assert not Job.objects.exists()
+
+    assert submit().status_code == 200
+    job = Job.objects.get(owner=owner)
+    assert (job.kind, job.params["subjects"]) == ("edit", [{"name": "Rex", "kind": "object"}])
+    rows = {(r.role, r.position): r for r in JobInput.objects.filter(job=job)}
+    assert rows[(InputRole.SOURCE_VIDEO, 0)].video == video
+    assert rows[(InputRole.MASK, 0)].upload == mask
+    assert [rows[(InputRole.REFERENCE, i)].subject_id for i in (0, 1)] == [rex.id, rex.id]
