@@ -12,6 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.core.validators import RegexValidator
 from django.db import transaction
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 from accounts.models import User
 from generation.inputs import frame_at
@@ -154,6 +155,7 @@ class SubjectForm(forms.Form):
         with transaction.atomic():
             subject = self.subject or Subject(owner=self.owner)
             subject.name, subject.kind = data["name"], data["kind"]
+            subject.updated_at = timezone.now()
             subject.save()
             start = self.existing_photos
             photos = SubjectPhoto.objects.bulk_create(

@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -104,7 +105,7 @@ def delete_subject(request: SignedInRequest, subject_id: str) -> HttpResponse:
         subject.delete()
     messages.success(request, f"Deleted {subject.name}. Videos made with it stay.")
     if request.htmx:
-        return HttpResponseClientRedirect("/subjects/")
+        return HttpResponseClientRedirect(reverse("subjects"))
     return redirect("subjects")
 
 
