@@ -48,3 +48,20 @@ def rect_mask(width: int, height: int, box: tuple[int, int, int, int]) -> np.nda
     left, top, right, bottom = box
     mask[top:bottom, left:right] = 255
     return mask
+
+
+def audio_only_mp4() -> bytes:
+    """An MP4 holding one AAC track and no video."""
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as container:
+        stream = container.add_stream("aac", rate=44100)
+        silence = av.AudioFrame.from_ndarray(np.zeros((1, 1024), dtype=np.float32),
+                                             format="fltp", layout="mono")
+        silence.sample_rate = 44100
+        for index in range(20):
+            silence.pts = index * 1024
+            for packet in stream.encode(silence):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return buffer.getvalue()
