@@ -12,7 +12,7 @@ from tests.conftest import make_user
 from tests.e2e.conftest import PASSWORD, play_video, sign_in
 from tests.editing.conftest import VACE, gallery_video
 from tests.editing.media import numbered_frames
-from tests.processes import start_worker
+from tests.processes import start_worker, wait_for
 from worker.catalogue import build_pipeline
 
 pytestmark = pytest.mark.e2e
@@ -25,6 +25,10 @@ def vace_studio(models: Path, live_site, tmp_path: Path):
                           FRAMECRAFT_PROGRESS_INTERVAL="0.1")
     yield live_site
     worker.stop()
+
+
+def _wait(find):
+    return wait_for(find, 30, "the edit job to be submitted", interval=0.2)
 
 
 def test_a_rectangle_drawn_on_a_frame_becomes_a_masked_edit_that_plays(page, vace_studio):
@@ -55,14 +59,18 @@ def test_a_rectangle_drawn_on_a_frame_becomes_a_masked_edit_that_plays(page, vac
     page.fill("input[name=steps]", "2")
     page.click("#generation-form button[type=submit]")
 
+    # The source's own job is in the list too: follow the edit's card.
+    job = _wait(lambda: Job.objects.filter(owner=ada, kind="edit").first())
+    card = f"#job-{job.id}"
+    page.wait_for_selector(card)
     page.wait_for_function(
-        "() => document.querySelector('.job-card')?.dataset.status === 'succeeded'",
+        f"() => document.querySelector('{card}')?.dataset.status === 'succeeded'",
         timeout=400_000)
-    playback = play_video(page, ".job-card video")
+    playback = play_video(page, f"{card} video")
     assert playback["error"] is None and playback["duration"] > 0 and playback["time"] > 0
 
-    job = Job.objects.get(owner=ada)
-    assert job.kind == "edit" and job.params["mode"] == "change"
+    job.refresh_from_db()
+    assert job.params["mode"] == "change" and job.video.frame_count == 5
     mask = JobInput.objects.get(job=job, role=InputRole.MASK).upload
     assert (mask.width, mask.height) == (96, 64)  # drawn at the video's own size
     from PIL import Image
