@@ -59,9 +59,14 @@ class VideoEditForm(TextToVideoForm):
     def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         self.user = user
         super().__init__(*args, **kwargs)
-        if self.selected_preset is not None and "strength" in self.fields:
-            self.fields["strength"].widget.attrs.update(min=0.05, max=1)
-            self.initial.setdefault("strength", self.selected_preset.default_strength)
+        preset = self.selected_preset
+        if preset is not None and "strength" in self.fields:
+            if preset.pipeline_class_for(Task.V2V) == "WanVACEPipeline":
+                # VACE restyles through its control video, with no strength to set.
+                del self.fields["strength"]
+            else:
+                self.fields["strength"].widget.attrs.update(min=0.05, max=1)
+                self.initial.setdefault("strength", preset.default_strength)
 
     def available_presets(self) -> list[Preset]:
         return presets_for(self.spec_class.task)
@@ -152,7 +157,7 @@ class VideoEditForm(TextToVideoForm):
         return []
 
     def extra_params(self, data: dict[str, Any]) -> dict[str, Any]:
-        return {"strength": data["strength"]}
+        return {"strength": data.get("strength")}
 
     def clean(self) -> dict[str, Any]:
         data = forms.Form.clean(self) or {}

@@ -76,7 +76,11 @@ def _decode(row: JobInput, clip: Clip | None = None) -> Any:
     is_video = row.video is not None or (row.upload is not None and row.upload.kind == "video")
     if not is_video:
         return _image(file, mode)
-    return _frames(file, mode) if clip is None else clip_frames(file, clip, mode)
+    if clip is None:
+        return _frames(file, mode)
+    # A phone's portrait video is stored turned; people (and masks drawn on it) see it upright.
+    turn = int(row.upload.metadata.get("rotation", 0)) if row.upload is not None else 0
+    return clip_frames(file, clip, mode, turn)
 
 
 def _image(file: FieldFile, mode: str) -> Image.Image:
@@ -105,10 +109,12 @@ def last_frame(file: FieldFile) -> Image.Image:
     return image.convert("RGB")
 
 
-def clip_frames(file: FieldFile, clip: Clip, mode: str = "RGB") -> np.ndarray:
+def clip_frames(file: FieldFile, clip: Clip, mode: str = "RGB", rotation: int = 0
+                ) -> np.ndarray:
     """The frames shown at start, start + 1/fps, ... up to `end` (or the video's end): each
     output frame is the source frame on screen at that moment, so a 30 fps video becomes 16
-    fps by dropping frames and an 8 fps one by holding them. (F, H, W, 3) or (F, H, W) uint8."""
+    fps by dropping frames and an 8 fps one by holding them. (F, H, W, 3) or (F, H, W) uint8,
+    turned upright by `rotation` (degrees counter-clockwise, as the upload's probe found)."""
     fmt = "gray" if mode == "L" else "rgb24"
     step = 1.0 / clip.fps
     out: list[np.ndarray] = []
@@ -143,7 +149,10 @@ def clip_frames(file: FieldFile, clip: Clip, mode: str = "RGB") -> np.ndarray:
                 out.append(shown_array)
     if not out:
         raise LookupError("The clip has no frames: its start is past the video's end.")
-    return np.stack(out)
+    frames = np.stack(out)
+    if rotation % 360:
+        frames = np.ascontiguousarray(np.rot90(frames, k=(rotation // 90) % 4, axes=(1, 2)))
+    return frames
 
 
 def _wanted(clip: Clip, index: int, step: float) -> float:
@@ -155,8 +164,12 @@ def mask_coverage(upload: Upload) -> float:
     frames: 0 for an empty mask, 1 for one that marks everything."""
     from worker.editing.masks import marked
 
-    if upload.kind == "video":
-        frames = _frames(upload.file, "L")
-    else:
-        frames = np.asarray(_image(upload.file, "L"))
-    return float(marked(frames).mean())
+    if upload.kind != "video":
+        return float(marked(np.asarray(_image(upload.file, "L"))).mean())
+    # Frame by frame: a long mask video is never held whole.
+    hits = total = 0
+    with upload.file.open("rb") as stream, av.open(stream) as container:
+        for frame in container.decode(video=0):
+            grey = marked(frame.to_ndarray(format="gray"))
+            hits, total = hits + int(grey.sum()), total + grey.size
+    return hits / total if total else 0.0

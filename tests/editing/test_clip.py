@@ -48,3 +48,8 @@ def test_masks_decode_grey(thirty_fps):
 def test_a_start_past_the_end_has_no_frames(thirty_fps):
     with pytest.raises(LookupError, match="no frames"):
         clip_frames(thirty_fps, Clip(2.0, None, 16))
+
+
+def test_a_turned_phone_video_comes_out_upright(thirty_fps):
+    frames = clip_frames(thirty_fps, Clip(0.0, 0.1, 16), rotation=90)
+    assert frames.shape == (2, 96, 64, 3)

@@ -219,3 +219,12 @@ def test_an_extension_keeps_a_context_shorter_than_what_it_makes(owner_client, s
     refused(owner_client, edit_data(source, task="extend", num_frames="9",
                                     context_frames="9"),
             "fewer than the 9 made")
+
+
+def test_vace_restyles_without_a_strength_dial(owner_client, source, vace_installed):
+    html = owner_client.get(reverse("edit_studio"), {"video": source.id, "task": "v2v"}
+                            ).content.decode()
+    assert 'name="strength"' in html  # tiny (Wan 2.1) comes first and takes one
+    html = owner_client.get(reverse("edit_form"), {"task": "v2v", "preset": VACE,
+                                                   "source_video": source.id}).content.decode()
+    assert 'name="strength"' not in html and f'value="{VACE}" selected' in html
