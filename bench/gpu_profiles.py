@@ -401,6 +401,13 @@ def _targets(rows: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def _other_sections(out: Path) -> str:
+    """What other benchmarks wrote into the file (bench/editing.py's marked section): kept."""
+    text = out.read_text() if out.exists() else ""
+    start = text.find("\n<!-- editing benchmark -->")
+    return text[start:] if start >= 0 else ""
+
+
 SECTIONS = ("wan13b", "wan14b", "jobs13b", "jobs14b", "presets", "coldwarm")
 
 
@@ -424,7 +431,7 @@ def main() -> None:
     bench = Bench(args.scale, args.device, steps)
     if args.render_only:
         stored = json.loads(store.read_text())
-        out.write_text(render(stored["rows"], stored["hardware"]))
+        out.write_text(render(stored["rows"], stored["hardware"]) + _other_sections(out))
         print(out.read_text())
         return
     if args.scale == "tiny":
@@ -438,7 +445,7 @@ def main() -> None:
         rows = sorted(kept + bench.rows, key=lambda row: SECTIONS.index(row["section"]))
         out.parent.mkdir(parents=True, exist_ok=True)
         store.write_text(json.dumps({"hardware": machine, "rows": rows}, indent=1))
-        out.write_text(render(rows, machine))
+        out.write_text(render(rows, machine) + _other_sections(out))
 
     # Offloading is for small GPUs, where the planner tiles the decode too; one leaf row
     # without tiling shows what the untiled fp32 decode alone costs.

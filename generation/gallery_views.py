@@ -74,7 +74,9 @@ def _lineage(video: Video) -> dict[str, object]:
     remix = next((row for row in inputs if row.role == InputRole.REMIX_OF), None)
     derived = (Job.objects.filter(inputs__video=video).select_related("video")
                .defer("preview_jpeg").distinct().order_by("-created_at")[:20])
+    edited_from = next((row for row in inputs if row.role == InputRole.SOURCE_VIDEO), None)
     return {"source": remix.video if remix else None, "origin": job.origin if job else "",
+            "edited_from": edited_from,
             "inputs": [row for row in inputs if row.role != InputRole.REMIX_OF],
             "retried_from": job.retry_of if job is not None and job.retry_of_id else None,
             "derived": list(derived)}

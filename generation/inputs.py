@@ -1,11 +1,14 @@
 """A job's media inputs, decoded for the worker: images as PIL images, videos as frames.
 
 A start or end image is fitted to the job's size here, the one place that happens, by the
-spec's `fit` (crop, with the start image's crop box; pad; stretch)."""
+spec's `fit` (crop, with the start image's crop box; pad; stretch). A video to edit (and a
+mask video) is trimmed to the job's clip and resampled to the model's frame rate here too, the
+one place that happens."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 import av
@@ -13,13 +16,36 @@ import numpy as np
 from django.db.models.fields.files import FieldFile
 from PIL import Image, ImageOps
 
-from generation.models import InputRole, Job, JobInput
+from generation.models import InputRole, Job, JobInput, Upload
+from worker.catalogue import get_preset
 from worker.catalogue.media import fit_image
 
 # Masks are greyscale: non-zero marks what is to be repainted.
 _GREY_ROLES = {InputRole.MASK}
 # Images the video starts or ends on, fitted to the frame.
 _FITTED_ROLES = {InputRole.START_IMAGE, InputRole.END_IMAGE}
+# Videos cut to the job's clip (its trim) and played at the model's frame rate.
+_CLIPPED_ROLES = {InputRole.SOURCE_VIDEO, InputRole.MASK}
+
+
+@dataclass(frozen=True)
+class Clip:
+    """Which part of a video a job uses, and at what frame rate: from `start` to `end`
+    seconds (None: to its end), one frame every 1/fps seconds."""
+
+    start: float
+    end: float | None
+    fps: int
+
+
+def clip_of(job: Job) -> Clip | None:
+    """The clip an editing job takes from its source; None for jobs that use whole videos."""
+    params = job.params
+    if "trim_start" not in params:
+        return None
+    end = params.get("trim_end")
+    return Clip(float(params["trim_start"] or 0.0), None if end is None else float(end),
+                get_preset(job.preset).fps)
 
 
 def load_media(job: Job) -> dict[InputRole, list[Any]]:
@@ -27,8 +53,9 @@ def load_media(job: Job) -> dict[InputRole, list[Any]]:
     media: dict[InputRole, list[Any]] = defaultdict(list)
     rows = (job.inputs.exclude(role=InputRole.REMIX_OF).select_related("upload", "video")
             .order_by("role", "position"))
+    clip = clip_of(job)
     for row in rows:
-        decoded = _decode(row)
+        decoded = _decode(row, clip if row.role in _CLIPPED_ROLES else None)
         if row.role in _FITTED_ROLES and isinstance(decoded, Image.Image):
             decoded = _fitted(job, decoded, box=row.role == InputRole.START_IMAGE)
         media[InputRole(row.role)].append(decoded)
@@ -41,13 +68,19 @@ def _fitted(job: Job, image: Image.Image, box: bool) -> Image.Image:
                      params.get("fit", "crop"), params.get("crop") if box else None)
 
 
-def _decode(row: JobInput) -> Any:
+def _decode(row: JobInput, clip: Clip | None = None) -> Any:
     file = row.upload.file if row.upload is not None else row.video.file if row.video else None
     if file is None:
         raise LookupError(f"The {row.get_role_display().lower()} of this job was deleted.")
     mode = "L" if row.role in _GREY_ROLES else "RGB"
     is_video = row.video is not None or (row.upload is not None and row.upload.kind == "video")
-    return _frames(file, mode) if is_video else _image(file, mode)
+    if not is_video:
+        return _image(file, mode)
+    if clip is None:
+        return _frames(file, mode)
+    # A phone's portrait video is stored turned; people (and masks drawn on it) see it upright.
+    turn = int(row.upload.metadata.get("rotation", 0)) if row.upload is not None else 0
+    return clip_frames(file, clip, mode, turn)
 
 
 def _image(file: FieldFile, mode: str) -> Image.Image:
@@ -88,3 +121,67 @@ def frame_at(file: FieldFile, seconds: float) -> Image.Image:
         raise LookupError("The video has no frames.")
     image: Image.Image = chosen.to_image()
     return image.convert("RGB")
+def clip_frames(file: FieldFile, clip: Clip, mode: str = "RGB", rotation: int = 0
+                ) -> np.ndarray:
+    """The frames shown at start, start + 1/fps, ... up to `end` (or the video's end): each
+    output frame is the source frame on screen at that moment, so a 30 fps video becomes 16
+    fps by dropping frames and an 8 fps one by holding them. (F, H, W, 3) or (F, H, W) uint8,
+    turned upright by `rotation` (degrees counter-clockwise, as the upload's probe found)."""
+    fmt = "gray" if mode == "L" else "rgb24"
+    step = 1.0 / clip.fps
+    out: list[np.ndarray] = []
+    shown: Any = None  # the source frame on screen, and its array once converted
+    shown_array: np.ndarray | None = None
+    first_time: float | None = None
+    last_time = 0.0
+    with file.open("rb") as stream, av.open(stream) as container:
+        video = container.streams.video[0]
+        rate = video.average_rate or video.guessed_rate or video.base_rate
+        duration = 1.0 / float(rate) if rate else step
+        for index, frame in enumerate(container.decode(video)):
+            at = frame.time if frame.time is not None else index * duration
+            first_time = at if first_time is None else first_time
+            at -= first_time
+            while shown is not None and _wanted(clip, len(out), step) < min(
+                    at, clip.end if clip.end is not None else at):
+                if shown_array is None:
+                    shown_array = shown.to_ndarray(format=fmt)
+                out.append(shown_array)
+            if clip.end is not None and at >= clip.end:
+                shown = None
+                break
+            shown, shown_array, last_time = frame, None, at
+        if shown is not None:  # the last frame stays on screen for one frame's duration
+            until = last_time + duration - 1e-6
+            if clip.end is not None:
+                until = min(until, clip.end)
+            while _wanted(clip, len(out), step) < until:
+                if shown_array is None:
+                    shown_array = shown.to_ndarray(format=fmt)
+                out.append(shown_array)
+    if not out:
+        raise LookupError("The clip has no frames: its start is past the video's end.")
+    frames = np.stack(out)
+    if rotation % 360:
+        frames = np.ascontiguousarray(np.rot90(frames, k=(rotation // 90) % 4, axes=(1, 2)))
+    return frames
+
+
+def _wanted(clip: Clip, index: int, step: float) -> float:
+    return clip.start + index * step
+
+
+def mask_coverage(upload: Upload) -> float:
+    """The share of a mask upload's pixels that are marked (mid-grey and above), over all its
+    frames: 0 for an empty mask, 1 for one that marks everything."""
+    from worker.editing.masks import marked
+
+    if upload.kind != "video":
+        return float(marked(np.asarray(_image(upload.file, "L"))).mean())
+    # Frame by frame: a long mask video is never held whole.
+    hits = total = 0
+    with upload.file.open("rb") as stream, av.open(stream) as container:
+        for frame in container.decode(video=0):
+            grey = marked(frame.to_ndarray(format="gray"))
+            hits, total = hits + int(grey.sum()), total + grey.size
+    return hits / total if total else 0.0

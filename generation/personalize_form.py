@@ -91,9 +91,10 @@ class PersonalizeForm(TextToVideoForm):
 
 
 class SwapForm(PersonalizeForm):
-    """Swap a subject into a video: the masked part of one of the user's videos (the mask a
-    video upload, white where the subject goes) is repainted as the subjects, from their
-    photos. An edit with references; the masked-edit tools proper live with the edit form."""
+    """Swap a subject into a video: the masked part of one of the user's videos (the mask an
+    image or video upload at the video's size, white where the subject goes) is repainted as
+    the subjects, from their photos. An edit with references; the masked-edit tools proper
+    live with the edit form."""
 
     task = "swap"
     source_video = VideoChoiceField(queryset=Video.objects.none(), label="Video",
@@ -115,7 +116,7 @@ class SwapForm(PersonalizeForm):
         if not value or self.user is None:
             return None
         try:
-            return Upload.objects.filter(owner=self.user, pk=value, kind="video").first()
+            return Upload.objects.filter(owner=self.user, pk=value).first()
         except ValidationError:
             return None
 
@@ -129,8 +130,8 @@ class SwapForm(PersonalizeForm):
         chosen = self._chosen_subjects(data)
         mask = self.mask_upload()
         if mask is None:
-            self.add_error("mask", "Give a mask: a video of yours, white where the subject "
-                                   "goes.")
+            self.add_error("mask", "Give a mask: an image or video of yours at the "
+                                   "video's size, white where the subject goes.")
         if self.errors:
             return data
         assert mask is not None

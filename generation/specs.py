@@ -9,12 +9,13 @@ and its media as `JobInput` rows, and turns it into the worker's `GenerationRequ
 from __future__ import annotations
 
 import dataclasses
+import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from generation.models import InputRole, Upload
+from generation.models import InputRole, Upload, Video
 from generation.presets import (
     MAX_SEED,
     TASK_LABELS,
@@ -24,7 +25,7 @@ from generation.presets import (
     Task,
     get_preset,
 )
-from worker.catalogue import CATALOGUE
+from worker.catalogue import CATALOGUE, GenerationResult
 from worker.catalogue.media import FIT_MODES
 
 MAX_PROMPT_CHARS = 2000
@@ -141,6 +142,12 @@ class JobSpec:
                                 f"Give {rule.least} to {most} of: {what}.")
         return errors
 
+    def finish(self, media: Mapping[InputRole, Sequence[Any]], result: GenerationResult
+               ) -> GenerationResult:
+        """The job's video from the model's frames (an edit lays them over its source, an
+        extension joins them to it); run by the worker after the pipeline."""
+        return result
+
     def inputs_in(self, role: InputRole) -> list[InputRef]:
         return [ref for ref in self.inputs if ref.role == role]
 
@@ -233,10 +240,107 @@ class ImageToVideo(JobSpec):
         return None
 
 
+@dataclass(frozen=True)
+class SourceFacts:
+    """What probing (an upload) or encoding (a gallery video) found about a source video."""
+
+    width: int
+    height: int
+    duration: float
+    frame_count: int
+
+
+def source_facts(ref: InputRef) -> SourceFacts | None:
+    """The source video's size and length, from its row; None if it does not exist."""
+    if ref.video_id is not None:
+        video = Video.objects.filter(pk=ref.video_id).values(
+            "width", "height", "duration_s", "frame_count").first()
+        return None if video is None else SourceFacts(
+            video["width"], video["height"], float(video["duration_s"]), video["frame_count"])
+    if ref.upload_id is None:
+        return None
+    upload = Upload.objects.filter(pk=ref.upload_id, kind="video").values(
+        "width", "height", "metadata", "frame_count", "fps").first()
+    if upload is None:
+        return None
+    duration = upload["metadata"].get("duration") or (
+        upload["frame_count"] / upload["fps"] if upload["fps"] else 0.0)
+    return SourceFacts(upload["width"], upload["height"], float(duration),
+                       upload["frame_count"])
+
+
+def clip_frame_count(start: float, end: float, fps: int) -> int:
+    """How many frames a clip from `start` to `end` seconds has at `fps` (as
+    generation.inputs.clip_frames decodes it)."""
+    return max(0, math.ceil(round((end - start) * fps, 6)))
+
+
 @dataclass(frozen=True, kw_only=True)
-class VideoToVideo(JobSpec):
-    task = Task.V2V
+class VideoJob(JobSpec):
+    """A job on a clip of a source video: from `trim_start` to `trim_end` seconds (None: to
+    its end), resampled to the model's frame rate when the worker decodes it."""
+
     roles = {InputRole.SOURCE_VIDEO: _one(Ability.VIDEO)}
+    trim_start: float = 0.0
+    trim_end: float | None = None
+
+    def errors(self) -> dict[str, str]:
+        errors = super().errors()
+        if "preset" in errors or InputRole.SOURCE_VIDEO in errors or self._type_errors():
+            return errors
+        errors.update(self._clip_errors(get_preset(self.preset)))
+        return errors
+
+    def source(self) -> InputRef | None:
+        refs = self.inputs_in(InputRole.SOURCE_VIDEO)
+        return refs[0] if refs else None
+
+    def source_facts(self) -> SourceFacts | None:
+        ref = self.source()
+        return None if ref is None else source_facts(ref)
+
+    def clip_frames(self, preset: Preset, facts: SourceFacts) -> int:
+        return clip_frame_count(self.trim_start, self.clip_end(facts), preset.fps)
+
+    def clip_end(self, facts: SourceFacts) -> float:
+        return facts.duration if self.trim_end is None else min(self.trim_end, facts.duration)
+
+    def _clip_errors(self, preset: Preset) -> dict[str, str]:
+        for name in ("trim_start", "trim_end"):
+            value = getattr(self, name)
+            if value is not None and (type(value) not in (int, float) or not math.isfinite(value)):
+                return {name: "Give the time in seconds."}
+        facts = self.source_facts()
+        if facts is None:
+            return {InputRole.SOURCE_VIDEO: "Choose a video of yours to start from."}
+        if not 0 <= self.trim_start < facts.duration:
+            return {"trim_start": f"Start between 0 and {facts.duration:.1f} s, where the "
+                                  f"video ends."}
+        if self.trim_end is not None and self.trim_end <= self.trim_start:
+            return {"trim_end": "The end must come after the start."}
+        frames = self.clip_frames(preset, facts)
+        return self._length_errors(preset, facts, frames)
+
+    def _length_errors(self, preset: Preset, facts: SourceFacts, frames: int
+                       ) -> dict[str, str]:
+        """The clip goes to the model whole: no longer than it takes, no shorter than asked."""
+        seconds = self.clip_end(facts) - self.trim_start
+        most = preset.max_input_frames
+        if frames > most + preset.frame_step - 1:
+            return {"trim_end": (
+                f"This clip is {seconds:.1f} s long ({frames} frames at {preset.fps} fps); "
+                f"{preset.label} takes at most {most} frames ({most / preset.fps:.1f} s). "
+                f"Trim it to a shorter part.")}
+        if frames < self.num_frames:
+            return {"num_frames": (
+                f"The clip has {frames} frames at {preset.fps} fps ({seconds:.1f} s); the job "
+                f"asks for {self.num_frames}. Choose fewer frames or a longer clip.")}
+        return {}
+
+
+@dataclass(frozen=True, kw_only=True)
+class VideoToVideo(VideoJob):
+    task = Task.V2V
     strength: float | None = None
 
     def errors(self) -> dict[str, str]:
@@ -246,21 +350,167 @@ class VideoToVideo(JobSpec):
         return errors
 
 
+EDIT_MODES = ("change", "keep", "reframe")
+MAX_EDGE_PX = 64  # grow and feather, in pixels of the job's frame
+
+
 @dataclass(frozen=True, kw_only=True)
-class EditVideo(JobSpec):
-    """The masked part of a video repainted; with reference images (a subject's photos) the
-    masked person or object is swapped for the subject."""
+class EditVideo(VideoJob):
+    """Repaint part of a clip (Wan VACE): `change` the marked area of the mask, or `keep` it
+    and repaint the rest; or `reframe` the clip to another shape (the job's size), the source
+    placed at `anchor` (start: left or top; centre; end: right or bottom) and the rest made.
+    With reference images (a subject's photos) the masked person or object is swapped for the
+    subject.
+    `grow` widens the repainted area (pixels of the job's frame); `feather` softens its edge
+    when the result is laid over the source."""
 
     task = Task.EDIT
-    roles = {InputRole.SOURCE_VIDEO: _one(Ability.VIDEO), InputRole.MASK: _one(Ability.MASK),
+    roles = {InputRole.SOURCE_VIDEO: _one(Ability.VIDEO),
+             InputRole.MASK: RoleRule(least=0, most=1, ability=Ability.MASK),
              InputRole.REFERENCE: RoleRule(least=0, most=5, ability=Ability.REFERENCE)}
     subjects: tuple[Mapping[str, str], ...] = ()
+    mode: str = "change"
+    grow: int = 0
+    feather: int = 0
+    anchor: str = "centre"
+
+    def errors(self) -> dict[str, str]:
+        errors = super().errors()
+        if self.mode not in EDIT_MODES:
+            return {**errors, "mode": f"Choose one of: {', '.join(EDIT_MODES)}."}
+        for name in ("grow", "feather"):
+            value = getattr(self, name)
+            if type(value) is not int or not 0 <= value <= MAX_EDGE_PX:
+                errors[name] = f"{name.capitalize()} by 0 to {MAX_EDGE_PX} pixels."
+        if self.anchor not in ("start", "centre", "end"):
+            errors["anchor"] = "Place the video at the start, the centre or the end."
+        if "preset" in errors or InputRole.SOURCE_VIDEO in errors or self._type_errors():
+            return errors
+        facts = self.source_facts()
+        if facts is None:
+            return errors
+        masks = self.inputs_in(InputRole.MASK)
+        if self.mode == "reframe":
+            if masks:
+                errors[InputRole.MASK] = "Reframing makes its own mask; leave it out."
+            elif abs(math.log(self.width / self.height)
+                     - math.log(facts.width / facts.height)) < 0.02:
+                errors["size"] = (f"The video is already {facts.width} × {facts.height}'s "
+                                  f"shape; pick a size of another shape to reframe it to.")
+        elif not masks:
+            errors[InputRole.MASK] = ("Mark the area to change on a frame of the video, or "
+                                      "upload a mask.")
+        elif problem := self._mask_error(masks[0], facts):
+            errors[InputRole.MASK] = problem
+        return errors
+
+    def _mask_error(self, ref: InputRef, facts: SourceFacts) -> str | None:
+        upload = Upload.objects.filter(pk=ref.upload_id).first() if ref.upload_id else None
+        if upload is None:
+            return "A mask is an image or video upload of yours."
+        if (upload.width, upload.height) != (facts.width, facts.height):
+            return (f"The mask is {upload.width} × {upload.height}; the video is "
+                    f"{facts.width} × {facts.height}. Draw or make it at the video's size.")
+        if upload.kind == "video" and upload.frame_count != facts.frame_count:
+            return (f"The mask video has {upload.frame_count} frames; the video has "
+                    f"{facts.frame_count}. A mask video covers the whole video, frame for "
+                    f"frame.")
+        from generation.inputs import mask_coverage
+
+        coverage = mask_coverage(upload)
+        if coverage == 0.0:
+            return "The mask is empty: mark the area to change."
+        if coverage == 1.0 and self.mode == "keep":
+            return "The mask covers the whole frame: there is nothing left to change."
+        return None
+
+    def to_request(self, media: Mapping[InputRole, Sequence[Any]] | None = None
+                   ) -> GenerationRequest:
+        media = media or {}
+        video, area = self._canvas_and_area(media)
+        from worker.editing.masks import as_grey_frames
+
+        return dataclasses.replace(super().to_request(media), video=video,
+                                   mask=as_grey_frames(area))
+
+    def _canvas_and_area(self, media: Mapping[InputRole, Sequence[Any]]) -> tuple[Any, Any]:
+        """The frames the model sees and the area it repaints, at the job's size."""
+        import numpy as np
+
+        from worker.editing import masks
+
+        frames = np.asarray(media[InputRole.SOURCE_VIDEO][0])[: self.num_frames]
+        if self.mode == "reframe":
+            return masks.reframe_canvas(frames, self.width, self.height, self.anchor,
+                                        self.grow)
+        mask = np.asarray(media[InputRole.MASK][0])
+        area = masks.repaint_area(mask, self.mode, self.width, self.height, len(frames),
+                                  self.grow)
+        return masks.resize_frames(frames, self.width, self.height), area
+
+    def finish(self, media: Mapping[InputRole, Sequence[Any]], result: GenerationResult
+               ) -> GenerationResult:
+        """What the user kept stays exactly the source's pixels; the seam is feathered."""
+        from worker.editing import masks
+
+        canvas, area = self._canvas_and_area(media)
+        count = min(len(result.frames), len(canvas))
+        alpha = masks.feather(area[:count], self.feather)
+        frames = masks.composite(canvas[:count], result.frames[:count], alpha)
+        return dataclasses.replace(result, frames=frames)
 
 
 @dataclass(frozen=True, kw_only=True)
-class ExtendVideo(JobSpec):
+class ExtendVideo(VideoJob):
+    """Continue a clip past its end (`trim_end`, or the video's end): the model gets its last
+    `context_frames` frames and makes `num_frames` in all, the first of which redraw the
+    context. `join` lays the continuation after the clip (colours matched, the context
+    crossfaded); otherwise the new frames alone are the video."""
+
     task = Task.EXTEND
-    roles = {InputRole.SOURCE_VIDEO: _one(Ability.VIDEO)}
+    context_frames: int = 17
+    join: bool = True
+
+    def errors(self) -> dict[str, str]:
+        errors = super().errors()
+        preset = CATALOGUE.get(self.preset)
+        if preset is None or "preset" in errors:
+            return errors
+        context = self.context_frames
+        if type(context) is not int or not 1 <= context < self.num_frames \
+                or (context - 1) % preset.frame_step:
+            errors["context_frames"] = (
+                f"Keep a context of one more than a multiple of {preset.frame_step} frames, "
+                f"fewer than the {self.num_frames} made.")
+        if not isinstance(self.join, bool):
+            errors["join"] = "Say whether to join the continuation to the video."
+        return errors
+
+    def _length_errors(self, preset: Preset, facts: SourceFacts, frames: int
+                       ) -> dict[str, str]:
+        # The clip may be long: only its last frames go to the model.
+        if type(self.context_frames) is int and frames < self.context_frames:
+            return {"context_frames": (
+                f"The clip has {frames} frames at {preset.fps} fps; the continuation needs "
+                f"its last {self.context_frames}.")}
+        return {}
+
+    def to_request(self, media: Mapping[InputRole, Sequence[Any]] | None = None
+                   ) -> GenerationRequest:
+        media = media or {}
+        clip = media[InputRole.SOURCE_VIDEO][0]
+        return dataclasses.replace(super().to_request(media),
+                                   video=clip[-self.context_frames:])
+
+    def finish(self, media: Mapping[InputRole, Sequence[Any]], result: GenerationResult
+               ) -> GenerationResult:
+        from worker.editing import join, masks
+
+        if not self.join:
+            return dataclasses.replace(result, frames=result.frames[self.context_frames:])
+        clip = masks.resize_frames(media[InputRole.SOURCE_VIDEO][0], self.width, self.height)
+        return dataclasses.replace(result, frames=join.join(clip, result.frames,
+                                                            self.context_frames))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -306,6 +306,9 @@ def _check_video(container: av.container.InputContainer) -> dict[str, Any]:
     if not container.streams.video:
         raise UploadRefused("This file has no video track.")
     stream = container.streams.video[0]
+    if stream.codec_context is None:  # a file cut short can leave a stream with no codec
+        raise UploadRefused("This video is damaged or incomplete: its video track cannot be "
+                            "read.")
     codec = stream.codec_context.name
     if codec not in VIDEO_CODECS:
         raise UploadRefused(f"Videos must be H.264, HEVC, VP8, VP9 or AV1; this one is "

@@ -1,13 +1,15 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from generation import gallery_views, subject_views, upload_views, views
+from generation import edit_views, gallery_views, subject_views, upload_views, views
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="studio"), name="home"),
     path("studio/", views.studio, name="studio"),
     path("studio/form/", views.generation_form, name="generation_form"),
     path("jobs/", views.submit, name="submit_job"),
+    path("edit/", edit_views.edit_studio, name="edit_studio"),
+    path("edit/form/", edit_views.edit_form, name="edit_form"),
     path("jobs/<uuid:job_id>/", views.job_card, name="job_card"),
     path("jobs/<uuid:job_id>/cancel/", views.cancel, name="cancel_job"),
     path("jobs/<uuid:job_id>/retry/", views.retry, name="retry_job"),

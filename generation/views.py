@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST, require_safe
 from django_ratelimit.decorators import ratelimit
 
 from generation import lifecycle
+from generation.edit_forms import EDIT_FORMS
 from generation.forms import ImageToVideoForm, TextToVideoForm
 from generation.media import serve_media
 from generation.models import Job, Video
@@ -33,7 +34,10 @@ def owned_video(request: HttpRequest, video_id: str) -> Video:
 
 def _studio_form(request: SignedInRequest, task: str | None, *args: Any, **kwargs: Any
                  ) -> TextToVideoForm:
-    """The studio's form for a task: from a prompt (the default) or from an image."""
+    """The studio's form for a task: from a prompt (the default) or from an image; the edit
+    studio's tasks (restyle, change an area, reframe, extend) have their own forms."""
+    if task in EDIT_FORMS:
+        return EDIT_FORMS[task](*args, user=request.user, **kwargs)
     if task == ImageToVideoForm.task:
         return ImageToVideoForm(*args, user=request.user, **kwargs)
     if task == PersonalizeForm.task:
@@ -118,16 +122,19 @@ def submit(request: SignedInRequest) -> HttpResponse:
             if not request.htmx:
                 return redirect("studio")
             # A fresh form keeps the model and prompt, so a variation is one click away.
-            again = ("preset", "prompt", "negative_prompt", "fit", "start_image", "end_image")
+            again = getattr(form, "kept_after_submit", (
+                "preset", "prompt", "negative_prompt", "fit", "start_image", "end_image"))
             form = _studio_form(request, task, initial={
-                k: form.cleaned_data[k] for k in again if form.cleaned_data.get(k)})
+                # A file sent with the form is an upload's id in the data by now.
+                k: value for k in again
+                if (value := form.cleaned_data.get(k) or form.data.get(k))})
             return render(request, "generation/partials/submitted.html", {
                 "form": form, "jobs": recent_jobs(request.user)})
     if not request.htmx:
-        return render(request, "generation/studio.html", {
+        return render(request, getattr(form, "page", "generation/studio.html"), {
             "form": form, "jobs": recent_jobs(request.user)}, status=422)
-    return render(request, "generation/partials/generation_form.html", {"form": form},
-                  status=422)
+    return render(request, getattr(form, "partial", "generation/partials/generation_form.html"),
+                  {"form": form}, status=422)
 
 
 @login_required

@@ -78,9 +78,11 @@ def _run(job: Job, worker_name: str) -> JobStatus | None:
     started = time.perf_counter()
     try:
         with Heartbeat(job.id, job.attempts):
-            request = lifecycle.spec_of(job).to_request(load_media(job))
+            spec, media = lifecycle.spec_of(job), load_media(job)
+            request = spec.to_request(media)
             with reporter:  # leaving it waits for the last progress write
                 result = run_generation(request, on_step=reporter.on_step)
+            result = spec.finish(media, result)
             timings = {**result.timings, "progress_s": reporter.busy_s,
                        "claimed_to_result_s": time.perf_counter() - started}
             return _store(job, result, worker_name, timings, started)

@@ -28,7 +28,9 @@ def test_catalogue_offers_tiny_and_wan_text_to_video():
     assert wan.pipeline_class == "WanPipeline"
     assert set(wan.sizes) == {(832, 480), (480, 832)}
     assert (wan.default_frames, wan.fps) == (81, 16)
-    assert wan.abilities == {Ability.TEXT}
+    # A prompt, or a video restyled by the same weights (WanVideoToVideoPipeline).
+    assert wan.abilities == {Ability.TEXT, Ability.VIDEO}
+    assert wan.pipeline_class_for("v2v") == "WanVideoToVideoPipeline"
 
 
 def test_tiny_says_it_is_a_random_model_and_is_cheap():

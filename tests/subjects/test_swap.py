@@ -9,28 +9,37 @@ import uuid
 import numpy as np
 import pytest
 
-from generation.models import InputRole
+from generation.models import InputRole, Upload, Video
 from generation.specs import EditVideo, InputRef
+from tests.editing.conftest import gallery_video, mask_upload
+from tests.editing.media import numbered_frames, rect_mask
 from tests.subjects.conftest import VACE
 from worker.catalogue import GenerationRequest, Task, family_of, get_preset
 
 
-def _edit(references: int) -> EditVideo:
-    refs = [InputRef(InputRole.SOURCE_VIDEO, upload_id=uuid.uuid4()),
-            InputRef(InputRole.MASK, upload_id=uuid.uuid4())]
+def _edit(references: int, clip: Video, mask: Upload) -> EditVideo:
+    refs = [InputRef(InputRole.SOURCE_VIDEO, video_id=clip.id),
+            InputRef(InputRole.MASK, upload_id=mask.id)]
     refs += [InputRef(InputRole.REFERENCE, upload_id=uuid.uuid4(), subject_id=uuid.uuid4())
              for _ in range(references)]
-    return EditVideo(preset=VACE, prompt="Rex walks in", width=832, height=480, num_frames=5,
+    return EditVideo(preset=VACE, prompt="Rex walks in", width=832, height=480, num_frames=17,
                      steps=2, guidance=5.0, seed=1, inputs=tuple(refs),
                      subjects=({"name": "Rex", "kind": "object"},))
 
 
+@pytest.fixture
+def clip(owner, tmp_path, settings) -> Video:
+    settings.MEDIA_ROOT = tmp_path
+    return gallery_video(owner, numbered_frames(16), fps=8)
+
+
 @pytest.mark.django_db
-def test_an_edit_takes_up_to_the_presets_reference_images(vace):
-    assert _edit(0).errors() == {}
-    assert _edit(3).errors() == {}
-    assert _edit(4).errors() == {"reference": "Give 0 to 3 of: reference image."}
-    assert _edit(1).params()["subjects"] == ({"name": "Rex", "kind": "object"},)
+def test_an_edit_takes_up_to_the_presets_reference_images(vace, owner, clip):
+    mask = mask_upload(owner, rect_mask(96, 64, (10, 10, 40, 40)))
+    assert _edit(0, clip, mask).errors() == {}
+    assert _edit(3, clip, mask).errors() == {}
+    assert _edit(4, clip, mask).errors() == {"reference": "Give 0 to 3 of: reference image."}
+    assert _edit(1, clip, mask).params()["subjects"] == ({"name": "Rex", "kind": "object"},)
 
 
 def test_vace_swaps_the_masked_part_for_the_references():
@@ -50,20 +59,9 @@ def test_vace_swaps_the_masked_part_for_the_references():
     assert "reference_images" not in family_of(preset).calls.pipeline_kwargs(preset, plain)
 
 
-def _mask_upload(owner):
-    from django.core.files.base import ContentFile
-
-    from generation.models import Upload, UploadKind
-
-    upload = Upload(owner=owner, kind=UploadKind.VIDEO, width=832, height=480, frame_count=5)
-    upload.file.save("mask.mp4", ContentFile(b"mask"), save=False)
-    upload.save()
-    return upload
-
-
 @pytest.mark.django_db
 def test_the_swap_form_makes_an_edit_with_the_subjects_photos(owner_client, owner, stranger,
-                                                               vace, tmp_path, settings):
+                                                               vace, clip):
     from django.urls import reverse
 
     from generation.models import Job, JobInput
@@ -71,9 +69,8 @@ def test_the_swap_form_makes_an_edit_with_the_subjects_photos(owner_client, owne
     from tests.subjects.conftest import make_subject, personalize_data
     from tests.videos import make_video
 
-    settings.MEDIA_ROOT = tmp_path
     rex = make_subject(owner, "Rex", photos=2)
-    video, mask = make_video(owner, with_job=False), _mask_upload(owner)
+    video, mask = clip, mask_upload(owner, rect_mask(96, 64, (10, 10, 40, 40)))
     owner_client.get(reverse("studio"))
     form = owner_client.get(reverse("generation_form"), {"task": "swap"}).content.decode()
     assert "Swap in a subject" in form and 'name="mask"' in form and "@Rex (object)" in form
@@ -89,10 +86,10 @@ def test_the_swap_form_makes_an_edit_with_the_subjects_photos(owner_client, owne
     theirs = make_video(stranger, with_job=False)
     refused = submit(source_video=str(theirs.id))
     assert refused.status_code == 422 and "Select a valid choice" in refused.content.decode()
-    assert not Job.objects.exists()
+    assert not Job.objects.filter(kind="edit").exists()
 
     assert submit().status_code == 200
-    job = Job.objects.get(owner=owner)
+    job = Job.objects.get(owner=owner, kind="edit")
     assert (job.kind, job.params["subjects"]) == ("edit", [{"name": "Rex", "kind": "object"}])
     rows = {(r.role, r.position): r for r in JobInput.objects.filter(job=job)}
     assert rows[(InputRole.SOURCE_VIDEO, 0)].video == video

@@ -115,6 +115,10 @@ class CallAdapter:
         """How many times the step callback will run."""
         return request.steps
 
+    def prepare(self, pipeline: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The arguments once the pipeline is loaded, for inputs it must encode first."""
+        return kwargs
+
     @staticmethod
     def image(request: GenerationRequest, value: Any, what: str) -> Any:
         return fit(to_image(value, what), request.width, request.height)
@@ -123,3 +127,11 @@ class CallAdapter:
     def video(request: GenerationRequest) -> list[Any]:
         frames = to_frames(request.video, "video")[: request.num_frames]
         return [fit(frame, request.width, request.height) for frame in frames]
+
+
+def strength_steps(preset: Preset, request: GenerationRequest) -> int:
+    """Steps a job makes when video-to-video starts `strength` of the way down the schedule."""
+    if Task(request.task) != Task.V2V:
+        return request.steps
+    strength = request.strength or preset.default_strength
+    return max(1, min(int(request.steps * strength), request.steps))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from .base import Ability, Family, MemoryNeeds, Preset, Scale, Task
-from .calls import CallAdapter
+from .calls import CallAdapter, strength_steps
 from .components import t5
 from .figures import T5_LEAF_GB, T5_XXL_GB, decode_gb
 from .request import GenerationRequest
@@ -95,10 +95,7 @@ class CogVideoXCalls(CallAdapter):
     """Video-to-video starts part-way down the schedule: `strength` of the steps run."""
 
     def expected_callbacks(self, preset: Preset, request: GenerationRequest, pipeline: Any) -> int:
-        if Task(request.task) != Task.V2V:
-            return request.steps
-        strength = request.strength or preset.default_strength
-        return max(1, min(int(request.steps * strength), request.steps))
+        return strength_steps(preset, request)
 
 
 FAMILY = Family(name="cogvideox", presets=PRESETS, build=build_cogvideox, calls=CogVideoXCalls())

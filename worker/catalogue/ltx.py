@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from .base import Ability, Family, MemoryNeeds, Preset, Scale, Task
-from .calls import CallAdapter
+from .calls import CallAdapter, strength_steps
 from .components import t5
 from .figures import T5_LEAF_GB, T5_XXL_GB, decode_gb
 from .request import GenerationRequest
@@ -24,8 +24,10 @@ PRESETS = (
         family="ltx",
         pipeline_class="LTXPipeline",
         source="Lightricks/LTX-Video",
-        abilities=frozenset({Ability.TEXT, Ability.IMAGE}),
-        tasks={Task.T2V: "LTXPipeline", Task.I2V: "LTXImageToVideoPipeline"},
+        abilities=frozenset({Ability.TEXT, Ability.IMAGE, Ability.VIDEO}),
+        tasks={Task.T2V: "LTXPipeline", Task.I2V: "LTXImageToVideoPipeline",
+               Task.V2V: "LTXConditionPipeline", Task.EXTEND: "LTXConditionPipeline"},
+        max_input_frames=257,
         default_width=704,
         default_height=480,
         sizes=((704, 480), (480, 704), (768, 512), (512, 768)),
@@ -90,10 +92,51 @@ def build_ltx(preset_id: str, scale: Scale) -> dict[str, Any]:
 
 
 class LtxCalls(CallAdapter):
-    """LTX conditions on the frame rate the clip will play at."""
+    """LTX conditions on the frame rate the clip will play at. A video is restyled from its
+    own latents, `strength` of the way down the schedule (LTXConditionPipeline's denoise
+    strength); a clip is extended from its last frames as a video condition at frame 0."""
 
     def pipeline_kwargs(self, preset: Preset, request: GenerationRequest) -> dict[str, Any]:
         return {**super().pipeline_kwargs(preset, request), "frame_rate": preset.fps}
+
+    def inputs(
+        self, task: Task, preset: Preset, request: GenerationRequest, kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
+        if task == Task.V2V:
+            return {"restyle": self.video(request),
+                    "denoise_strength": request.strength or preset.default_strength}
+        if task == Task.EXTEND:
+            return {"video": self.video(request), "frame_index": 0, "strength": 1.0}
+        return super().inputs(task, preset, request, kwargs)
+
+    def expected_callbacks(self, preset: Preset, request: GenerationRequest, pipeline: Any) -> int:
+        return strength_steps(preset, request)
+
+    def prepare(self, pipeline: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+        if type(pipeline).__name__ != "LTXConditionPipeline":
+            return kwargs
+        scheduler = pipeline.scheduler
+        if scheduler.config.get("use_dynamic_shifting"):
+            # The condition pipeline passes no `mu` (LTX-Video 0.9.5+ ship a static shift).
+            pipeline.scheduler = type(scheduler).from_config(scheduler.config,
+                                                             use_dynamic_shifting=False)
+        frames = kwargs.pop("restyle", None)
+        if frames is None:
+            return kwargs
+        return {**kwargs, "latents": _encoded(pipeline, frames, kwargs)}
+
+
+def _encoded(pipeline: Any, frames: list[Any], kwargs: dict[str, Any]) -> Any:
+    """The video's normalized VAE latents, (1, C, F, H, W): where a restyle starts from."""
+    import torch
+    from diffusers.pipelines.ltx.pipeline_ltx_condition import retrieve_latents
+
+    vae = pipeline.vae
+    video = pipeline.video_processor.preprocess_video(frames, kwargs["height"], kwargs["width"])
+    with torch.no_grad():
+        latents = retrieve_latents(vae.encode(video.to(pipeline._execution_device, vae.dtype)),
+                                   sample_mode="argmax")
+    return pipeline._normalize_latents(latents, vae.latents_mean, vae.latents_std).float()
 
 
 FAMILY = Family(name="ltx", presets=PRESETS, build=build_ltx, calls=LtxCalls())

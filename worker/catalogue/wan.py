@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import TEXT_ONLY, Family, MemoryNeeds, Preset, Scale, Task
-from .calls import CallAdapter
+from .base import Ability, Family, MemoryNeeds, Preset, Scale, Task
+from .calls import CallAdapter, strength_steps
 from .components import umt5
 from .figures import (
     UMT5_LEAF_GB,
@@ -33,12 +33,14 @@ WAN_COMMON: dict[str, Any] = {
     "fps": 16,
     "fp32_components": ("vae",),
 }
-# What every Wan 2.1 text-to-video preset is, the tiny one included.
+# What every Wan 2.1 text-to-video preset is, the tiny one included: a prompt, or a video
+# restyled (the same weights, started part-way down the schedule from the video's latents).
 WAN_T2V: dict[str, Any] = {
     "family": "wan",
     "pipeline_class": "WanPipeline",
-    "abilities": TEXT_ONLY,
-    "tasks": {Task.T2V: "WanPipeline"},
+    "abilities": frozenset({Ability.TEXT, Ability.VIDEO}),
+    "tasks": {Task.T2V: "WanPipeline", Task.V2V: "WanVideoToVideoPipeline"},
+    "max_input_frames": 81,
 }
 # The memory every Wan 2.1 checkpoint shares: its UMT5-XXL text encoder and fp32 VAE.
 WAN21_ENCODERS: dict[str, Any] = {
@@ -202,4 +204,11 @@ def build_wan(preset_id: str, scale: Scale) -> dict[str, Any]:
     }
 
 
-FAMILY = Family(name="wan", presets=PRESETS, build=build_wan, calls=CallAdapter())
+class WanCalls(CallAdapter):
+    """Video-to-video runs `strength` of the steps, as CogVideoX's does."""
+
+    def expected_callbacks(self, preset: Preset, request: Any, pipeline: Any) -> int:
+        return strength_steps(preset, request)
+
+
+FAMILY = Family(name="wan", presets=PRESETS, build=build_wan, calls=WanCalls())

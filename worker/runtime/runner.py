@@ -123,6 +123,7 @@ def run_generation(
             pipeline = loaded.for_task(class_name)
         marks["loaded"] = time.perf_counter()
         hook = _mark_first_forward(pipeline, marks)
+        kwargs = calls.prepare(pipeline, kwargs)
         tiled_for_this_job = _tile_decode_if_needed(loaded, preset, request)
         total = calls.expected_callbacks(preset, request, pipeline)
         called = 0
