@@ -30,6 +30,7 @@ from .request import (
     GenerationRequest,
     GenerationResult,
     JobCancelled,
+    Keyframe,
     StepInfo,
 )
 
@@ -81,6 +82,7 @@ __all__ = [
     "GenerationRequest",
     "GenerationResult",
     "JobCancelled",
+    "Keyframe",
     "MemoryNeeds",
     "Preset",
     "Scale",
