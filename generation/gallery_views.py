@@ -4,6 +4,7 @@ stranger gets 404); shared things only through a live share link or a public fla
 from __future__ import annotations
 
 import io
+from typing import Any
 from urllib.parse import urlencode
 
 import av.error
@@ -75,9 +76,23 @@ def _lineage(video: Video) -> dict[str, object]:
     derived = (Job.objects.filter(inputs__video=video).select_related("video")
                .defer("preview_jpeg").distinct().order_by("-created_at")[:20])
     return {"source": remix.video if remix else None, "origin": job.origin if job else "",
-            "inputs": [row for row in inputs if row.role != InputRole.REMIX_OF],
+            "inputs": [row for row in inputs
+                       if row.role not in (InputRole.REMIX_OF, InputRole.KEYFRAME)],
+            "keyframes": _keyframes(job, inputs, video.fps) if job is not None else [],
             "retried_from": job.retry_of if job is not None and job.retry_of_id else None,
             "derived": list(derived)}
+
+
+def _keyframes(job: Job, rows: list[JobInput], fps: float) -> list[dict[str, Any]]:
+    """The job's keyframe rows with where each sat (from its params, by rank), by time."""
+    places = job.params.get("keyframes") or []
+    keyframes = []
+    for row in rows:
+        if row.role == InputRole.KEYFRAME and row.position < len(places):
+            frame, strength = places[row.position]
+            keyframes.append({"input": row, "frame": int(frame), "strength": strength,
+                              "seconds": frame / fps if fps else None})
+    return sorted(keyframes, key=lambda keyframe: int(keyframe["frame"]))
 
 
 @login_required

@@ -1,7 +1,7 @@
 """A job's media inputs, decoded for the worker: images as PIL images, videos as frames.
 
-A start or end image is fitted to the job's size here, the one place that happens, by the
-spec's `fit` (crop, with the start image's crop box; pad; stretch)."""
+A start or end image, or a keyframe, is fitted to the job's size here, the one place that
+happens, by the spec's `fit` (crop, with the start image's crop box; pad; stretch)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from worker.catalogue.media import fit_image
 
 # Masks are greyscale: non-zero marks what is to be repainted.
 _GREY_ROLES = {InputRole.MASK}
-# Images the video starts or ends on, fitted to the frame.
-_FITTED_ROLES = {InputRole.START_IMAGE, InputRole.END_IMAGE}
+# Images the video starts on, ends on or passes through, fitted to the frame.
+_FITTED_ROLES = {InputRole.START_IMAGE, InputRole.END_IMAGE, InputRole.KEYFRAME}
 
 
 def load_media(job: Job) -> dict[InputRole, list[Any]]:

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST, require_safe
 from django_ratelimit.decorators import ratelimit
 
 from generation import lifecycle
-from generation.forms import ImageToVideoForm, TextToVideoForm
+from generation.forms import CROP_FIELDS, KEYFRAME_FIELDS, ImageToVideoForm, TextToVideoForm
 from generation.media import serve_media
 from generation.models import Job, Video
 from generation.queries import recent_jobs, remixable_video, with_queue_positions
@@ -73,9 +73,21 @@ def studio(request: SignedInRequest) -> HttpResponse:
 @login_required
 @require_safe
 def generation_form(request: SignedInRequest) -> HttpResponse:
-    """The form for another model: its defaults and limits, keeping what the user typed."""
-    kept = ("preset", "prompt", "negative_prompt", "seed", "start_image", "end_image", "fit")
+    """The form re-rendered: for another task or model (its defaults and limits, keeping what
+    the user typed), or after an image was chosen or a keyframe added (keeping the settings
+    too; a new start image gets the size nearest its shape and loses the old crop box)."""
+    kept = ["preset", "prompt", "negative_prompt", "seed", "start_image", "end_image", "fit"]
+    trigger = request.htmx.trigger_name if request.htmx else None
+    if trigger not in ("preset", "task"):
+        kept += ["num_frames", "steps", "guidance"]
+        if trigger != "start_image":
+            kept += ["size", *CROP_FIELDS]
     keep: dict[str, object] = {k: request.GET[k] for k in kept if request.GET.get(k)}
+    for name in KEYFRAME_FIELDS:
+        if values := request.GET.getlist(name):
+            keep[name] = values
+    if request.GET.get("add_keyframe"):
+        keep["add_keyframe"] = True
     task = request.GET.get("task")
     # A remix stays one (its lineage), as long as the video is still one the user may remix.
     remix = request.GET.get("remix_of")
@@ -110,7 +122,8 @@ def submit(request: SignedInRequest) -> HttpResponse:
             if not request.htmx:
                 return redirect("studio")
             # A fresh form keeps the model and prompt, so a variation is one click away.
-            again = ("preset", "prompt", "negative_prompt", "fit", "start_image", "end_image")
+            again = ("preset", "prompt", "negative_prompt", "fit", "start_image", "end_image",
+                     *KEYFRAME_FIELDS)
             form = _studio_form(request, task, initial={
                 k: form.cleaned_data[k] for k in again if form.cleaned_data.get(k)})
             return render(request, "generation/partials/submitted.html", {
