@@ -63,14 +63,22 @@ def _frames(file: FieldFile, mode: str) -> np.ndarray:
     return np.stack(frames)
 
 
-def last_frame(file: FieldFile) -> Image.Image:
-    """The last frame of a video file, upright RGB (decoded through to the end: our videos are
-    short; a long upload would want a seek to near the end first)."""
-    last = None
+def video_frame(file: FieldFile, index: int | None = None) -> Image.Image:
+    """Frame `index` (counted from 0 in decode order) of a video file, or its last frame when
+    None, as RGB. Decoded from the start: our videos are short, and counting decoded frames
+    is exact where a seek by time can land a frame off."""
+    if index is not None and index < 0:
+        raise LookupError(f"There is no frame {index}.")
+    chosen = None
     with file.open("rb") as stream, av.open(stream) as container:
-        for frame in container.decode(video=0):
-            last = frame
-    if last is None:
-        raise LookupError("The video has no frames.")
-    image: Image.Image = last.to_image()
+        for number, frame in enumerate(container.decode(video=0)):
+            chosen = frame
+            if number == index:
+                break
+        else:
+            if index is not None or chosen is None:
+                raise LookupError("The video has no such frame." if chosen else
+                                  "The video has no frames.")
+    image: Image.Image = chosen.to_image()
     return image.convert("RGB")
+
