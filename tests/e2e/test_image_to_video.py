@@ -139,3 +139,47 @@ def test_the_crop_box_moves_and_the_job_gets_that_crop(page, ltx_site):
     page.click("#generation-form button[type=submit]")
     job = wait_for(lambda: Job.objects.first(), 30, "the job")
     assert job.params["crop"] == moved
+
+
+def test_keyframes_are_placed_on_the_timeline_and_sent_snapped(page, ltx_site):
+    _open_image_form(page, ltx_site)
+    _drop(page, (300, 200), "start.png")
+    page.locator(".image-input img.input-thumb").wait_for()
+    page.click("summary >> text=Settings")
+    page.select_option("select[name=num_frames]", "33")
+    page.click("[data-keyframe-add]")
+    row = page.locator("[data-keyframe]").first
+    row.wait_for()
+    # A new keyframe takes the clip's last free frame, and its length is kept on re-render.
+    assert page.input_value("select[name=num_frames]") == "33"
+    assert page.input_value("[data-keyframe-frame]") == "32"
+
+    files = page.evaluate_handle(MAKE_FILES, [base64.b64encode(png(200, 300)).decode(), "k.png"])
+    for event in ("dragenter", "dragover", "drop"):
+        page.dispatch_event("[data-keyframe] [data-dropzone-area]", event, {"dataTransfer": files})
+    page.locator("[data-keyframe] img.keyframe-thumb").wait_for()
+    marker = page.locator('.timeline [data-marker="1"]')
+    marker.locator("img").wait_for()
+
+    # Dragged to a third of the clip, the keyframe snaps to the nearest 8th frame.
+    timeline = page.locator("[data-timeline]")
+    timeline.scroll_into_view_if_needed()
+    line = timeline.bounding_box()
+    handle = marker.bounding_box()
+    page.mouse.move(handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(line["x"] + line["width"] * 0.3, handle["y"] + handle["height"] / 2,
+                    steps=6)
+    page.mouse.up()
+    assert page.input_value("[data-keyframe-frame]") == "8"  # 0.3 x 32 = 9.6 -> 8
+    assert page.locator("[data-keyframe-time]").inner_text() == "0.32 s"
+    page.evaluate(  # a range input: set it as a drag would
+        "() => { const s = document.querySelector('[data-keyframe-strength]');"
+        " s.value = '0.6'; s.dispatchEvent(new Event('input', {bubbles: true})); }")
+    assert page.locator("[data-keyframe-strength-value]").inner_text() == "0.6"
+
+    page.fill("textarea[name=prompt]", "a kite rises")
+    page.click("#generation-form button[type=submit]")
+    job = wait_for(lambda: Job.objects.first(), 30, "the job")
+    assert job.params["keyframes"] == [[8, 0.6]]
+    assert job.inputs.get(role="keyframe").upload.original_name == "k.png"
