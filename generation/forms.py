@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import secrets
 import uuid
@@ -270,6 +271,16 @@ class ImageToVideoForm(TextToVideoForm):
 
     def end_upload(self) -> Upload | None:
         return self._chosen("end_image")
+
+    RECENT_IMAGES = 12
+
+    @functools.cached_property
+    def recent_images(self) -> list[Upload]:
+        """The user's latest image uploads, to pick from instead of uploading again."""
+        if self.user is None:
+            return []
+        return list(Upload.objects.filter(owner=self.user, kind="image")
+                    .order_by("-created_at")[:self.RECENT_IMAGES])
 
     def num_frames_value(self) -> int:
         """The clip's length as chosen so far (the timeline's scale)."""

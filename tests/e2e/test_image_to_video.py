@@ -178,8 +178,20 @@ def test_keyframes_are_placed_on_the_timeline_and_sent_snapped(page, ltx_site):
         " s.value = '0.6'; s.dispatchEvent(new Event('input', {bubbles: true})); }")
     assert page.locator("[data-keyframe-strength-value]").inner_text() == "0.6"
 
+    # A second keyframe from the user's earlier uploads (the start image), at the end.
+    page.click("[data-keyframe-add]")
+    second = page.locator('[data-keyframe="2"]')
+    second.wait_for()
+    second.locator("summary >> text=Or use one of your uploads").click()
+    second.locator('[data-pick-upload] img[alt="start.png"]').click()
+    page.locator('[data-keyframe="2"] img.keyframe-thumb').wait_for()
+    assert page.input_value('[data-keyframe="1"] [data-keyframe-frame]') == "8"
+    assert page.input_value('[data-keyframe="2"] [data-keyframe-frame]') == "32"
+
     page.fill("textarea[name=prompt]", "a kite rises")
     page.click("#generation-form button[type=submit]")
     job = wait_for(lambda: Job.objects.first(), 30, "the job")
-    assert job.params["keyframes"] == [[8, 0.6]]
-    assert job.inputs.get(role="keyframe").upload.original_name == "k.png"
+    assert job.params["keyframes"] == [[8, 0.6], [32, 1.0]]
+    names = [row.upload.original_name
+             for row in job.inputs.filter(role="keyframe").order_by("position")]
+    assert names == ["k.png", "start.png"]

@@ -100,3 +100,12 @@ def test_a_new_start_image_keeps_the_settings_and_picks_the_size_nearest_it(stud
     switched = studio_client.get(reverse("generation_form"), chosen, HTTP_HX_REQUEST="true",
                                  HTTP_HX_TRIGGER_NAME="preset").content.decode()
     assert '<option value="161" selected>' in switched
+
+
+def test_the_users_earlier_images_are_offered_to_pick_theirs_only(studio_client, owner,
+                                                                   stranger):
+    mine, theirs = image_upload(owner), image_upload(stranger)
+    form = studio_client.get(reverse("generation_form"), {"task": "i2v"}).content.decode()
+    assert f'data-pick-upload="{mine.id}"' in form
+    assert str(theirs.id) not in form
+    assert reverse("uploads") in form
