@@ -291,6 +291,15 @@ class ImageToVideoForm(TextToVideoForm):
         except (TypeError, ValueError):
             return preset.default_frames if preset else 1
 
+    def _owned_images(self, ids: Sequence[str]) -> dict[str, Upload]:
+        """Those of `ids` that name the user's own images, by id."""
+        wanted = [i for i in ids if _is_uuid(i)]
+        if self.user is None or not wanted:
+            return {}
+        return {str(upload.id): upload for upload in
+                Upload.objects.filter(owner=self.user, kind="image", pk__in=wanted)}
+
+    @functools.cached_property
     def keyframe_rows(self) -> list[KeyframeRow]:
         """The keyframes placed so far, plus an empty one when one is being added."""
         preset = self.selected_preset
@@ -299,9 +308,7 @@ class ImageToVideoForm(TextToVideoForm):
         source = self.data if self.is_bound else self.initial
         images, frames, strengths = (_values(source, name) for name in KEYFRAME_FIELDS)
         count = max(len(images), len(frames), len(strengths))
-        mine = {str(u.id): u for u in Upload.objects.filter(
-            owner=self.user, kind="image", pk__in=[i for i in images if _is_uuid(i)])
-        } if self.user is not None else {}
+        mine = self._owned_images(images)
         rows = []
         for index in range(count):
             image = images[index] if index < len(images) else ""
@@ -322,7 +329,7 @@ class ImageToVideoForm(TextToVideoForm):
     def can_add_keyframe(self) -> bool:
         preset = self.selected_preset
         return (preset is not None and self.takes_keyframes
-                and len(self.keyframe_rows()) < preset.max_keyframes)
+                and len(self.keyframe_rows) < preset.max_keyframes)
 
     def _keyframes(self, data: dict[str, Any]) -> tuple[list[InputRef], list[KeyframePlace]]:
         """The keyframe rows as input refs and places; a row that cannot be read is reported
@@ -332,9 +339,7 @@ class ImageToVideoForm(TextToVideoForm):
             self.add_error("keyframe_image", "Each keyframe needs an image, a frame and a "
                                              "strength; send them together.")
             return [], []
-        owned = {str(pk) for pk in Upload.objects.filter(
-            owner=self.user, kind="image", pk__in=[i for i in images if _is_uuid(i)]
-        ).values_list("pk", flat=True)} if images else set()
+        owned = self._owned_images(images)
         refs, places = [], []
         for number, (image, frame, strength) in enumerate(
                 zip(images, frames, strengths, strict=True), start=1):
