@@ -154,3 +154,19 @@ def test_the_lifecycle_refuses_keyframes_that_do_not_match_their_images(owner):
     with pytest.raises(SpecError, match="1 images, 2 places"):
         lifecycle.submit(owner, spec)
     assert not Job.objects.exists()
+
+
+def test_a_retry_keeps_the_keyframes_and_their_places(owner):
+    start, middle = image_upload(owner), image_upload(owner, colour=(0, 0, 200))
+    spec = ImageToVideo(preset="ltx-video", prompt="x", width=704, height=480, num_frames=17,
+                        steps=2, guidance=3.0, seed=1, keyframes=(KeyframePlace(16, 0.3),),
+                        inputs=(InputRef(InputRole.START_IMAGE, upload_id=start.id),
+                                InputRef(InputRole.KEYFRAME, upload_id=middle.id)))
+    job = lifecycle.submit(owner, spec)
+    lifecycle.cancel(job)
+    job.refresh_from_db()
+    again = lifecycle.retry(job)
+    retried = lifecycle.spec_of(again)
+    assert isinstance(retried, ImageToVideo) and retried.keyframes == spec.keyframes
+    assert set(retried.inputs) == set(spec.inputs)
+    assert JobInput.objects.get(job=again, role=InputRole.KEYFRAME).upload_id == middle.id
