@@ -195,3 +195,38 @@ def test_keyframes_are_placed_on_the_timeline_and_sent_snapped(page, ltx_site):
     names = [row.upload.original_name
              for row in job.inputs.filter(role="keyframe").order_by("position")]
     assert names == ["k.png", "start.png"]
+
+
+def test_animate_a_frame_seeks_the_player_and_opens_the_studio_with_that_frame(page,
+                                                                               live_site,
+                                                                               tmp_path):
+    import numpy as np
+    from django.core.files import File
+
+    from generation.models import Upload
+    from tests.videos import make_video
+    from worker.runtime.encode import encode_mp4
+
+    ada = make_user("ada", PASSWORD)
+    frames = np.zeros((8, 96, 128, 3), np.uint8)
+    for index in range(8):
+        frames[index] = (30 * index, 240 - 30 * index, 90)
+    encode_mp4(frames, 8, tmp_path / "clip.mp4", metadata={})
+    video = make_video(ada, prompt="a lantern swinging")
+    video.frame_count = 8
+    with (tmp_path / "clip.mp4").open("rb") as stream:
+        video.file.save("clip.mp4", File(stream))
+
+    sign_in(page, live_site)
+    page.goto(f"{live_site}/videos/{video.id}/")
+    page.wait_for_function("() => document.querySelector('video.player').readyState >= 1")
+    page.fill("[data-frame-input]", "5")
+    page.wait_for_function(
+        "() => Math.abs(document.querySelector('video.player').currentTime - 5.5 / 8) < 0.01")
+    assert page.locator("[data-frame-readout]").inner_text().startswith("frame 5 of 8")
+    page.click("text=Animate this frame")
+    page.wait_for_url(f"{live_site}/studio/?*")
+    upload = Upload.objects.get(owner=ada)
+    assert upload.metadata["frame"] == 5
+    assert page.input_value("input[name=start_image]") == str(upload.id)
+    assert page.input_value("textarea[name=prompt]") == "a lantern swinging"
