@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import secrets
-from collections.abc import Sequence
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 from django import forms
@@ -13,7 +16,14 @@ from django.http import QueryDict
 
 from generation.models import InputRole, Upload
 from generation.presets import MAX_SEED, Ability, Preset, Task, presets_for
-from generation.specs import MAX_PROMPT_CHARS, ImageToVideo, InputRef, JobSpec, TextToVideo
+from generation.specs import (
+    MAX_PROMPT_CHARS,
+    ImageToVideo,
+    InputRef,
+    JobSpec,
+    KeyframePlace,
+    TextToVideo,
+)
 from generation.uploads import UploadRefused, accept_upload
 
 TASK_CHOICES = [("t2v", "From a prompt"), ("i2v", "From an image"),
@@ -143,6 +153,14 @@ FIT_CHOICES = [
 ]
 
 
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
 def nearest_size(sizes: Sequence[tuple[int, int]], width: int, height: int
                  ) -> tuple[int, int] | None:
     """The allowed size whose aspect ratio is nearest the image's (on a log scale, so 2:1 and
@@ -151,6 +169,40 @@ def nearest_size(sizes: Sequence[tuple[int, int]], width: int, height: int
         return None
     aspect = math.log(width / height)
     return min(sizes, key=lambda s: (abs(math.log(s[0] / s[1]) - aspect), -s[0] * s[1]))
+
+
+class RepeatedField(forms.Field):
+    """Every value sent under one name (one per keyframe row), as stripped strings."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value: Any) -> list[str]:
+        return [str(item).strip() for item in value or ()]
+
+
+# The keyframe rows' inputs, one value per row in each.
+KEYFRAME_FIELDS = ("keyframe_image", "keyframe_frame", "keyframe_strength")
+CROP_FIELDS = ("crop_left", "crop_top", "crop_right", "crop_bottom")
+
+
+@dataclass(frozen=True)
+class KeyframeRow:
+    """One keyframe as the timeline shows it: its image (if chosen and the user's), its frame
+    and strength as sent, and its time in seconds."""
+
+    number: int
+    upload_id: str
+    upload: Upload | None
+    frame: str
+    strength: str
+    seconds: float | None
+
+
+def _values(source: Mapping[str, Any], name: str) -> list[str]:
+    if isinstance(source, QueryDict):
+        return source.getlist(name)
+    value = source.get(name) or []
+    return [str(v) for v in value] if isinstance(value, list | tuple) else [str(value)]
 
 
 class ImageToVideoForm(TextToVideoForm):
@@ -168,12 +220,21 @@ class ImageToVideoForm(TextToVideoForm):
                                widget=forms.ClearableFileInput(
                                    attrs={"accept": "image/png,image/jpeg,image/webp"}))
     fit = forms.ChoiceField(label="Fit the image", choices=FIT_CHOICES, initial="crop")
+    # The crop box on the start image, in its pixels (static/js/crop-box.js fills them).
+    crop_left = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+    crop_top = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+    crop_right = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    crop_bottom = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    keyframe_image = RepeatedField(required=False)
+    keyframe_frame = RepeatedField(required=False)
+    keyframe_strength = RepeatedField(required=False)
 
     def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         self.user = user
         super().__init__(*args, **kwargs)
         preset = self.selected_preset
         self.takes_end_image = preset is not None and preset.supports(Ability.END_IMAGE)
+        self.takes_keyframes = preset is not None and preset.supports(Ability.KEYFRAMES)
         if preset is not None and preset.requires_end_image:
             self.fields["end_file"].help_text = "This model animates between two images."
 
@@ -212,6 +273,98 @@ class ImageToVideoForm(TextToVideoForm):
     def end_upload(self) -> Upload | None:
         return self._chosen("end_image")
 
+    RECENT_IMAGES = 12
+
+    @functools.cached_property
+    def recent_images(self) -> list[Upload]:
+        """The user's latest image uploads, to pick from instead of uploading again."""
+        if self.user is None:
+            return []
+        return list(Upload.objects.filter(owner=self.user, kind="image")
+                    .order_by("-created_at")[:self.RECENT_IMAGES])
+
+    def num_frames_value(self) -> int:
+        """The clip's length as chosen so far (the timeline's scale)."""
+        preset = self.selected_preset
+        value = self.data.get("num_frames") if self.is_bound else self.initial.get("num_frames")
+        try:
+            return int(str(value))
+        except (TypeError, ValueError):
+            return preset.default_frames if preset else 1
+
+    def _owned_images(self, ids: Sequence[str]) -> dict[str, Upload]:
+        """Those of `ids` that name the user's own images, by id."""
+        wanted = [i for i in ids if _is_uuid(i)]
+        if self.user is None or not wanted:
+            return {}
+        return {str(upload.id): upload for upload in
+                Upload.objects.filter(owner=self.user, kind="image", pk__in=wanted)}
+
+    @functools.cached_property
+    def keyframe_rows(self) -> list[KeyframeRow]:
+        """The keyframes placed so far, plus an empty one when one is being added."""
+        preset = self.selected_preset
+        if preset is None or not self.takes_keyframes:
+            return []
+        source = self.data if self.is_bound else self.initial
+        images, frames, strengths = (_values(source, name) for name in KEYFRAME_FIELDS)
+        count = max(len(images), len(frames), len(strengths))
+        mine = self._owned_images(images)
+        rows = []
+        for index in range(count):
+            image = images[index] if index < len(images) else ""
+            frame = frames[index] if index < len(frames) else ""
+            rows.append(KeyframeRow(
+                number=index + 1, upload_id=image, upload=mine.get(image), frame=frame,
+                strength=strengths[index] if index < len(strengths) else "1",
+                seconds=int(frame) / preset.fps if frame.isdigit() else None))
+        if not self.is_bound and self.initial.get("add_keyframe"):
+            taken = {row.frame for row in rows}
+            free = [f for f in preset.keyframe_frames(self.num_frames_value())
+                    if str(f) not in taken]
+            at = free[-1] if free else preset.frame_step
+            rows.append(KeyframeRow(number=count + 1, upload_id="", upload=None,
+                                    frame=str(at), strength="1", seconds=at / preset.fps))
+        return rows
+
+    def can_add_keyframe(self) -> bool:
+        preset = self.selected_preset
+        return (preset is not None and self.takes_keyframes
+                and len(self.keyframe_rows) < preset.max_keyframes)
+
+    def _keyframes(self, data: dict[str, Any]) -> tuple[list[InputRef], list[KeyframePlace]]:
+        """The keyframe rows as input refs and places; a row that cannot be read is reported
+        by its number."""
+        images, frames, strengths = (data.get(name) or [] for name in KEYFRAME_FIELDS)
+        if not (len(images) == len(frames) == len(strengths)):
+            self.add_error("keyframe_image", "Each keyframe needs an image, a frame and a "
+                                             "strength; send them together.")
+            return [], []
+        owned = self._owned_images(images)
+        refs, places = [], []
+        for number, (image, frame, strength) in enumerate(
+                zip(images, frames, strengths, strict=True), start=1):
+            if not image:
+                self.add_error("keyframe_image",
+                               f"Choose an image for keyframe {number}, or remove it.")
+            elif image not in owned:
+                self.add_error("keyframe_image",
+                               f"Keyframe {number}'s image is not one of your images.")
+            else:
+                refs.append(InputRef(InputRole.KEYFRAME, upload_id=uuid.UUID(image)))
+            try:
+                places.append(KeyframePlace(int(frame), float(strength)))
+            except ValueError:
+                self.add_error("keyframe_image", f"Keyframe {number} needs a whole frame "
+                                                 f"number and a strength from 0 to 1.")
+        return refs, places
+
+    def _crop(self, data: dict[str, Any]) -> tuple[int, int, int, int] | None:
+        box = tuple(data.get(name) for name in CROP_FIELDS)
+        if data.get("fit") != "crop" or any(v is None for v in box):
+            return None
+        return cast(tuple[int, int, int, int], box)
+
     def _image_ref(self, data: dict[str, Any], name: str, role: InputRole) -> InputRef | None:
         """The upload id for `name`: a file sent now is accepted first (and kept for a re-try
         of the form); else the id of an earlier upload."""
@@ -247,13 +400,18 @@ class ImageToVideoForm(TextToVideoForm):
         refs.append(start)
         # Given to a model that takes none, the spec refuses it (below) rather than dropping it.
         refs.append(self._image_ref(data, "end_image", InputRole.END_IMAGE))
+        keyframe_refs, places = self._keyframes(data)
         if self.errors:
             return data
-        inputs = tuple(ref for ref in refs if ref is not None)
-        self._spec = ImageToVideo(**self._common(data), fit=data["fit"], inputs=inputs)
+        inputs = tuple(ref for ref in refs if ref is not None) + tuple(keyframe_refs)
+        self._spec = ImageToVideo(**self._common(data), fit=data["fit"], crop=self._crop(data),
+                                  keyframes=tuple(places), inputs=inputs)
         for field_name, message in self._spec.errors().items():
             target = {"start_image": "start_file",
                       "end_image": "end_file" if self.takes_end_image else None,
+                      "keyframe": "keyframe_image" if self.takes_keyframes else None,
+                      "keyframes": "keyframe_image" if self.takes_keyframes else None,
+                      "crop": "fit",
                       }.get(field_name, field_name)
             self.add_error(target if target in self.fields else None, message)
         return data

@@ -4,6 +4,7 @@ stranger gets 404); shared things only through a live share link or a public fla
 from __future__ import annotations
 
 import io
+from typing import Any
 from urllib.parse import urlencode
 
 import av.error
@@ -19,7 +20,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.models import User
 from generation import gallery
-from generation.inputs import last_frame
+from generation.inputs import video_frame
 from generation.media import serve_media
 from generation.models import TASK_CHOICES, InputRole, Job, JobInput, Video
 from generation.presets import preset_label
@@ -77,9 +78,23 @@ def _lineage(video: Video) -> dict[str, object]:
     edited_from = next((row for row in inputs if row.role == InputRole.SOURCE_VIDEO), None)
     return {"source": remix.video if remix else None, "origin": job.origin if job else "",
             "edited_from": edited_from,
-            "inputs": [row for row in inputs if row.role != InputRole.REMIX_OF],
+            "inputs": [row for row in inputs
+                       if row.role not in (InputRole.REMIX_OF, InputRole.KEYFRAME)],
+            "keyframes": _keyframes(job, inputs, video.fps) if job is not None else [],
             "retried_from": job.retry_of if job is not None and job.retry_of_id else None,
             "derived": list(derived)}
+
+
+def _keyframes(job: Job, rows: list[JobInput], fps: float) -> list[dict[str, Any]]:
+    """The job's keyframe rows with where each sat (from its params, by rank), by time."""
+    places = job.params.get("keyframes") or []
+    keyframes = []
+    for row in rows:
+        if row.role == InputRole.KEYFRAME and row.position < len(places):
+            frame, strength = places[row.position]
+            keyframes.append({"input": row, "frame": int(frame), "strength": strength,
+                              "seconds": frame / fps if fps else None})
+    return sorted(keyframes, key=lambda keyframe: int(keyframe["frame"]))
 
 
 @login_required
@@ -87,22 +102,51 @@ def _lineage(video: Video) -> dict[str, object]:
 def continue_from_last_frame(request: SignedInRequest, video_id: str) -> HttpResponseBase:
     """The last frame of the user's own video becomes an upload, and the studio's image form
     opens with it as the start image (and the video's prompt)."""
+    return _animate(request, owned_video(request, video_id), None)
+
+
+@login_required
+@require_POST
+def animate_frame(request: SignedInRequest, video_id: str) -> HttpResponseBase:
+    """Any frame of the user's own video (picked with the page's scrubber) becomes an upload,
+    and the studio's image form opens with it as the start image."""
     video = owned_video(request, video_id)
     try:
+        index = int(request.POST.get("frame", ""))
+    except ValueError:
+        index = -1
+    if not 0 <= index < video.frame_count:
+        messages.error(request, f"Pick a frame from 0 to {video.frame_count - 1}.")
+        return _back_to(request, video)
+    return _animate(request, video, index)
+
+
+def _back_to(request: SignedInRequest, video: Video) -> HttpResponseBase:
+    if request.htmx:
+        return HttpResponseClientRedirect(reverse("video_detail", args=[video.id]))
+    return redirect("video_detail", video.id)
+
+
+def _animate(request: SignedInRequest, video: Video, index: int | None) -> HttpResponseBase:
+    """Frame `index` of the video (its last when None) as the user's upload, and the studio's
+    image form opened with it and the video's prompt."""
+    which = "last frame" if index is None else f"frame {index}"
+    try:
         buffer = io.BytesIO()
-        last_frame(video.file).save(buffer, "PNG")
+        video_frame(video.file, index).save(buffer, "PNG")
     except (av.error.FFmpegError, LookupError, OSError):
-        messages.error(request, "The video's last frame could not be read.")
-        return redirect("video_detail", video.id)
-    name = f"last-frame-{str(video.id)[:8]}.png"
+        messages.error(request, f"The video's {which} could not be read.")
+        return _back_to(request, video)
+    name = f"{which.replace(' ', '-')}-{str(video.id)[:8]}.png"
     try:
         upload = accept_upload(request.user, SimpleUploadedFile(name, buffer.getvalue(),
                                                                 "image/png"))
     except UploadRefused as refused:
         messages.error(request, refused.message)
-        return redirect("video_detail", video.id)
+        return _back_to(request, video)
     # Where the image came from, for the lineage of what is made from it.
-    upload.metadata = {**upload.metadata, "frame_of": str(video.id), "frame": "last"}
+    upload.metadata = {**upload.metadata, "frame_of": str(video.id),
+                       "frame": "last" if index is None else index}
     upload.save(update_fields=["metadata"])
     query = urlencode({"task": "i2v", "start_image": str(upload.id), "prompt": video.prompt})
     url = f"{reverse('studio')}?{query}"

@@ -1,9 +1,9 @@
 """A job's media inputs, decoded for the worker: images as PIL images, videos as frames.
 
-A start or end image is fitted to the job's size here, the one place that happens, by the
-spec's `fit` (crop, with the start image's crop box; pad; stretch). A video to edit (and a
-mask video) is trimmed to the job's clip and resampled to the model's frame rate here too, the
-one place that happens."""
+A start or end image, or a keyframe, is fitted to the job's size here, the one place that
+happens, by the spec's `fit` (crop, with the start image's crop box; pad; stretch). A video to
+edit (and a mask video) is trimmed to the job's clip and resampled to the model's frame rate
+here too, the one place that happens."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ from worker.catalogue.media import fit_image
 
 # Masks are greyscale: non-zero marks what is to be repainted.
 _GREY_ROLES = {InputRole.MASK}
-# Images the video starts or ends on, fitted to the frame.
-_FITTED_ROLES = {InputRole.START_IMAGE, InputRole.END_IMAGE}
+# Images the video starts on, ends on or passes through, fitted to the frame.
+_FITTED_ROLES = {InputRole.START_IMAGE, InputRole.END_IMAGE, InputRole.KEYFRAME}
 # Videos cut to the job's clip (its trim) and played at the model's frame rate.
 _CLIPPED_ROLES = {InputRole.SOURCE_VIDEO, InputRole.MASK}
 
@@ -96,16 +96,23 @@ def _frames(file: FieldFile, mode: str) -> np.ndarray:
     return np.stack(frames)
 
 
-def last_frame(file: FieldFile) -> Image.Image:
-    """The last frame of a video file, upright RGB (decoded through to the end: our videos are
-    short; a long upload would want a seek to near the end first)."""
-    last = None
+def video_frame(file: FieldFile, index: int | None = None) -> Image.Image:
+    """Frame `index` (counted from 0 in decode order) of a video file, or its last frame when
+    None, as RGB. Decoded from the start: our videos are short, and counting decoded frames
+    is exact where a seek by time can land a frame off."""
+    if index is not None and index < 0:
+        raise LookupError(f"There is no frame {index}.")
+    chosen = None
     with file.open("rb") as stream, av.open(stream) as container:
-        for frame in container.decode(video=0):
-            last = frame
-    if last is None:
-        raise LookupError("The video has no frames.")
-    image: Image.Image = last.to_image()
+        for number, frame in enumerate(container.decode(video=0)):
+            chosen = frame
+            if number == index:
+                break
+        else:
+            if index is not None or chosen is None:
+                raise LookupError("The video has no such frame." if chosen else
+                                  "The video has no frames.")
+    image: Image.Image = chosen.to_image()
     return image.convert("RGB")
 
 
@@ -121,6 +128,8 @@ def frame_at(file: FieldFile, seconds: float) -> Image.Image:
         raise LookupError("The video has no frames.")
     image: Image.Image = chosen.to_image()
     return image.convert("RGB")
+
+
 def clip_frames(file: FieldFile, clip: Clip, mode: str = "RGB", rotation: int = 0
                 ) -> np.ndarray:
     """The frames shown at start, start + 1/fps, ... up to `end` (or the video's end): each

@@ -286,6 +286,9 @@ class InputRole(models.TextChoices):
     SOURCE_VIDEO = "source_video", "Source video"
     MASK = "mask", "Mask"
     REFERENCE = "reference", "Reference image"
+    # An image at a later frame of an image-to-video clip; its frame and strength are in the
+    # job's params (`keyframes`), in the order of the rows' positions.
+    KEYFRAME = "keyframe", "Keyframe"
     # Lineage only: the video whose recipe a remix started from; the model never sees it.
     REMIX_OF = "remix_of", "Remix of"
 

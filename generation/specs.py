@@ -13,7 +13,7 @@ import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from generation.models import InputRole, Upload, Video
 from generation.presets import (
@@ -25,7 +25,7 @@ from generation.presets import (
     Task,
     get_preset,
 )
-from worker.catalogue import CATALOGUE, GenerationResult
+from worker.catalogue import CATALOGUE, GenerationResult, Keyframe
 from worker.catalogue.media import FIT_MODES
 
 MAX_PROMPT_CHARS = 2000
@@ -165,6 +165,10 @@ class JobSpec:
             items = media.get(role) or ()
             return items[0] if items else None
 
+        keyframes = tuple(
+            Keyframe(image, place.frame, place.strength)
+            for image, place in zip(media.get(InputRole.KEYFRAME) or (),
+                                    getattr(self, "keyframes", ()), strict=False))
         return GenerationRequest(
             preset_id=self.preset, task=self.task.value, prompt=self.prompt,
             negative_prompt=self.negative_prompt, width=self.width, height=self.height,
@@ -173,7 +177,7 @@ class JobSpec:
             end_image=first(InputRole.END_IMAGE), video=first(InputRole.SOURCE_VIDEO),
             mask=first(InputRole.MASK),
             reference_images=tuple(media.get(InputRole.REFERENCE) or ()),
-            strength=getattr(self, "strength", None),
+            strength=getattr(self, "strength", None), keyframes=keyframes,
         )
 
 
@@ -186,6 +190,18 @@ class TextToVideo(JobSpec):
     task = Task.T2V
 
 
+class KeyframePlace(NamedTuple):
+    """Where a keyframe image sits in the clip and how strongly it steers it (stored in the
+    job's params as [frame, strength]; the image is the KEYFRAME input of the same rank)."""
+
+    frame: int
+    strength: float = 1.0
+
+
+# However many a preset takes: the spec refuses more before asking the preset.
+MAX_KEYFRAMES = 32
+
+
 @dataclass(frozen=True, kw_only=True)
 class ImageToVideo(JobSpec):
     """A start image (and, where the preset can, an end image) animated to the job's size.
@@ -194,18 +210,27 @@ class ImageToVideo(JobSpec):
     centred region of the video's aspect ratio, or the `crop` box (left, top, right, bottom)
     in the start image's pixels), `pad` (letterboxed on black) or `stretch`. The worker applies
     it when it decodes the inputs (`generation.inputs`); the end image is always centred.
+    Keyframes (where the preset takes them) are KEYFRAME inputs, each placed by the
+    `keyframes` entry of the same rank, and fitted like the end image.
     """
 
     task = Task.I2V
     roles = {InputRole.START_IMAGE: _one(Ability.IMAGE),
-             InputRole.END_IMAGE: RoleRule(least=0, most=1, ability=Ability.END_IMAGE)}
+             InputRole.END_IMAGE: RoleRule(least=0, most=1, ability=Ability.END_IMAGE),
+             InputRole.KEYFRAME: RoleRule(least=0, most=MAX_KEYFRAMES,
+                                          ability=Ability.KEYFRAMES)}
     fit: str = "crop"
     crop: tuple[int, int, int, int] | None = None
+    keyframes: tuple[KeyframePlace, ...] = ()
 
     def __post_init__(self) -> None:
-        # Stored params come back from JSON with the box as a list.
+        # Stored params come back from JSON with the box as a list, each keyframe as a list.
         if isinstance(self.crop, list):
             object.__setattr__(self, "crop", tuple(self.crop))
+        if isinstance(self.keyframes, list | tuple) and all(
+                isinstance(place, list | tuple) and len(place) == 2 for place in self.keyframes):
+            object.__setattr__(self, "keyframes",
+                               tuple(KeyframePlace(*place) for place in self.keyframes))
 
     def errors(self) -> dict[str, str]:
         errors = super().errors()
@@ -218,7 +243,27 @@ class ImageToVideo(JobSpec):
             errors["fit"] = f"Fit the image by one of: {', '.join(FIT_MODES)}."
         if self.crop is not None and (problem := self._crop_error()):
             errors["crop"] = problem
+        if preset is not None and "preset" not in errors and (
+                problems := self._keyframe_errors(preset)):
+            errors.pop(InputRole.KEYFRAME, None)  # said better here
+            errors["keyframes"] = " ".join(problems)
         return errors
+
+    def _keyframe_errors(self, preset: Preset) -> list[str]:
+        images = self.inputs_in(InputRole.KEYFRAME)
+        if not images and not self.keyframes:
+            return []
+        if not preset.supports(Ability.KEYFRAMES):
+            able = [p.label for p in CATALOGUE.values() if p.supports(Ability.KEYFRAMES)]
+            return [f"{preset.label} takes no keyframes"
+                    + (f"; {' or '.join(able)} does." if able else ".")]
+        if not isinstance(self.keyframes, tuple) or not all(
+                isinstance(place, KeyframePlace) for place in self.keyframes):
+            return ["Each keyframe is placed by a frame and a strength."]
+        if len(images) != len(self.keyframes):
+            return [f"Each keyframe needs one image and one place: {len(images)} images, "
+                    f"{len(self.keyframes)} places."]
+        return preset.keyframe_errors(self.keyframes, self.num_frames)
 
     def _crop_error(self) -> str | None:
         box = self.crop

@@ -15,7 +15,7 @@ from django_ratelimit.decorators import ratelimit
 
 from generation import lifecycle
 from generation.edit_forms import EDIT_FORMS
-from generation.forms import ImageToVideoForm, TextToVideoForm
+from generation.forms import CROP_FIELDS, KEYFRAME_FIELDS, ImageToVideoForm, TextToVideoForm
 from generation.media import serve_media
 from generation.models import Job, Video
 from generation.personalize_form import PersonalizeForm, SwapForm
@@ -82,10 +82,22 @@ def studio(request: SignedInRequest) -> HttpResponse:
 @login_required
 @require_safe
 def generation_form(request: SignedInRequest) -> HttpResponse:
-    """The form for another model: its defaults and limits, keeping what the user typed."""
-    kept = ("preset", "prompt", "negative_prompt", "seed", "start_image", "end_image", "fit",
-            "source_video", "mask")
+    """The form re-rendered: for another task or model (its defaults and limits, keeping what
+    the user typed), or after an image was chosen or a keyframe added (keeping the settings
+    too; a new start image gets the size nearest its shape and loses the old crop box)."""
+    kept = ["preset", "prompt", "negative_prompt", "seed", "start_image", "end_image", "fit",
+            "source_video", "mask"]
+    trigger = request.htmx.trigger_name if request.htmx else None
+    if trigger not in ("preset", "task"):
+        kept += ["num_frames", "steps", "guidance"]
+        if trigger != "start_image":
+            kept += ["size", *CROP_FIELDS]
     keep: dict[str, object] = {k: request.GET[k] for k in kept if request.GET.get(k)}
+    for name in KEYFRAME_FIELDS:
+        if values := request.GET.getlist(name):
+            keep[name] = values
+    if request.GET.get("add_keyframe"):
+        keep["add_keyframe"] = True
     task = request.GET.get("task")
     if request.GET.getlist("subjects"):
         keep["subjects"] = request.GET.getlist("subjects")
@@ -123,7 +135,8 @@ def submit(request: SignedInRequest) -> HttpResponse:
                 return redirect("studio")
             # A fresh form keeps the model and prompt, so a variation is one click away.
             again = getattr(form, "kept_after_submit", (
-                "preset", "prompt", "negative_prompt", "fit", "start_image", "end_image"))
+                "preset", "prompt", "negative_prompt", "fit", "start_image", "end_image",
+                *KEYFRAME_FIELDS))
             form = _studio_form(request, task, initial={
                 # A file sent with the form is an upload's id in the data by now.
                 k: value for k in again

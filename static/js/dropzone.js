@@ -130,6 +130,16 @@
     upload(zone, file);
   });
 
+  // One of the user's earlier uploads, picked instead of a new file.
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest?.("[data-pick-upload]");
+    const zone = zoneOf(button);
+    if (!button || !zone) return;
+    const value = part(zone, "value");
+    value.value = button.dataset.pickUpload;
+    value.dispatchEvent(new Event("change", { bubbles: true }));
+  });
+
   // Deleting the chosen upload's card empties the zone's choice.
   document.addEventListener("htmx:afterRequest", (event) => {
     const zone = zoneOf(event.target);

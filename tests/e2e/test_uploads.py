@@ -47,7 +47,7 @@ def test_the_drop_zone_uploads_shows_refusals_and_deletes(page, live_site, tmp_p
     upload = Upload.objects.get(original_name="picked.png")
     assert page.input_value("[data-dropzone-value]") == str(upload.id)
     # The thumbnail loaded through the owner-only route.
-    assert page.evaluate("() => document.querySelector('#upload-grid img').naturalWidth") > 0
+    page.wait_for_function("() => document.querySelector('#upload-grid img').naturalWidth > 0")
     assert page.locator("[data-empty]").count() == 0
 
     for kind in ("paste", "drop"):

@@ -75,3 +75,39 @@ def test_an_image_becomes_a_video_on_the_real_worker(owner_client, owner, worker
     studio = owner_client.get(answer["Location"]).content.decode()
     assert 'value="i2v" checked' in studio and f'value="{frame.id}"' in studio
     assert '<option value="704x480" selected>' in studio  # the frame's own shape
+
+
+def test_keyframes_steer_a_video_on_the_real_worker(owner_client, owner, worker):
+    from tests.i2v.helpers import image_upload
+
+    start = image_upload(owner, size=(300, 200))
+    middle = image_upload(owner, size=(300, 200), colour=(0, 0, 220))
+    last = image_upload(owner, size=(200, 300), colour=(0, 220, 0))
+    data = i2v_data(PRESET, size="704x480", num_frames="17", start_image=str(start.id))
+    data.update(keyframe_image=[str(last.id), str(middle.id)], keyframe_frame=["16", "8"],
+                keyframe_strength=["1", "0.6"])
+    response = csrf_post(owner_client, reverse("submit_job"), data, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200, response.content.decode()
+    job = Job.objects.get(owner=owner)
+
+    def finished() -> bool:
+        job.refresh_from_db()
+        return job.is_terminal
+
+    wait_for(finished, 240, "the keyframed job")
+    assert job.status == JobStatus.SUCCEEDED, (job.error_message, worker.log())
+    video = Video.objects.get(job=job)
+    assert _frames(video) == (17, 704, 480)
+    inputs = list(JobInput.objects.filter(job=job).order_by("role", "position")
+                  .values_list("role", "position", "upload_id"))
+    assert inputs == [(InputRole.KEYFRAME, 0, last.id), (InputRole.KEYFRAME, 1, middle.id),
+                      (InputRole.START_IMAGE, 0, start.id)]
+    assert video.recipe["keyframes"] == [[16, 1.0], [8, 0.6]]
+
+    # The lineage lists them by time, as thumbnails.
+    page = owner_client.get(reverse("video_detail", args=[video.id])).content.decode()
+    early, late = page.index("At frame 8 (0.32 s), strength 0.6"), page.index(
+        "At frame 16 (0.64 s), strength 1.0")
+    assert early < late
+    assert reverse("upload_thumb", args=[middle.id]) in page
+    assert reverse("upload_thumb", args=[last.id]) in page

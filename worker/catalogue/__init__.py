@@ -30,6 +30,7 @@ from .request import (
     GenerationRequest,
     GenerationResult,
     JobCancelled,
+    Keyframe,
     StepInfo,
 )
 from .segmentation import SEGMENTERS, Segmenter, background_remover
@@ -98,6 +99,7 @@ __all__ = [
     "GenerationRequest",
     "GenerationResult",
     "JobCancelled",
+    "Keyframe",
     "MemoryNeeds",
     "Preset",
     "Scale",

@@ -7,7 +7,7 @@ Plain data: importable without torch, numpy or Django (the web tier builds its f
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
@@ -32,6 +32,7 @@ class Ability(StrEnum):
     VIDEO = "video"
     MASK = "mask"
     REFERENCE = "reference"
+    KEYFRAMES = "keyframes"  # images placed at chosen frames of an image-to-video clip
 
 
 class Task(StrEnum):
@@ -173,6 +174,10 @@ class Preset:
     # An image-to-video model that animates between two images only (Wan 2.1 FLF2V: its
     # image tokens come in pairs); others take an end image, if at all, as an option.
     requires_end_image: bool = False
+    # Keyframes (images at chosen frames, each with a strength) for image-to-video: how many,
+    # and the pipeline class that takes them (built from the same components).
+    max_keyframes: int = 0
+    keyframe_pipeline_class: str | None = None
 
     def __post_init__(self) -> None:
         if (self.default_width, self.default_height) not in self.sizes:
@@ -194,6 +199,10 @@ class Preset:
             raise ValueError(f"preset {self.id}: reference images need max_reference_images")
         if self.requires_end_image and Ability.END_IMAGE not in self.abilities:
             raise ValueError(f"preset {self.id}: it requires an end image it does not take")
+        if (Ability.KEYFRAMES in self.abilities) != (
+                self.max_keyframes > 0 and self.keyframe_pipeline_class is not None):
+            raise ValueError(f"preset {self.id}: keyframes need max_keyframes and "
+                             "keyframe_pipeline_class, and only keyframes do")
         if Ability.VIDEO in self.abilities and self.max_input_frames < 1:
             raise ValueError(f"preset {self.id}: video input needs max_input_frames")
 
@@ -243,6 +252,49 @@ class Preset:
         """Every valid frame count, smallest first."""
         first = self.min_frames + (-(self.min_frames - 1)) % self.frame_step
         return tuple(range(first, self.max_frames + 1, self.frame_step))
+
+    def keyframe_frames(self, num_frames: int) -> tuple[int, ...]:
+        """The frames a keyframe may sit on in a clip of `num_frames`: every `frame_step`-th
+        (where a latent frame begins), after frame 0, which is the start image's."""
+        return tuple(range(self.frame_step, num_frames, self.frame_step))
+
+    def keyframe_errors(self, placed: Sequence[tuple[int, float]], num_frames: int) -> list[str]:
+        """What is wrong with keyframes placed at (frame, strength), in order; empty if fine."""
+        if not placed:
+            return []
+        if Ability.KEYFRAMES not in self.abilities:
+            return [f"{self.label} takes no keyframes."]
+        errors: list[str] = []
+        if len(placed) > self.max_keyframes:
+            errors.append(f"{self.label} takes at most {self.max_keyframes} keyframes; "
+                          f"{len(placed)} were given.")
+        last = num_frames - 1
+        seen: dict[int, int] = {}
+        for number, (frame, strength) in enumerate(placed, start=1):
+            if type(frame) is not int:
+                errors.append(f"Keyframe {number}'s frame must be a whole number.")
+            elif frame == 0:
+                errors.append(f"Keyframe {number} is at frame 0, the start image's; place "
+                              f"keyframes from frame {self.frame_step} on.")
+            elif not 0 < frame <= last:
+                errors.append(f"Keyframe {number} is at frame {frame}, beyond the clip's last "
+                              f"frame ({last}).")
+            elif frame % self.frame_step:
+                below = frame - frame % self.frame_step
+                nearest = (f"{below} or {below + self.frame_step}" if below
+                           else f"{self.frame_step}")
+                errors.append(f"Keyframe {number} is at frame {frame}; keyframes sit on every "
+                              f"{self.frame_step}th frame (try {nearest}).")
+            elif frame in seen:
+                errors.append(f"Keyframes {seen[frame]} and {number} are both at frame "
+                              f"{frame}; one image a moment.")
+            else:
+                seen[frame] = number
+            if isinstance(strength, bool) or not isinstance(strength, int | float) \
+                    or not 0.0 <= strength <= 1.0:
+                errors.append(f"Keyframe {number}'s strength must be between 0 and 1; "
+                              f"{strength!r} is not.")
+        return errors
 
     def validate_size(self, width: int, height: int) -> bool:
         """Only the listed sizes are allowed: each model is trained for a few."""

@@ -28,6 +28,7 @@ def check_inputs(preset: Preset, request: GenerationRequest) -> None:
         "video": request.video is not None,
         "mask": request.mask is not None,
         "reference_images": bool(request.reference_images),
+        "keyframes": bool(request.keyframes),
     }
     needs = {
         Task.T2V: set(),
@@ -40,6 +41,8 @@ def check_inputs(preset: Preset, request: GenerationRequest) -> None:
     allowed = set(needs)
     if task == Task.I2V and preset.supports(Ability.END_IMAGE):
         allowed.add("end_image")
+    if task == Task.I2V and preset.supports(Ability.KEYFRAMES):
+        allowed.add("keyframes")
     if task == Task.I2V and preset.requires_end_image:
         needs = needs | {"end_image"}
     missing = sorted(needs - {name for name, given in has.items() if given})
@@ -65,6 +68,10 @@ def check_inputs(preset: Preset, request: GenerationRequest) -> None:
     if has["reference_images"] and len(request.reference_images) > preset.max_reference_images:
         raise bad(f"{preset.label} takes at most {preset.max_reference_images} reference "
                   f"images; {len(request.reference_images)} were given.")
+    if has["keyframes"]:
+        placed = [(keyframe.frame, keyframe.strength) for keyframe in request.keyframes]
+        if problems := preset.keyframe_errors(placed, request.num_frames):
+            raise bad(" ".join(problems))
     strength = request.strength
     if strength is not None and (
         isinstance(strength, bool)
@@ -77,6 +84,17 @@ def check_inputs(preset: Preset, request: GenerationRequest) -> None:
 class CallAdapter:
     """Text, a start image (and an end image), or a video to restyle, passed the way the
     diffusers pipelines name them; one callback per denoising step."""
+
+    def pipeline_class(self, preset: Preset, request: GenerationRequest) -> str:
+        """The diffusers class that runs this request on the preset's components."""
+        if request.keyframes and preset.keyframe_pipeline_class:
+            return preset.keyframe_pipeline_class
+        return preset.pipeline_class_for(request.task)
+
+    def task_components(self, class_name: str, pipeline: Any) -> dict[str, Any]:
+        """Components that `class_name` needs in place of the loaded pipeline's ones (it is
+        built with `from_pipe` once, then kept); none by default."""
+        return {}
 
     def pipeline_kwargs(self, preset: Preset, request: GenerationRequest) -> dict[str, Any]:
         """The keyword arguments, beyond generator and callbacks, for this request's pipeline."""

@@ -1,4 +1,5 @@
-"""LTX-Video 2B: quick clips at 25 fps from a prompt or a start image; its pipelines are told
+"""LTX-Video 2B: quick clips at 25 fps from a prompt or a start image, with keyframes (images
+at later frames, each with a strength) through `LTXConditionPipeline`; its pipelines are told
 the frame rate.
 """
 
@@ -13,6 +14,8 @@ from .figures import T5_LEAF_GB, T5_XXL_GB, decode_gb
 from .request import GenerationRequest
 from .tokenizer import build_tokenizer
 
+KEYFRAME_PIPELINE = "LTXConditionPipeline"
+
 PRESETS = (
     Preset(
         id="ltx-video",
@@ -24,10 +27,16 @@ PRESETS = (
         family="ltx",
         pipeline_class="LTXPipeline",
         source="Lightricks/LTX-Video",
-        abilities=frozenset({Ability.TEXT, Ability.IMAGE, Ability.VIDEO}),
+        abilities=frozenset({Ability.TEXT, Ability.IMAGE, Ability.VIDEO, Ability.KEYFRAMES}),
         tasks={Task.T2V: "LTXPipeline", Task.I2V: "LTXImageToVideoPipeline",
                Task.V2V: "LTXConditionPipeline", Task.EXTEND: "LTXConditionPipeline"},
         max_input_frames=257,
+        # A start image alone stays on LTXImageToVideoPipeline: the condition pipeline samples
+        # on another schedule and noises the conditioned frames, so its videos differ.
+        keyframe_pipeline_class=KEYFRAME_PIPELINE,
+        # Each keyframe adds one latent frame of tokens (330 at 704x480): eight add 38 % to
+        # the denoiser's working memory, still under the decode's peak.
+        max_keyframes=8,
         default_width=704,
         default_height=480,
         sizes=((704, 480), (480, 704), (768, 512), (512, 768)),
@@ -94,7 +103,9 @@ def build_ltx(preset_id: str, scale: Scale) -> dict[str, Any]:
 class LtxCalls(CallAdapter):
     """LTX conditions on the frame rate the clip will play at. A video is restyled from its
     own latents, `strength` of the way down the schedule (LTXConditionPipeline's denoise
-    strength); a clip is extended from its last frames as a video condition at frame 0."""
+    strength); a clip is extended from its last frames as a video condition at frame 0;
+    keyframes go to the condition pipeline as `LTXVideoCondition`s, the start image first at
+    frame 0."""
 
     def pipeline_kwargs(self, preset: Preset, request: GenerationRequest) -> dict[str, Any]:
         return {**super().pipeline_kwargs(preset, request), "frame_rate": preset.fps}
@@ -107,19 +118,32 @@ class LtxCalls(CallAdapter):
                     "denoise_strength": request.strength or preset.default_strength}
         if task == Task.EXTEND:
             return {"video": self.video(request), "frame_index": 0, "strength": 1.0}
-        return super().inputs(task, preset, request, kwargs)
+        if task != Task.I2V or not request.keyframes:
+            return super().inputs(task, preset, request, kwargs)
+        from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
+
+        start = self.image(request, request.image, "start image")
+        return {"conditions": [LTXVideoCondition(image=start, frame_index=0, strength=1.0)] + [
+            LTXVideoCondition(image=self.image(request, keyframe.image,
+                                               f"keyframe at frame {keyframe.frame}"),
+                              frame_index=keyframe.frame, strength=float(keyframe.strength))
+            for keyframe in request.keyframes
+        ]}
+
+    def task_components(self, class_name: str, pipeline: Any) -> dict[str, Any]:
+        if class_name != KEYFRAME_PIPELINE:
+            return {}
+        # The condition pipeline passes its own sigma schedule, which a dynamically shifted
+        # scheduler refuses (it wants `mu`): LTX 0.9.5's scheduler, the same but unshifted.
+        from diffusers import FlowMatchEulerDiscreteScheduler
+
+        return {"scheduler": FlowMatchEulerDiscreteScheduler.from_config(
+            pipeline.scheduler.config, use_dynamic_shifting=False)}
 
     def expected_callbacks(self, preset: Preset, request: GenerationRequest, pipeline: Any) -> int:
         return strength_steps(preset, request)
 
     def prepare(self, pipeline: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-        if type(pipeline).__name__ != "LTXConditionPipeline":
-            return kwargs
-        scheduler = pipeline.scheduler
-        if scheduler.config.get("use_dynamic_shifting"):
-            # The condition pipeline passes no `mu` (LTX-Video 0.9.5+ ship a static shift).
-            pipeline.scheduler = type(scheduler).from_config(scheduler.config,
-                                                             use_dynamic_shifting=False)
         frames = kwargs.pop("restyle", None)
         if frames is None:
             return kwargs

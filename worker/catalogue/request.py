@@ -17,7 +17,17 @@ if TYPE_CHECKING:
 MAX_SEED = 2**32 - 1
 
 
-MEDIA_FIELDS = ("image", "end_image", "video", "mask", "reference_images")
+MEDIA_FIELDS = ("image", "end_image", "video", "mask", "reference_images", "keyframes")
+
+
+@dataclass(frozen=True)
+class Keyframe:
+    """An image the clip should pass through at `frame` (0 is the start image's), steered
+    there with `strength` (0..1)."""
+
+    image: Any = field(repr=False)
+    frame: int
+    strength: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -27,8 +37,10 @@ class GenerationRequest:
     `task` is a `Task` value. Media inputs are decoded already: images as PIL images
     or uint8 arrays (H, W, 3); `video` as uint8 frames (F, H, W, 3) or a list of images; `mask`
     as (F, H, W) arrays or a list of greyscale images, non-zero where the video is to be
-    repainted; `reference_images` as a sequence of images. `strength` (0..1) says how far a
-    video-to-video job may move from its input; None takes the preset's default.
+    repainted; `reference_images` as a sequence of images; `keyframes` as `Keyframe`s (an
+    image-to-video job's images at later frames, where the preset takes them). `strength`
+    (0..1) says how far a video-to-video job may move from its input; None takes the preset's
+    default.
     """
 
     preset_id: str
@@ -47,6 +59,7 @@ class GenerationRequest:
     mask: Any = field(default=None, compare=False, repr=False)
     reference_images: Sequence[Any] = field(default=(), compare=False, repr=False)
     strength: float | None = None
+    keyframes: Sequence[Keyframe] = field(default=(), compare=False, repr=False)
 
     def recipe(self) -> dict[str, Any]:
         """The parameters as a JSON-ready dict, e.g. for a video's metadata; media are only

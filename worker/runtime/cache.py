@@ -53,14 +53,17 @@ class LoadedPipeline:
     plan: Plan | None = None
     gpu: GpuMemory | None = None
 
-    def for_task(self, class_name: str) -> Any:
-        """The pipeline of `class_name` on these same components (built once, then kept)."""
+    def for_task(self, class_name: str,
+                 components: Callable[[str, Any], dict[str, Any]] | None = None) -> Any:
+        """The pipeline of `class_name` on these same components (built once, then kept);
+        `components(class_name, pipeline)` names any it needs in place of the loaded ones."""
         if type(self.pipeline).__name__ == class_name:
             return self.pipeline
         if class_name not in self.variants:
             import diffusers
 
-            variant = getattr(diffusers, class_name).from_pipe(self.pipeline)
+            own = components(class_name, self.pipeline) if components else {}
+            variant = getattr(diffusers, class_name).from_pipe(self.pipeline, **own)
             variant.set_progress_bar_config(disable=True)
             self.variants[class_name] = variant
         return self.variants[class_name]

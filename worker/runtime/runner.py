@@ -117,10 +117,10 @@ def run_generation(
         calls = family_of(preset).calls
         kwargs = calls.pipeline_kwargs(preset, request)
         loaded = cache.get_loaded(preset.id)
-        class_name = preset.pipeline_class_for(request.task)
+        class_name = calls.pipeline_class(preset, request)
         pipeline = loaded.pipeline
         if class_name != preset.pipeline_class:
-            pipeline = loaded.for_task(class_name)
+            pipeline = loaded.for_task(class_name, calls.task_components)
         marks["loaded"] = time.perf_counter()
         hook = _mark_first_forward(pipeline, marks)
         kwargs = calls.prepare(pipeline, kwargs)
