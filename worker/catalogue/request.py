@@ -47,6 +47,8 @@ class GenerationRequest:
     mask: Any = field(default=None, compare=False, repr=False)
     reference_images: Sequence[Any] = field(default=(), compare=False, repr=False)
     strength: float | None = None
+    speed: str = "quality"  # a SpeedMode value
+    fp8: bool = False  # fp8 linear layers (torchao) where the GPU has them
 
     def recipe(self) -> dict[str, Any]:
         """The parameters as a JSON-ready dict, e.g. for a video's metadata; media are only
@@ -90,6 +92,8 @@ class GenerationResult:
     device: str
     memory_profile: str
     vae_tiling: bool = False  # the decode ran in tiles (by the plan or for this job's size)
+    # What the speed mode did: the preset it ran, steps, attention kernel, compile, skipped steps.
+    speed: dict[str, Any] = field(default_factory=dict)
 
 
 class ErrorCode(StrEnum):
