@@ -86,10 +86,11 @@ def use_compile_cache(folder: Path | None) -> None:
     """Point Inductor's FX graph cache, AOT autograd cache and Triton's kernels at `folder`, so
     a restarted worker loads what an earlier one compiled instead of compiling again. An
     operator's own TORCHINDUCTOR_CACHE_DIR wins."""
+    import torch._functorch.config as functorch
     import torch._inductor.config as inductor
 
     inductor.fx_graph_cache = True
-    inductor.autograd_cache = True
+    functorch.enable_autograd_cache = True
     if folder is None or os.environ.get("TORCHINDUCTOR_CACHE_DIR"):
         return
     folder.mkdir(parents=True, exist_ok=True)
