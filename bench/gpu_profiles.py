@@ -52,6 +52,7 @@ from worker.runtime.memory import (  # noqa: E402
 from worker.runtime.runner import run_generation  # noqa: E402
 
 P = MemoryProfile
+KEPT_SECTION = "\n## Speed modes"
 PROMPT = "a red fox running through fresh snow at dawn, cinematic"
 
 
@@ -438,7 +439,10 @@ def main() -> None:
         rows = sorted(kept + bench.rows, key=lambda row: SECTIONS.index(row["section"]))
         out.parent.mkdir(parents=True, exist_ok=True)
         store.write_text(json.dumps({"hardware": machine, "rows": rows}, indent=1))
-        out.write_text(render(rows, machine))
+        # Sections other benchmarks fill by hand (bench/speed.py's) are kept as they are.
+        existing = out.read_text() if out.exists() else ""
+        kept_tail = existing[existing.find(KEPT_SECTION):] if KEPT_SECTION in existing else ""
+        out.write_text(render(rows, machine) + ("\n" + kept_tail if kept_tail else ""))
 
     # Offloading is for small GPUs, where the planner tiles the decode too; one leaf row
     # without tiling shows what the untiled fp32 decode alone costs.
