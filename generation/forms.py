@@ -63,7 +63,11 @@ class TextToVideoForm(forms.Form):
         self.selected_preset = self._selected_preset()
         if self.selected_preset is not None:
             self._apply_limits(self.selected_preset)
-            self._choice("speed").choices = self.speed_choices(self.selected_preset)
+            speeds = self.speed_choices(self.selected_preset)
+            self._choice("speed").choices = speeds
+            offered = {value for value, _ in speeds}
+            if not self.is_bound and self.initial.get("speed") not in offered:
+                self.initial["speed"] = SpeedMode.QUALITY.value
         self.offers_fp8 = fleet.fp8_offered()
         if not self.offers_fp8:
             del self.fields["fp8"]

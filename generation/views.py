@@ -74,7 +74,8 @@ def studio(request: SignedInRequest) -> HttpResponse:
 @require_safe
 def generation_form(request: SignedInRequest) -> HttpResponse:
     """The form for another model: its defaults and limits, keeping what the user typed."""
-    kept = ("preset", "prompt", "negative_prompt", "seed", "start_image", "end_image", "fit")
+    kept = ("preset", "prompt", "negative_prompt", "seed", "start_image", "end_image", "fit",
+            "speed")
     keep: dict[str, object] = {k: request.GET[k] for k in kept if request.GET.get(k)}
     task = request.GET.get("task")
     # A remix stays one (its lineage), as long as the video is still one the user may remix.

@@ -93,7 +93,11 @@ def use_compile_cache(folder: Path | None) -> None:
     functorch.enable_autograd_cache = True
     if folder is None or os.environ.get("TORCHINDUCTOR_CACHE_DIR"):
         return
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a read-only models volume: Inductor's default cache, in /tmp
+        logger.warning("compile cache stays in /tmp: cannot write %s (%s)", folder, exc)
+        return
     os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(folder)
     os.environ.setdefault("TRITON_CACHE_DIR", str(folder / "triton"))
 
@@ -141,8 +145,11 @@ def best_attention_backend(device: Any) -> str:
         logger.info("attention on %s: %s (%s)", key, known[key],
                     ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in timings.items()))
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(known, indent=2, sort_keys=True))
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(json.dumps(known, indent=2, sort_keys=True))
+            except OSError as exc:  # a read-only models volume: measure again next start
+                logger.warning("could not remember the attention choice in %s: %s", path, exc)
     _CHOSEN[key] = known[key]
     return known[key]
 
