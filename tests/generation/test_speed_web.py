@@ -161,3 +161,12 @@ def test_render_in_quality_respects_the_job_cap(studio_client, owner):
                          follow=True)
     assert "the most you may have at once" in response.content.decode()
     assert Job.objects.filter(owner=owner, origin=JobOrigin.REMIX).count() == 0
+
+
+def test_switching_the_model_keeps_the_chosen_speed(studio_client):
+    page = studio_client.get(reverse("generation_form"),
+                             {"preset": "tiny", "speed": "balanced"}).content.decode()
+    assert re.search(r'value="balanced"[^>]*checked', page)
+    page = studio_client.get(reverse("generation_form"),
+                             {"preset": "tiny", "speed": "warp"}).content.decode()
+    assert re.search(r'value="quality"[^>]*checked', page)
