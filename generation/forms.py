@@ -80,8 +80,11 @@ class TextToVideoForm(forms.Form):
             guidance = float(values.get("guidance", ""))
         except (TypeError, ValueError):
             steps, guidance = preset.default_steps, preset.default_guidance
+        variant = preview_variant(preset)
+        # Preview only where its distilled weights are installed: a choice that would be refused
+        # is not offered.
         modes = [m for m in SpeedMode
-                 if m != SpeedMode.PREVIEW or preview_variant(preset) is not None]
+                 if m != SpeedMode.PREVIEW or (variant is not None and variant.is_installed())]
         return [(m.value, f"{SPEED_LABELS[m]} · about {duration(eta_s(preset, m, steps, guidance))}"
                           f" on an H200 · {SPEED_HELP[m]}") for m in modes]
 

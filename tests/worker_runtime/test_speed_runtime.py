@@ -14,11 +14,18 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from worker.catalogue import CATALOGUE, ErrorCode, GenerationError, build_pipeline, get_preset
+from worker.catalogue import (
+    CATALOGUE,
+    FAMILIES,
+    ErrorCode,
+    GenerationError,
+    build_pipeline,
+    get_preset,
+)
 from worker.catalogue import weights as weight_store
-from worker.catalogue.speed import SpeedMode
+from worker.catalogue.speed import SpeedMode, step_cache_for
 from worker.runtime import speed
-from worker.runtime.cache import PipelineCache, load_pipeline
+from worker.runtime.cache import LoadedPipeline, PipelineCache, load_pipeline
 from worker.runtime.memory import GpuMemory, MemoryProfile, choose_plan
 from worker.runtime.runner import frames_to_uint8, run_generation
 
@@ -248,3 +255,34 @@ def test_removing_a_lora_variant_keeps_its_base(offline_model_store: Path):
     assert not (offline_model_store / VARIANT).exists()
     assert get_preset(BASE).is_installed()
     assert not get_preset(VARIANT).is_installed()
+
+
+FIRST_OF_EACH_FAMILY = [next(p for p in family.presets if not p.builtin and not p.preview_of)
+                        for family in FAMILIES.values()]
+
+
+@pytest.mark.parametrize("preset", FIRST_OF_EACH_FAMILY, ids=lambda p: p.family)
+def test_every_family_runs_balanced_with_its_step_cache(preset, monkeypatch):
+    """Each family's tiny architecture takes its step cache, counts forwards, and comes back
+    without hooks: a Quality job right after equals one on a pipeline that never had them."""
+    from tests.worker_runtime.test_runtime_checkpoints import _request as family_request
+    from tests.worker_runtime.test_runtime_checkpoints import _small as small_preset
+
+    monkeypatch.setitem(CATALOGUE, preset.id, small_preset(preset))
+    task = next(iter(preset.tasks))
+    pipelines = {key: build_pipeline(preset.id, "tiny", seed=0) for key in ("hooked", "clean")}
+    caches = {key: PipelineCache(loader=lambda _, p=pipe: LoadedPipeline(p, "cpu", "cpu"))
+              for key, pipe in pipelines.items()}
+    request = family_request(preset, task, steps=4)
+    balanced = run_generation(dataclasses.replace(request, speed="balanced"), _ignore,
+                              caches["hooked"])
+    blocks = speed._blocks(pipelines["hooked"].transformer)
+    if len(blocks) > 1:
+        assert balanced.speed["step_cache"] == step_cache_for(get_preset(preset.id)).kind
+    else:  # the tiny LTX, CogVideoX and Kandinsky 5: one block, nothing to reuse
+        assert balanced.speed["step_cache"].startswith("none")
+        assert balanced.speed["skipped_forwards"] == 0
+    assert balanced.speed["forwards"] >= 4
+    after = run_generation(request, _ignore, caches["hooked"])
+    clean = run_generation(request, _ignore, caches["clean"])
+    assert np.array_equal(after.frames, clean.frames)

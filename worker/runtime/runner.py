@@ -175,6 +175,8 @@ def run_generation(
             per_step = skips.forwards / max(1, request.steps)
             acceleration.update(forwards=skips.forwards, skipped_forwards=skips.skipped,
                                 skipped_steps=round(skips.skipped / max(1.0, per_step)))
+            if not skips.cached:
+                acceleration["step_cache"] = "none: a transformer of one block has no steps to skip"
         # FramePack makes whole sections; the job asked for a length.
         frames = tensor_frames_to_uint8(output.frames[0][: request.num_frames])
         del output

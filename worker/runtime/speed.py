@@ -14,7 +14,7 @@ import os
 import re
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -313,6 +313,7 @@ class SkipCount:
 
     forwards: int = 0
     computed: int = 0
+    cached: bool = False
 
     @property
     def skipped(self) -> int:
@@ -337,7 +338,11 @@ def cache_config(cache: StepCache, steps: int) -> Any:
 @contextmanager
 def step_cache(pipeline: Any, cache: StepCache, steps: int) -> Iterator[SkipCount]:
     """A step cache on every transformer for one job, counting what it skipped: a skipped
-    forward never reaches the last block's layers, a computed one always does."""
+    forward never reaches the last block's layers, a computed one always does.
+
+    A transformer of one block (only toy models) has nothing to skip: `count.cached` stays
+    False. Pipelines that name no cache context (FramePack, Kandinsky 5) run in one; those
+    that name one per CFG branch (Wan, LTX, CogVideoX) keep theirs."""
     import torch
 
     count = SkipCount()
@@ -350,23 +355,28 @@ def step_cache(pipeline: Any, cache: StepCache, steps: int) -> Iterator[SkipCoun
     def computed(*_: Any) -> None:
         count.computed += 1
 
-    try:
-        for transformer in _transformers(pipeline):
-            transformer.enable_cache(cache_config(cache, steps))
-            enabled.append(transformer)
-            blocks = _blocks(transformer)
-            handles.append(transformer.register_forward_pre_hook(forward))
-            # A layer of the last block: the hooks replace blocks' forward, not their layers'.
-            inner = next(m for m in blocks[-1].modules()
-                         if isinstance(m, torch.nn.Linear))
-            handles.append(inner.register_forward_pre_hook(computed))
-        with eager_blocks(pipeline):
-            yield count
-    finally:
-        for handle in handles:
-            handle.remove()
-        for transformer in enabled:
-            transformer.disable_cache()
+    with ExitStack() as contexts:
+        try:
+            for transformer in _transformers(pipeline):
+                blocks = _blocks(transformer)
+                handles.append(transformer.register_forward_pre_hook(forward))
+                # A layer of the last block: the hooks replace blocks' forward, not their
+                # layers'.
+                inner = next(m for m in blocks[-1].modules() if isinstance(m, torch.nn.Linear))
+                handles.append(inner.register_forward_pre_hook(computed))
+                if len(blocks) < 2:
+                    continue
+                transformer.enable_cache(cache_config(cache, steps))
+                enabled.append(transformer)
+                contexts.enter_context(transformer.cache_context("balanced"))
+            count.cached = bool(enabled)
+            with eager_blocks(pipeline):
+                yield count
+        finally:
+            for handle in handles:
+                handle.remove()
+            for transformer in enabled:
+                transformer.disable_cache()
 
 
 def _blocks(transformer: Any) -> Any:
