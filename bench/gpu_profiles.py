@@ -52,6 +52,8 @@ from worker.runtime.memory import (  # noqa: E402
 from worker.runtime.runner import run_generation  # noqa: E402
 
 P = MemoryProfile
+# Sections other benchmarks fill (bench/speed.py's, bench/editing.py's) are kept as they are.
+KEPT_MARKERS = ("\n## Speed modes", "\n<!-- editing benchmark -->")
 PROMPT = "a red fox running through fresh snow at dawn, cinematic"
 
 
@@ -402,10 +404,10 @@ def _targets(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def _other_sections(out: Path) -> str:
-    """What other benchmarks wrote into the file (bench/editing.py's marked section): kept."""
+    """What other benchmarks wrote into the file, from the first of their sections on."""
     text = out.read_text() if out.exists() else ""
-    start = text.find("\n<!-- editing benchmark -->")
-    return text[start:] if start >= 0 else ""
+    starts = [at for marker in KEPT_MARKERS if (at := text.find(marker)) >= 0]
+    return text[min(starts):] if starts else ""
 
 
 SECTIONS = ("wan13b", "wan14b", "jobs13b", "jobs14b", "presets", "coldwarm")

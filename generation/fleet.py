@@ -16,6 +16,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from generation.models import WorkerState
+from worker.catalogue.speed import gpu_name_has_fp8
 
 
 def job_queues() -> list[str]:
@@ -42,6 +43,11 @@ def gone(name: str) -> None:
 def alive() -> list[WorkerState]:
     cutoff = timezone.now() - timedelta(seconds=settings.FRAMECRAFT_STALE_AFTER_SECONDS)
     return list(WorkerState.objects.filter(seen_at__gte=cutoff))
+
+
+def fp8_offered() -> bool:
+    """Whether a live worker's GPU has fp8 (by its name; the worker checks the real thing)."""
+    return any(gpu_name_has_fp8(worker.gpu_name) for worker in alive() if worker.gpu_name)
 
 
 def bigger_idle_worker(name: str, gpu_total_gb: float) -> bool:

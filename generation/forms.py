@@ -14,6 +14,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.http import QueryDict
 
+from generation import fleet
 from generation.models import InputRole, Upload
 from generation.presets import MAX_SEED, Ability, Preset, Task, presets_for
 from generation.specs import (
@@ -24,7 +25,9 @@ from generation.specs import (
     KeyframePlace,
     TextToVideo,
 )
+from generation.templatetags.studio import duration
 from generation.uploads import UploadRefused, accept_upload
+from worker.catalogue.speed import SPEED_HELP, SPEED_LABELS, SpeedMode, eta_s, preview_variant
 
 TASK_CHOICES = [("t2v", "From a prompt"), ("i2v", "From an image"),
                 ("personalize", "With a subject"), ("swap", "Swap in a subject")]
@@ -50,6 +53,11 @@ class TextToVideoForm(forms.Form):
     num_frames = forms.TypedChoiceField(label="Length", coerce=int)
     steps = forms.IntegerField(min_value=1)
     guidance = forms.FloatField(min_value=0.0)
+    speed = forms.ChoiceField(label="Speed", widget=forms.RadioSelect, required=False,
+                              initial=SpeedMode.QUALITY.value)
+    fp8 = forms.BooleanField(label="fp8", required=False,
+                             help_text="fp8 matrix maths on GPUs that have it: faster, "
+                                       "slightly different output.")
     remix_of = forms.UUIDField(required=False, widget=forms.HiddenInput)
     seed = forms.IntegerField(
         min_value=0, max_value=MAX_SEED, required=False,
@@ -66,6 +74,30 @@ class TextToVideoForm(forms.Form):
         self.selected_preset = self._selected_preset()
         if self.selected_preset is not None:
             self._apply_limits(self.selected_preset)
+            speeds = self.speed_choices(self.selected_preset)
+            self._choice("speed").choices = speeds
+            offered = {value for value, _ in speeds}
+            if not self.is_bound and self.initial.get("speed") not in offered:
+                self.initial["speed"] = SpeedMode.QUALITY.value
+        self.offers_fp8 = fleet.fp8_offered()
+        if not self.offers_fp8:
+            del self.fields["fp8"]
+
+    def speed_choices(self, preset: Preset) -> list[tuple[str, str]]:
+        """Each mode the preset has, with its ETA at the steps chosen so far."""
+        values = self.data if self.is_bound else self.initial
+        try:
+            steps = min(max(1, int(values.get("steps", ""))), preset.max_steps)
+            guidance = float(values.get("guidance", ""))
+        except (TypeError, ValueError):
+            steps, guidance = preset.default_steps, preset.default_guidance
+        variant = preview_variant(preset)
+        # Preview only where its distilled weights are installed: a choice that would be refused
+        # is not offered.
+        modes = [m for m in SpeedMode
+                 if m != SpeedMode.PREVIEW or (variant is not None and variant.is_installed())]
+        return [(m.value, f"{SPEED_LABELS[m]} · about {duration(eta_s(preset, m, steps, guidance))}"
+                          f" on an H200 · {SPEED_HELP[m]}") for m in modes]
 
     def available_presets(self) -> list[Preset]:
         """Installed presets that make a video from a prompt alone."""
@@ -127,13 +159,16 @@ class TextToVideoForm(forms.Form):
             "negative_prompt": data["negative_prompt"].strip(), "width": width,
             "height": height, "num_frames": data["num_frames"], "steps": data["steps"],
             "guidance": data["guidance"], "seed": seed,
+            "speed": data.get("speed") or SpeedMode.QUALITY.value,
+            "fp8": bool(data.get("fp8")),
         }
 
     @classmethod
     def initial_from_recipe(cls, recipe: dict[str, Any], remix_of: Any = None
                             ) -> dict[str, Any]:
         """Prefill the form with a video's recipe (Remix)."""
-        keys = ("prompt", "negative_prompt", "num_frames", "steps", "guidance", "seed")
+        keys = ("prompt", "negative_prompt", "num_frames", "steps", "guidance", "seed", "speed",
+                "fp8")
         initial: dict[str, Any] = {k: recipe[k] for k in keys if k in recipe}
         initial["preset"] = recipe.get("preset")
         if "width" in recipe and "height" in recipe:

@@ -3,6 +3,7 @@ stranger gets 404); shared things only through a live share link or a public fla
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from typing import Any
 from urllib.parse import urlencode
@@ -19,14 +20,16 @@ from django.views.decorators.http import require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.models import User
-from generation import gallery
+from generation import gallery, lifecycle
 from generation.inputs import video_frame
 from generation.media import serve_media
 from generation.models import TASK_CHOICES, InputRole, Job, JobInput, Video
 from generation.presets import preset_label
+from generation.specs import SpecError
 from generation.uploads import UploadRefused, accept_upload
 from generation.views import owned_video
 from webapp.http import HtmxRequest, SignedInRequest
+from worker.catalogue.speed import SpeedMode
 
 EXPLORE_PAGE_SIZE = 24
 
@@ -153,6 +156,31 @@ def _animate(request: SignedInRequest, video: Video, index: int | None) -> HttpR
     if request.htmx:
         return HttpResponseClientRedirect(url)
     return redirect(url)
+
+
+@login_required
+@require_POST
+def render_in_quality(request: SignedInRequest, video_id: str) -> HttpResponseBase:
+    """A Preview or Balanced video made again at Quality: the same recipe and seed, remixed
+    from this video (its lineage)."""
+    video = owned_video(request, video_id)
+    job = video.job
+    if job is None:
+        messages.error(request, "This video's job is gone, and its inputs with it.")
+        return redirect("video_detail", video.id)
+    if job.params.get("speed", SpeedMode.QUALITY) == SpeedMode.QUALITY:
+        messages.info(request, "This video is already at Quality.")
+        return redirect("video_detail", video.id)
+    spec = dataclasses.replace(lifecycle.spec_of(job), speed=SpeedMode.QUALITY.value)
+    try:
+        lifecycle.submit(request.user, spec, remix_of=video)
+    except (lifecycle.JobLimitReached, SpecError) as refused:
+        messages.error(request, str(refused))
+        return redirect("video_detail", video.id)
+    messages.success(request, "Rendering it again at Quality, with the same seed.")
+    if request.htmx:
+        return HttpResponseClientRedirect(reverse("studio"))
+    return redirect("studio")
 
 
 def _share_url(request: HttpRequest, video: Video) -> str | None:

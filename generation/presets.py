@@ -18,9 +18,11 @@ __all__ = ["MAX_SEED", "TASK_LABELS", "Ability", "GenerationRequest", "Preset", 
 
 
 def presets_for(task: Task | str) -> list[Preset]:
-    """Installed presets that can run `task`, in catalogue order."""
+    """Installed presets that can run `task`, in catalogue order; Preview variants are reached
+    through the speed choice, never offered as models."""
     return [
-        preset for preset in CATALOGUE.values() if preset.can(task) and preset.is_installed()
+        preset for preset in CATALOGUE.values()
+        if preset.can(task) and preset.preview_of is None and preset.is_installed()
     ]
 
 

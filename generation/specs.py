@@ -27,6 +27,7 @@ from generation.presets import (
 )
 from worker.catalogue import CATALOGUE, GenerationResult, Keyframe
 from worker.catalogue.media import FIT_MODES
+from worker.catalogue.speed import SpeedMode, mode_error
 
 MAX_PROMPT_CHARS = 2000
 
@@ -80,6 +81,8 @@ class JobSpec:
     guidance: float
     seed: int
     inputs: tuple[InputRef, ...] = field(default=(), compare=True)
+    speed: str = SpeedMode.QUALITY.value
+    fp8: bool = False
 
     def errors(self) -> dict[str, str]:
         """Problems keyed by field name; empty when the spec can run as it stands."""
@@ -106,6 +109,20 @@ class JobSpec:
         if not 0 <= self.seed <= MAX_SEED:
             errors["seed"] = f"The seed must be between 0 and {MAX_SEED}."
         errors.update(self._input_errors(preset))
+        errors.update(self._speed_errors(preset))
+        return errors
+
+    def _speed_errors(self, preset: Preset) -> dict[str, str]:
+        from generation import fleet  # the worker table: who could run fp8
+
+        errors: dict[str, str] = {}
+        if type(self.fp8) is not bool:
+            errors["fp8"] = "fp8 is on or off."
+        elif problem := mode_error(preset, self.speed, fp8=self.fp8):
+            errors["fp8" if problem.startswith("fp8") else "speed"] = problem
+        elif self.fp8 and not fleet.fp8_offered():
+            errors["fp8"] = ("No GPU worker here has fp8 (compute capability 8.9 or newer: "
+                             "Ada, Hopper, Blackwell); leave it off.")
         return errors
 
     def _type_errors(self) -> dict[str, str]:
@@ -178,6 +195,7 @@ class JobSpec:
             mask=first(InputRole.MASK),
             reference_images=tuple(media.get(InputRole.REFERENCE) or ()),
             strength=getattr(self, "strength", None), keyframes=keyframes,
+            speed=self.speed, fp8=self.fp8,
         )
 
 

@@ -44,6 +44,8 @@ urlpatterns = [
     path("videos/<uuid:video_id>/continue/", gallery_views.continue_from_last_frame,
          name="continue_from_last_frame"),
     path("videos/<uuid:video_id>/animate/", gallery_views.animate_frame, name="animate_frame"),
+    path("videos/<uuid:video_id>/render-in-quality/", gallery_views.render_in_quality,
+         name="render_in_quality"),
     path("videos/<uuid:video_id>/delete/", gallery_views.delete_video, name="delete_video"),
     path("videos/<uuid:video_id>/share/", gallery_views.share_video, name="share_video"),
     path("s/<str:slug>/", gallery_views.shared_video, name="shared_video"),

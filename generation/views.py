@@ -86,7 +86,7 @@ def generation_form(request: SignedInRequest) -> HttpResponse:
     the user typed), or after an image was chosen or a keyframe added (keeping the settings
     too; a new start image gets the size nearest its shape and loses the old crop box)."""
     kept = ["preset", "prompt", "negative_prompt", "seed", "start_image", "end_image", "fit",
-            "source_video", "mask"]
+            "source_video", "mask", "speed"]
     trigger = request.htmx.trigger_name if request.htmx else None
     if trigger not in ("preset", "task"):
         kept += ["num_frames", "steps", "guidance"]

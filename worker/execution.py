@@ -108,6 +108,7 @@ def _store(job: Job, result: GenerationResult, worker_name: str, timings: dict[s
         "kind": job.kind, "preset": job.preset, **job.params,
         "fps": result.fps, "timings": timings, "device": result.device,
         "memory_profile": result.memory_profile, "vae_tiling": result.vae_tiling,
+        "acceleration": result.speed,
         "gpu": _gpu_name(result.device),
         "worker": worker_name,
         "attempts": job.attempts, "job_id": str(job.id),

@@ -96,6 +96,22 @@ def _on_worker_process_init(**kwargs: object) -> None:
     events.send_from_background_thread()
     if _job_queues():
         _reporter = _FleetReporter()
+        _choose_attention()
+
+
+def _choose_attention() -> None:
+    """Quality's attention kernel for this GPU, measured now (once per GPU and torch; then read
+    from the models volume) rather than in the first job."""
+    from worker.runtime.cache import select_device
+    from worker.runtime.speed import best_attention_backend
+
+    device = select_device()
+    if device.type != "cuda":
+        return
+    try:
+        log.info("attention kernel for this GPU: %s", best_attention_backend(device))
+    except Exception:  # the first job measures it again
+        log.exception("could not measure the attention kernels at start")
 
 
 @worker_process_shutdown.connect

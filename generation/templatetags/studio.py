@@ -10,6 +10,8 @@ from django.utils import timezone
 
 from generation.models import Job
 from generation.presets import preset_label as _preset_label
+from worker.catalogue import CATALOGUE
+from worker.catalogue.speed import eta_s as speed_eta
 
 register = template.Library()
 
@@ -43,12 +45,26 @@ def elapsed_s(job: Job) -> float | None:
 
 
 @register.filter
+def predicted_s(job: Job) -> float | None:
+    """Denoising time predicted by the job's speed mode (catalogue/speed.py), before it runs."""
+    preset = CATALOGUE.get(job.preset)
+    params = job.params or {}
+    try:
+        return speed_eta(preset, params.get("speed", "quality"), int(params["steps"]),
+                         float(params["guidance"]), fp8=bool(params.get("fp8"))) \
+            if preset is not None else None
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+@register.filter
 def eta_s(job: Job) -> float | None:
-    """Time left in denoising, from the average step so far."""
+    """Time left in denoising: from the average step so far, or before the first step, what
+    the job's speed mode predicts."""
     step, total = job.progress_step, job.progress_total
     denoise = (job.timings or {}).get("denoise_elapsed_s")
     if not step or not total or denoise is None:
-        return None
+        return predicted_s(job)
     return denoise / step * (total - step)
 
 

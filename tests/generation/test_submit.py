@@ -170,7 +170,8 @@ def test_retry_makes_a_new_job_with_the_same_recipe(studio_client, owner):
     response = csrf_post(studio_client, reverse("retry_job", args=[job.id]), **HTMX)
     assert response.status_code == 200
     retry = Job.objects.get(retry_of=job)
-    assert retry.params == job.params
+    # A job stored before speed modes existed is retried at the defaults: Quality, no fp8.
+    assert retry.params == {**job.params, "speed": "quality", "fp8": False}
     assert retry.status == JobStatus.QUEUED
 
 

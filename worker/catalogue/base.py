@@ -13,7 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from .install import MODELS_DIR_ENV, checkpoint_complete, hf_cached_snapshot
+from .install import MODELS_DIR_ENV, checkpoint_complete, hf_cached_file, hf_cached_snapshot
 
 if TYPE_CHECKING:
     from .calls import CallAdapter
@@ -131,6 +131,15 @@ class MemoryNeeds:
         )
 
 
+@dataclass(frozen=True)
+class LoraWeights:
+    """One LoRA file of a Hub repository, fused into its base preset's transformer at load."""
+
+    repo: str
+    filename: str
+    scale: float = 1.0
+
+
 @dataclass(frozen=True, kw_only=True)
 class Preset:
     """One model the studio can run, with the limits users may pick within.
@@ -178,6 +187,14 @@ class Preset:
     # and the pipeline class that takes them (built from the same components).
     max_keyframes: int = 0
     keyframe_pipeline_class: str | None = None
+    # A step-distilled variant of another preset (its Preview speed mode): never offered as a
+    # model of its own. A LoRA variant loads its base preset's weights and fuses `lora`.
+    preview_of: str | None = None
+    lora: LoraWeights | None = None
+    # The scheduler this preset runs with, when not the checkpoint's: a diffusers class name
+    # and the settings that differ from the loaded scheduler's config.
+    scheduler_class: str | None = None
+    scheduler_config: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if (self.default_width, self.default_height) not in self.sizes:
@@ -205,6 +222,8 @@ class Preset:
                              "keyframe_pipeline_class, and only keyframes do")
         if Ability.VIDEO in self.abilities and self.max_input_frames < 1:
             raise ValueError(f"preset {self.id}: video input needs max_input_frames")
+        if self.lora is not None and self.preview_of is None:
+            raise ValueError(f"preset {self.id}: a LoRA variant names the preset it fuses into")
 
     def supports(self, ability: Ability) -> bool:
         """Whether the preset accepts this kind of input."""
@@ -346,6 +365,8 @@ class Preset:
         """
         if self.source is None:
             return None
+        if self.lora is not None:
+            return self._base_installed_path() if self.lora_path() is not None else None
         local = self.local_dir()
         if local is not None and checkpoint_complete(local):
             return local
@@ -356,9 +377,33 @@ class Preset:
             return snapshot
         return None
 
+    def lora_path(self) -> Path | None:
+        """This variant's LoRA file: in its folder of the models folder, or the HF cache."""
+        if self.lora is None:
+            return None
+        local = self.local_dir()
+        if local is not None and (local / self.lora.filename).is_file():
+            return local / self.lora.filename
+        return hf_cached_file(self.lora.repo, self.lora.filename)
+
+    def _base_installed_path(self) -> Path | None:
+        from . import get_preset  # the catalogue imports this module
+
+        assert self.preview_of is not None
+        return get_preset(self.preview_of).installed_path()
+
     def is_installed(self) -> bool:
         """Whether a worker can load this preset without downloading anything."""
         return self.builtin or self.installed_path() is not None
+
+
+def preview_of(base: Preset, *, lora: LoraWeights | None, source: str | None = None,
+               **changes: Any) -> Preset:
+    """A Preview (step-distilled) variant of `base`: its limits, its own id and defaults."""
+    return replace(
+        base, id=f"{base.id}-preview", label=f"{base.label}, Preview", preview_of=base.id,
+        description=f"The step-distilled Preview of {base.label}.", lora=lora,
+        source=source if source is not None else base.source, **changes)
 
 
 TEXT_ONLY = frozenset({Ability.TEXT})

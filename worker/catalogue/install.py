@@ -34,6 +34,12 @@ def hf_cached_snapshot(repo_id: str) -> Path | None:
     return Path(found).parent if isinstance(found, str) else None
 
 
+def hf_cached_file(repo_id: str, filename: str) -> Path | None:
+    """One file of a repository in the Hugging Face cache, if it is there."""
+    found = try_to_load_from_cache(repo_id, filename, cache_dir=hf_cache_dir())
+    return Path(found) if isinstance(found, str) else None
+
+
 def checkpoint_complete(folder: Path) -> bool:
     """Whether a diffusers pipeline folder has every component and all weight files.
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import TEXT_ONLY, Family, MemoryNeeds, Preset, Scale, Task
+from .base import TEXT_ONLY, Family, MemoryNeeds, Preset, Scale, Task, preview_of
 from .calls import CallAdapter
 from .components import clip_text, hunyuan_vae
 from .figures import HUNYUAN_VAE_CHUNK_GB_PER_MP, decode_gb
 from .tokenizer import build_clip_tokenizer, build_tokenizer
 
-PRESETS = (
+BASE_PRESETS = (
     Preset(
         id="kandinsky5-lite-t2v",
         label="Kandinsky 5 Lite text-to-video 2B (24 fps)",
@@ -53,6 +53,12 @@ PRESETS = (
             encoder_leaf_gb=1.2,
         ),
     ),
+)
+# Kandinsky Lab's diffusion-distilled checkpoint: 16 steps without CFG (its model card).
+PRESETS = (
+    *BASE_PRESETS,
+    preview_of(BASE_PRESETS[0], lora=None, default_steps=16, default_guidance=1.0,
+               source="kandinskylab/Kandinsky-5.0-T2V-Lite-distilled16steps-5s-Diffusers"),
 )
 
 

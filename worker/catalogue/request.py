@@ -60,6 +60,8 @@ class GenerationRequest:
     reference_images: Sequence[Any] = field(default=(), compare=False, repr=False)
     strength: float | None = None
     keyframes: Sequence[Keyframe] = field(default=(), compare=False, repr=False)
+    speed: str = "quality"  # a SpeedMode value
+    fp8: bool = False  # fp8 linear layers (torchao) where the GPU has them
 
     def recipe(self) -> dict[str, Any]:
         """The parameters as a JSON-ready dict, e.g. for a video's metadata; media are only
@@ -103,6 +105,8 @@ class GenerationResult:
     device: str
     memory_profile: str
     vae_tiling: bool = False  # the decode ran in tiles (by the plan or for this job's size)
+    # What the speed mode did: the preset it ran, steps, attention kernel, compile, skipped steps.
+    speed: dict[str, Any] = field(default_factory=dict)
 
 
 class ErrorCode(StrEnum):

@@ -6,7 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Ability, Family, MemoryNeeds, Preset, Scale, Task
+from .base import (
+    Ability,
+    Family,
+    LoraWeights,
+    MemoryNeeds,
+    Preset,
+    Scale,
+    Task,
+    preview_of,
+)
 from .calls import CallAdapter, strength_steps
 from .components import umt5
 from .figures import (
@@ -49,7 +58,7 @@ WAN21_ENCODERS: dict[str, Any] = {
     "encoder_leaf_gb": UMT5_LEAF_GB,
 }
 
-PRESETS = (
+BASE_PRESETS = (
     Preset(
         id="tiny",
         label="Tiny random model (noise-like output, for trying the app without a GPU)",
@@ -130,6 +139,31 @@ PRESETS = (
         ),
         **WAN_COMMON,
     ),
+)
+TINY, WAN_1_3B, WAN_14B = BASE_PRESETS
+
+# lightx2v's 4-step distillations sample with flow matching at shift 5, without CFG
+# (lightx2v/LightX2V, scripts/wan/distill: "sample_shift": 5, "enable_cfg": false).
+LIGHTX2V_4STEP: dict[str, Any] = {
+    "default_steps": 4,
+    "default_guidance": 1.0,
+    "scheduler_class": "FlowMatchEulerDiscreteScheduler",
+    "scheduler_config": {"shift": 5.0},
+}
+
+
+PRESETS = (
+    *BASE_PRESETS,
+    # The built-in tiny model's Preview: the same random weights, run as the 4-step variants run.
+    preview_of(TINY, lora=None, builtin=True, source=None, **LIGHTX2V_4STEP),
+    # CausVid (bidirectional, 1.3B) as Kijai/WanVideo_comfy publishes it; ComfyUI templates
+    # run it at strength 0.7 with 4 steps and no CFG. Its licence is CC BY-NC 4.0.
+    preview_of(WAN_1_3B, lora=LoraWeights(
+        "Kijai/WanVideo_comfy", "Wan21_CausVid_bidirect2_T2V_1_3B_lora_rank32.safetensors",
+        scale=0.7), **LIGHTX2V_4STEP),
+    preview_of(WAN_14B, lora=LoraWeights(
+        "lightx2v/Wan2.1-Distill-Loras", "wan2.1_t2v_14b_lora_rank64_lightx2v_4step.safetensors"),
+        **LIGHTX2V_4STEP),
 )
 
 

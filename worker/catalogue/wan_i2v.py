@@ -6,10 +6,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Ability, Family, MemoryNeeds, Preset, Scale, Task
+from .base import Ability, Family, LoraWeights, MemoryNeeds, Preset, Scale, Task, preview_of
 from .calls import CallAdapter
 from .figures import WAN21_DECODE, decode_gb
-from .wan import WAN21_ENCODERS, WAN_480P, WAN_720P, WAN_COMMON, build_wan, wan_dims
+from .wan import (
+    LIGHTX2V_4STEP,
+    WAN21_ENCODERS,
+    WAN_480P,
+    WAN_720P,
+    WAN_COMMON,
+    build_wan,
+    wan_dims,
+)
 
 # What both image-to-video presets share: Wan 2.1's limits, its image encoder kept in fp32 too.
 WAN_I2V_COMMON: dict[str, Any] = {
@@ -30,7 +38,7 @@ WAN_I2V_WEIGHTS: dict[str, Any] = {
 
 FLF2V = "wan2.1-flf2v-14b-720p"
 
-PRESETS = (
+BASE_PRESETS = (
     Preset(
         id="wan2.1-i2v-14b-480p",
         label="Wan 2.1 image-to-video 14B (480p)",
@@ -95,6 +103,14 @@ PRESETS = (
             step_s=24.5,
         ),
     ),
+)
+# lightx2v trained one image-to-video LoRA (on the 480p model); both resolutions take it.
+LIGHTX2V_I2V = LoraWeights("lightx2v/Wan2.1-Distill-Loras",
+                           "wan2.1_i2v_lora_rank64_lightx2v_4step.safetensors")
+PRESETS = (
+    *BASE_PRESETS,
+    *(preview_of(base, lora=LIGHTX2V_I2V, **LIGHTX2V_4STEP)
+      for base in BASE_PRESETS if base.id != FLF2V),
 )
 
 

@@ -187,6 +187,8 @@ def fetch(
             "HF_HUB_OFFLINE is set: this machine may not download. Copy the pipeline folder "
             f"into {preset.local_dir() or 'the models folder'} instead."
         )
+    if isinstance(preset, Preset) and preset.lora is not None:
+        return _fetch_lora(preset, say)
     target = target_dir(preset)
     needed = download_size(preset, size_lookup)
     free = shutil.disk_usage(_existing_parent(target)).free
@@ -236,6 +238,32 @@ def fetch(
     installed = preset.installed_path()
     say(f"{preset.id} installed at {installed}.")
     return installed or target
+
+
+def _fetch_lora(preset: Preset, say: Callable[[str], None]) -> Path:
+    """A Preview variant's one LoRA file, beside nothing else: it fuses into its base preset's
+    weights, which must be installed first."""
+    from huggingface_hub import hf_hub_download
+
+    from . import get_preset
+
+    assert preset.lora is not None and preset.preview_of is not None
+    base = get_preset(preset.preview_of)
+    if not base.is_installed():
+        raise WeightsError(f"{preset.id} is a LoRA on {base.id}: install that first "
+                           f"(fetch_model {base.id}).")
+    say(f"fetching {preset.lora.repo}/{preset.lora.filename} ...")
+    try:
+        path = hf_hub_download(preset.lora.repo, preset.lora.filename,
+                               local_dir=preset.local_dir(), cache_dir=hf_cache_dir(),
+                               endpoint=_endpoint())
+    except Exception as exc:
+        raise _hub_error(preset.lora.repo, exc) from None
+    if problems := verify(preset):
+        Path(path).unlink(missing_ok=True)
+        raise WeightsError(f"{preset.id} downloaded but does not verify: {'; '.join(problems)}.")
+    say(f"{preset.id} installed at {path}.")
+    return Path(path)
 
 
 def _snapshot(repo: str, patterns: list[str], local_dir: Path | None, progress: _Progress) -> str:
@@ -379,6 +407,12 @@ def verify(preset: Installable) -> list[str]:
     """Problems with the installed weights; empty when they load."""
     if preset.builtin:
         return []
+    if isinstance(preset, Preset) and preset.lora is not None:
+        lora = preset.lora_path()
+        if lora is None:
+            return ["not installed"]
+        return [f"{lora.name} is unreadable ({reason})"
+                for reason in _unreadable_files(lora.parent, lora.name).values()]
     folder = preset.installed_path()
     if folder is None:
         local = preset.local_dir()
@@ -392,12 +426,12 @@ def verify(preset: Installable) -> list[str]:
             for path, reason in _unreadable_files(folder).items()]
 
 
-def _unreadable_files(folder: Path) -> dict[Path, str]:
+def _unreadable_files(folder: Path, pattern: str = "*.safetensors") -> dict[Path, str]:
     """Weight files whose safetensors header cannot be read, with the reason."""
     from safetensors import safe_open
 
     unreadable = {}
-    for path in sorted(folder.rglob("*.safetensors")):
+    for path in sorted(folder.rglob(pattern)):
         try:
             with safe_open(str(path), framework="pt") as handle:
                 handle.keys()
@@ -413,6 +447,10 @@ def _file_bytes(folder: Path) -> int:
 
 
 def installed_bytes(preset: Installable) -> int:
+    if isinstance(preset, Preset) and preset.lora is not None:
+        # A LoRA variant's own file only: the base's weights are the base's.
+        lora = preset.lora_path()
+        return lora.stat().st_size if lora is not None else 0
     folder = preset.installed_path()
     if folder is None:
         return 0
@@ -427,7 +465,14 @@ def remove(preset: Installable) -> int:
     local = preset.local_dir()
     if local is not None and local.exists():
         folders.append(local)
-    if preset.source is not None and not preset.component_sources:
+    if isinstance(preset, Preset) and preset.lora is not None:
+        # Never the base's weights: only this variant's file, wherever it is.
+        lora = preset.lora_path()
+        if lora is not None and not (local is not None and lora.is_relative_to(local)):
+            freed += lora.resolve().stat().st_size
+            lora.resolve().unlink()
+            lora.unlink(missing_ok=True)
+    elif preset.source is not None and not preset.component_sources:
         cached = hf_cache_dir() / ("models--" + preset.source.replace("/", "--"))
         if cached.exists():
             folders.append(cached)

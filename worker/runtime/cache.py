@@ -20,6 +20,7 @@ import torch
 
 from worker.catalogue import ErrorCode, GenerationError, build_pipeline, get_preset
 
+from . import speed
 from .memory import (
     Footprint,
     GpuMemory,
@@ -52,6 +53,7 @@ class LoadedPipeline:
     # On a GPU: the memory plan it was placed with, and the GPU memory that plan was made for.
     plan: Plan | None = None
     gpu: GpuMemory | None = None
+    speed: speed.SpeedState = field(default_factory=speed.SpeedState)
 
     def for_task(self, class_name: str,
                  components: Callable[[str, Any], dict[str, Any]] | None = None) -> Any:
@@ -101,12 +103,15 @@ def weights_missing(preset_id: str, label: str, *, corrupt: bool = False) -> Gen
     )
 
 
-def load_pipeline(preset_id: str) -> LoadedPipeline:
+def load_pipeline(key: str) -> LoadedPipeline:
     """Build or load a preset's pipeline from local files and place it on this worker's device.
 
     On a GPU the placement is the memory plan for this GPU's free memory (memory.plan_for).
+    A Preview variant gets its LoRA fused and its scheduler; a key ending in `+fp8` gets fp8
+    linears (speed.cache_key).
     """
     started = time.perf_counter()
+    preset_id, fp8 = speed.split_key(key)
     preset = get_preset(preset_id)
     device = select_device()
     if preset.builtin:
@@ -120,6 +125,7 @@ def load_pipeline(preset_id: str) -> LoadedPipeline:
         pipeline = _from_folder(preset.pipeline_class, location, device, preset.fp32_components)
         if pipeline is None:
             raise weights_missing(preset.id, preset.label, corrupt=True)
+    _make_variant(pipeline, preset)
     pipeline.set_progress_bar_config(disable=True)
     profile = MemoryProfile.CPU
     plan = gpu = None
@@ -132,6 +138,9 @@ def load_pipeline(preset_id: str) -> LoadedPipeline:
         profile = plan.profile
     else:
         pipeline.to(device)
+    if fp8 and (problem := speed.fp8_error(device, plan)) is not None:
+        raise GenerationError(ErrorCode.BAD_PARAMETERS, problem)
+    state = speed.prepare(pipeline, preset, device, fp8=fp8)
     return LoadedPipeline(
         pipeline=pipeline,
         device=str(device),
@@ -140,7 +149,29 @@ def load_pipeline(preset_id: str) -> LoadedPipeline:
         footprint=footprint(pipeline),
         plan=plan,
         gpu=gpu,
+        speed=state,
     )
+
+
+def _make_variant(pipeline: Any, preset: Any) -> None:
+    """A Preview variant's LoRA, fused at its scale, and its scheduler (before any placement,
+    so offloaded copies hold the fused weights)."""
+    if preset.lora is not None:
+        path = preset.lora_path()
+        if path is None:
+            raise weights_missing(preset.id, preset.label)
+        try:
+            pipeline.load_lora_weights(str(path), adapter_name="preview")
+            pipeline.fuse_lora(lora_scale=preset.lora.scale, adapter_names=["preview"])
+            pipeline.unload_lora_weights()
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            logger.warning("could not load the LoRA of %s from %s: %s", preset.id, path, exc)
+            raise weights_missing(preset.id, preset.label, corrupt=True) from None
+    if preset.scheduler_class is not None:
+        import diffusers
+
+        scheduler_class = getattr(diffusers, preset.scheduler_class)
+        pipeline.scheduler = scheduler_class.from_config(dict(preset.scheduler_config))
 
 
 def _from_folder(
@@ -163,10 +194,10 @@ def _from_folder(
         return None
 
 
-def estimate_footprint(preset_id: str) -> Footprint:
+def estimate_footprint(key: str) -> Footprint:
     """What loading a preset will hold, before loading it: its planned GPU peak on this
     worker's GPU (nothing on a CPU worker) and all its weights in host memory."""
-    preset = get_preset(preset_id)
+    preset = get_preset(speed.split_key(key)[0])
     weights = int(preset.memory.weights_gb * 2**30)
     device = select_device()
     if device.type != "cuda":

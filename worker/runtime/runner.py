@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from typing import Any
 
 import numpy as np
@@ -25,7 +27,9 @@ from worker.catalogue import (
     family_of,
     get_preset,
 )
+from worker.catalogue.speed import SpeedMode, mode_error, mode_run, step_cache_for
 
+from . import speed
 from .cache import PIPELINES, LoadedPipeline, PipelineCache, free_memory
 from .memory import job_needs_tiling, needs_for_job
 
@@ -76,6 +80,10 @@ def validate_request(request: GenerationRequest) -> Preset:
     )
     if not 0 <= request.seed <= MAX_SEED:
         errors["seed"] = f"The seed must be between 0 and {MAX_SEED}."
+    if not isinstance(request.fp8, bool):
+        errors["fp8"] = "fp8 is on or off."
+    if problem := mode_error(preset, request.speed, fp8=request.fp8 is True):
+        errors["speed"] = problem
     if errors:
         raise GenerationError(ErrorCode.BAD_PARAMETERS, " ".join(errors.values()))
     return preset
@@ -105,7 +113,15 @@ def run_generation(
     Raises GenerationError with code bad_parameters, weights_missing, out_of_memory or model_error.
     """
     started = time.perf_counter()
-    preset = validate_request(request)
+    asked = validate_request(request)
+    mode = SpeedMode(request.speed)
+    # Preview runs the distilled variant at its own steps and guidance.
+    run = mode_run(asked, mode, request.steps, request.guidance)
+    preset = run.preset
+    request = dataclasses.replace(request, preset_id=preset.id, steps=run.steps,
+                                  guidance=run.guidance)
+    acceleration: dict[str, Any] = {"mode": str(mode), "preset": preset.id,
+                                    "steps": run.steps, "guidance": run.guidance}
     marks: dict[str, float] = {}
     failure: GenerationError | None = None
     cancelled: JobCancelled | None = None
@@ -116,7 +132,7 @@ def run_generation(
     try:
         calls = family_of(preset).calls
         kwargs = calls.pipeline_kwargs(preset, request)
-        loaded = cache.get_loaded(preset.id)
+        loaded = cache.get_loaded(speed.cache_key(preset.id, request.fp8))
         class_name = calls.pipeline_class(preset, request)
         pipeline = loaded.pipeline
         if class_name != preset.pipeline_class:
@@ -146,14 +162,22 @@ def run_generation(
             )
             return {}
 
-        output = pipeline(
-            **kwargs,
-            # A CPU generator gives the same starting noise whatever the device.
-            generator=torch.Generator("cpu").manual_seed(request.seed),
-            output_type="pt",
-            callback_on_step_end=on_step_end,
-            callback_on_step_end_tensor_inputs=["latents"],
-        )
+        with ExitStack() as modes:
+            skips = _apply_mode(modes, mode, loaded, pipeline, preset, request, acceleration)
+            output = pipeline(
+                **kwargs,
+                # A CPU generator gives the same starting noise whatever the device.
+                generator=torch.Generator("cpu").manual_seed(request.seed),
+                output_type="pt",
+                callback_on_step_end=on_step_end,
+                callback_on_step_end_tensor_inputs=["latents"],
+            )
+        if skips is not None:
+            per_step = skips.forwards / max(1, request.steps)
+            acceleration.update(forwards=skips.forwards, skipped_forwards=skips.skipped,
+                                skipped_steps=round(skips.skipped / max(1.0, per_step)))
+            if not skips.cached:
+                acceleration["step_cache"] = "none: a transformer of one block has no steps to skip"
         # FramePack makes whole sections; the job asked for a length.
         frames = tensor_frames_to_uint8(output.frames[0][: request.num_frames])
         del output
@@ -205,7 +229,33 @@ def run_generation(
         device=loaded.device,
         memory_profile=loaded.memory_profile,
         vae_tiling=tiled_for_this_job or bool(loaded.plan and loaded.plan.vae_tiling),
+        speed=acceleration,
     )
+
+
+def _apply_mode(modes: ExitStack, mode: SpeedMode, loaded: LoadedPipeline, pipeline: Any,
+                preset: Preset, request: GenerationRequest, acceleration: dict[str, Any]
+                ) -> speed.SkipCount | None:
+    """Put the speed mode on the pipeline for this job; say in `acceleration` what it did."""
+    state = loaded.speed
+    acceleration.update(attention=state.attention, fp8=state.fp8)
+    shape = (request.width, request.height, request.num_frames)
+    if mode == SpeedMode.QUALITY:
+        decision = speed.ensure_compiled(pipeline, preset, state, loaded.plan, loaded.device)
+        acceleration.update(compiled=decision.on, compile_reason=decision.reason)
+        if decision.on:
+            # The first job of a size compiles (or reads the compile cache) for it.
+            acceleration["new_shape"] = shape not in state.shapes_seen
+            state.shapes_seen.add(shape)
+        return None
+    acceleration.update(compiled=False)
+    if mode == SpeedMode.BALANCED:
+        cache = step_cache_for(preset)
+        acceleration["step_cache"] = cache.kind
+        return modes.enter_context(speed.step_cache(pipeline, cache, request.steps))
+    # Preview's compiled blocks (if a Quality job compiled this pipeline) would be the base's.
+    modes.enter_context(speed.eager_blocks(pipeline))
+    return None
 
 
 def _tile_decode_if_needed(loaded: LoadedPipeline, preset: Preset,

@@ -1,0 +1,115 @@
+"""On a CUDA GPU: each speed mode runs a tiny-architecture job through the real runner and
+the production loader. Quality compiles the repeated blocks (its output matches plain within
+bf16 kernel noise, and a second job of the same size compiles nothing new), Balanced skips
+steps, Preview runs its variant, fp8 runs where the GPU has it, Quality works under group
+offload.
+
+Run on a GPU machine: `python -m pytest --noconftest -p no:django -o addopts="" tests/gpu`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from worker.catalogue import CATALOGUE, GenerationRequest, build_pipeline
+from worker.runtime import speed
+from worker.runtime.cache import PipelineCache
+from worker.runtime.runner import run_generation
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
+]
+
+WAN = "wan2.1-t2v-1.3b"
+
+
+def _request(**overrides) -> GenerationRequest:
+    fields = {"preset_id": WAN, "prompt": "a red fox in snow", "negative_prompt": "",
+              "width": 832, "height": 480, "num_frames": 9, "steps": 6, "guidance": 5.0,
+              "seed": 3}
+    fields.update(overrides)
+    return GenerationRequest(**fields)
+
+
+@pytest.fixture
+def gpu_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    models = tmp_path / "models"
+    monkeypatch.setenv("FRAMECRAFT_MODELS_DIR", str(models))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("FRAMECRAFT_DEVICE", "cuda")
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))
+    build_pipeline(WAN, "tiny", seed=0).save_pretrained(models / WAN)
+    return models
+
+
+def _graphs() -> int:
+    from torch._dynamo.utils import counters
+
+    return int(counters["stats"]["unique_graphs"])
+
+
+def test_quality_compiles_once_per_size_and_matches_plain(gpu_store, monkeypatch):
+    monkeypatch.setenv("FRAMECRAFT_COMPILE", "0")
+    plain_cache = PipelineCache()
+    plain = run_generation(_request(), lambda info: None, plain_cache)
+    plain_cache.clear()
+    monkeypatch.setenv("FRAMECRAFT_COMPILE", "auto")
+    cache = PipelineCache()
+    first = run_generation(_request(), lambda info: None, cache)
+    assert first.speed["compiled"] is True and first.speed["new_shape"] is True
+    before = _graphs()
+    second = run_generation(_request(seed=4), lambda info: None, cache)
+    assert second.speed["new_shape"] is False
+    assert _graphs() == before  # the same size compiles nothing new
+    assert np.abs(first.frames.astype(int) - plain.frames).max() <= 8
+    assert first.speed["attention"] in speed.EXACT_BACKENDS
+    cache.clear()
+
+
+def test_balanced_skips_steps_on_the_gpu(gpu_store):
+    cache = PipelineCache()
+    result = run_generation(_request(steps=12, speed="balanced"), lambda info: None, cache)
+    assert result.speed["step_cache"] == "magcache"
+    assert 0 < result.speed["skipped_steps"] < 12
+    cache.clear()
+
+
+def test_preview_runs_its_variant_on_the_gpu(gpu_store, monkeypatch):
+    variant = CATALOGUE[f"{WAN}-preview"]
+    # The tiny checkpoint has no LoRA file: run the variant's steps, scheduler and guidance.
+    monkeypatch.setitem(CATALOGUE, variant.id, dataclasses.replace(
+        variant, lora=None, source=None, builtin=True))
+    cache = PipelineCache()
+    steps: list[int] = []
+    result = run_generation(_request(speed="preview"), lambda info: steps.append(info.step),
+                            cache)
+    assert result.speed["preset"] == variant.id and steps == [1, 2, 3, 4]
+    cache.clear()
+
+
+def test_fp8_runs_where_the_gpu_has_it_and_is_refused_elsewhere(gpu_store):
+    cache = PipelineCache()
+    problem = speed.fp8_error(torch.device("cuda"), None)
+    if problem is not None:
+        with pytest.raises(Exception, match="fp8"):
+            run_generation(_request(fp8=True), lambda info: None, cache)
+        return
+    result = run_generation(_request(fp8=True), lambda info: None, cache)
+    assert result.speed["fp8"] is True
+    cache.clear()
+
+
+def test_quality_runs_under_group_offload(gpu_store, monkeypatch):
+    monkeypatch.setenv("FRAMECRAFT_MEMORY_PROFILE", "group_offload_leaf")
+    cache = PipelineCache()
+    result = run_generation(_request(), lambda info: None, cache)
+    assert result.memory_profile == "group_offload_leaf"
+    assert result.frames.shape == (9, 480, 832, 3)
+    cache.clear()
