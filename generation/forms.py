@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import secrets
+import uuid
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -11,10 +12,19 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.http import QueryDict
 
+from generation.loras import compatible_loras
 from generation.models import InputRole, Upload
 from generation.presets import MAX_SEED, Ability, Preset, Task, presets_for
-from generation.specs import MAX_PROMPT_CHARS, ImageToVideo, InputRef, JobSpec, TextToVideo
+from generation.specs import (
+    MAX_PROMPT_CHARS,
+    ImageToVideo,
+    InputRef,
+    JobSpec,
+    LoraUse,
+    TextToVideo,
+)
 from generation.uploads import UploadRefused, accept_upload
+from worker.catalogue.loras import MAX_LORAS_PER_JOB, MAX_STRENGTH
 
 TASK_CHOICES = [("t2v", "From a prompt"), ("i2v", "From an image")]
 
@@ -47,7 +57,8 @@ class TextToVideoForm(forms.Form):
 
     _spec: JobSpec
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
+        self.user = user
         super().__init__(*args, **kwargs)
         self._kept = set(self.initial)  # what the caller asked for, before the defaults
         self.presets = {preset.id: preset for preset in self.available_presets()}
@@ -55,6 +66,41 @@ class TextToVideoForm(forms.Form):
         self.selected_preset = self._selected_preset()
         if self.selected_preset is not None:
             self._apply_limits(self.selected_preset)
+        self._add_lora_fields()
+
+    def _add_lora_fields(self) -> None:
+        """A choice of the user's LoRAs that fit the chosen model, each with a strength."""
+        preset = self.selected_preset
+        fitting = (compatible_loras(self.user, preset.id)
+                   if preset is not None and self.user is not None else [])
+        choices = [("", "—")] + [(str(lora.pk), lora.name) for lora in fitting]
+        # The fields exist even with nothing to offer: a LoRA id sent anyway is refused, not
+        # dropped. The template shows them only when there is a choice.
+        self.offers_loras = bool(fitting)
+        self.lora_fields: list[tuple[forms.BoundField, forms.BoundField]] = []
+        for index in range(1, MAX_LORAS_PER_JOB + 1):
+            self.fields[f"lora_{index}"] = forms.ChoiceField(
+                label=f"LoRA {index}", choices=choices, required=False,
+                error_messages={"invalid_choice": "Choose one of your LoRAs that fits this "
+                                                  "model."})
+            self.fields[f"lora_strength_{index}"] = forms.FloatField(
+                label="Strength", required=False, initial=1.0, min_value=0.05,
+                max_value=MAX_STRENGTH, widget=forms.NumberInput(attrs={"step": 0.05}))
+            self.lora_fields.append((self[f"lora_{index}"], self[f"lora_strength_{index}"]))
+
+    @property
+    def shows_loras(self) -> bool:
+        return self.offers_loras or any(
+            name.startswith("lora_") for name in (self.errors if self.is_bound else {}))
+
+    def _lora_uses(self, data: dict[str, Any]) -> tuple[LoraUse, ...]:
+        uses = []
+        for index in range(1, MAX_LORAS_PER_JOB + 1):
+            chosen = data.get(f"lora_{index}")
+            if chosen:
+                strength = data.get(f"lora_strength_{index}")
+                uses.append(LoraUse(uuid.UUID(chosen), 1.0 if strength is None else strength))
+        return tuple(uses)
 
     def available_presets(self) -> list[Preset]:
         """Installed presets that make a video from a prompt alone."""
@@ -104,8 +150,13 @@ class TextToVideoForm(forms.Form):
         # The spec holds the rules (the catalogue's limits); the form only shows its verdict.
         self._spec = TextToVideo(**self._common(data))
         for field, message in self._spec.errors().items():
-            self.add_error(field if field in self.fields else None, message)
+            self.add_error(self._error_field(field), message)
         return data
+
+    def _error_field(self, field: str) -> str | None:
+        if field == "loras" and "lora_1" in self.fields:
+            return "lora_1"
+        return field if field in self.fields else None
 
     def _common(self, data: dict[str, Any]) -> dict[str, Any]:
         """What every task's spec takes from the form; a missing seed is drawn here."""
@@ -115,7 +166,7 @@ class TextToVideoForm(forms.Form):
             "preset": data["preset"], "prompt": data["prompt"].strip(),
             "negative_prompt": data["negative_prompt"].strip(), "width": width,
             "height": height, "num_frames": data["num_frames"], "steps": data["steps"],
-            "guidance": data["guidance"], "seed": seed,
+            "guidance": data["guidance"], "seed": seed, "loras": self._lora_uses(data),
         }
 
     @classmethod
@@ -128,6 +179,9 @@ class TextToVideoForm(forms.Form):
         if "width" in recipe and "height" in recipe:
             initial["size"] = _size_value(recipe["width"], recipe["height"])
         initial["remix_of"] = remix_of
+        for index, lora in enumerate(recipe.get("loras") or (), start=1):
+            initial[f"lora_{index}"] = lora.get("id")
+            initial[f"lora_strength_{index}"] = lora.get("strength")
         return initial
 
     def spec(self) -> JobSpec:
@@ -169,8 +223,7 @@ class ImageToVideoForm(TextToVideoForm):
     fit = forms.ChoiceField(label="Fit the image", choices=FIT_CHOICES, initial="crop")
 
     def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
-        self.user = user
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, user=user, **kwargs)
         preset = self.selected_preset
         self.takes_end_image = preset is not None and preset.supports(Ability.END_IMAGE)
         if preset is not None and preset.requires_end_image:
@@ -254,5 +307,5 @@ class ImageToVideoForm(TextToVideoForm):
             target = {"start_image": "start_file",
                       "end_image": "end_file" if self.takes_end_image else None,
                       }.get(field_name, field_name)
-            self.add_error(target if target in self.fields else None, message)
+            self.add_error(self._error_field(target) if target else None, message)
         return data

@@ -75,7 +75,9 @@ def _lineage(video: Video) -> dict[str, object]:
     derived = (Job.objects.filter(inputs__video=video).select_related("video")
                .defer("preview_jpeg").distinct().order_by("-created_at")[:20])
     return {"source": remix.video if remix else None, "origin": job.origin if job else "",
-            "inputs": [row for row in inputs if row.role != InputRole.REMIX_OF],
+            # LoRAs are named in the recipe, as they were when the job ran.
+            "inputs": [row for row in inputs
+                       if row.role not in (InputRole.REMIX_OF, InputRole.LORA)],
             "retried_from": job.retry_of if job is not None and job.retry_of_id else None,
             "derived": list(derived)}
 

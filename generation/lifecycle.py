@@ -34,7 +34,7 @@ from generation.models import (
     Upload,
     Video,
 )
-from generation.specs import InputRef, JobSpec, SpecError, build_spec
+from generation.specs import InputRef, JobSpec, LoraUse, SpecError, build_spec
 from webapp.celery import app as celery_app
 
 log = logging.getLogger("framecraft.jobs")
@@ -138,6 +138,9 @@ def submit(user: User, spec: JobSpec, *, retry_of: Job | None = None,
         rows = [JobInput(job=job, role=ref.role, upload_id=ref.upload_id, video_id=ref.video_id,
                          position=index)
                 for role in InputRole for index, ref in enumerate(spec.inputs_in(role))]
+        rows += [JobInput(job=job, role=InputRole.LORA, upload_id=use.lora_id,
+                          strength=use.strength, position=index)
+                 for index, use in enumerate(spec.loras)]
         if remix_of is not None:
             rows.append(JobInput(job=job, role=InputRole.REMIX_OF, video=remix_of))
         JobInput.objects.bulk_create(rows)
@@ -152,17 +155,24 @@ def submit(user: User, spec: JobSpec, *, retry_of: Job | None = None,
 def _check_inputs_owned(user: User, spec: JobSpec) -> None:
     uploads = {ref.upload_id for ref in spec.inputs if ref.upload_id}
     videos = {ref.video_id for ref in spec.inputs if ref.video_id}
+    loras = {use.lora_id for use in spec.loras}
     if len(uploads) != Upload.objects.filter(owner=user, pk__in=uploads).count() or (
             len(videos) != Video.objects.filter(owner=user, pk__in=videos).count()):
         raise SpecError({"__all__": "One of the job's inputs does not exist."})
+    if len(loras) != Upload.objects.filter(owner=user, pk__in=loras, lora__isnull=False).count():
+        raise SpecError({"loras": "One of the chosen LoRAs does not exist."})
 
 
 def spec_of(job: Job) -> JobSpec:
     """The job's spec as stored: its params and its input rows."""
-    refs = [InputRef(role=InputRole(row.role), upload_id=row.upload_id, video_id=row.video_id)
-            for row in job.inputs.exclude(role=InputRole.REMIX_OF)
+    rows = [row for row in job.inputs.exclude(role=InputRole.REMIX_OF)
             if row.upload_id or row.video_id]
-    return build_spec(job.kind, job.preset, job.params, refs)
+    refs = [InputRef(role=InputRole(row.role), upload_id=row.upload_id, video_id=row.video_id)
+            for row in rows if row.role != InputRole.LORA]
+    loras = [LoraUse(row.upload_id, row.strength if row.strength is not None else 1.0)
+             for row in sorted(rows, key=lambda r: r.position)
+             if row.role == InputRole.LORA and row.upload_id]
+    return build_spec(job.kind, job.preset, job.params, refs, loras)
 
 
 def remix_source(job: Job) -> Video | None:

@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from generation import gallery_views, upload_views, views
+from generation import gallery_views, lora_views, upload_views, views
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="studio"), name="home"),
@@ -19,6 +19,9 @@ urlpatterns = [
     path("uploads/<uuid:upload_id>/file", upload_views.upload_file, name="upload_file"),
     path("uploads/<uuid:upload_id>/thumb.jpg", upload_views.upload_thumb, name="upload_thumb"),
     path("uploads/<uuid:upload_id>/delete/", upload_views.delete_upload, name="delete_upload"),
+    path("loras/", lora_views.loras, name="loras"),
+    path("loras/<uuid:lora_id>/rename/", lora_views.rename_lora, name="rename_lora"),
+    path("loras/<uuid:lora_id>/delete/", lora_views.delete_lora, name="delete_lora"),
     path("gallery/", gallery_views.gallery_page, name="gallery"),
     path("videos/<uuid:video_id>/", gallery_views.video_detail, name="video_detail"),
     path("videos/<uuid:video_id>/favourite/", gallery_views.toggle_favourite,

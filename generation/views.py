@@ -35,7 +35,7 @@ def _studio_form(request: SignedInRequest, task: str | None, *args: Any, **kwarg
     """The studio's form for a task: from a prompt (the default) or from an image."""
     if task == ImageToVideoForm.task:
         return ImageToVideoForm(*args, user=request.user, **kwargs)
-    return TextToVideoForm(*args, **kwargs)
+    return TextToVideoForm(*args, user=request.user, **kwargs)
 
 
 def _job_card(request: HttpRequest, job: Job) -> HttpResponse:
@@ -74,7 +74,8 @@ def studio(request: SignedInRequest) -> HttpResponse:
 @require_safe
 def generation_form(request: SignedInRequest) -> HttpResponse:
     """The form for another model: its defaults and limits, keeping what the user typed."""
-    kept = ("preset", "prompt", "negative_prompt", "seed", "start_image", "end_image", "fit")
+    kept = ("preset", "prompt", "negative_prompt", "seed", "start_image", "end_image", "fit",
+            *(f"lora_{n}" for n in range(1, 4)), *(f"lora_strength_{n}" for n in range(1, 4)))
     keep: dict[str, object] = {k: request.GET[k] for k in kept if request.GET.get(k)}
     task = request.GET.get("task")
     # A remix stays one (its lineage), as long as the video is still one the user may remix.

@@ -27,6 +27,7 @@ from worker.catalogue import (
 )
 
 from .cache import PIPELINES, LoadedPipeline, PipelineCache, free_memory
+from .loras import apply_loras
 from .memory import job_needs_tiling, needs_for_job
 
 logger = logging.getLogger("framecraft.worker")
@@ -117,6 +118,8 @@ def run_generation(
         calls = family_of(preset).calls
         kwargs = calls.pipeline_kwargs(preset, request)
         loaded = cache.get_loaded(preset.id)
+        # Before any variant is used: variants share the transformer, and so its adapters.
+        apply_loras(loaded.pipeline, request.loras, preset.id)
         class_name = preset.pipeline_class_for(request.task)
         pipeline = loaded.pipeline
         if class_name != preset.pipeline_class:

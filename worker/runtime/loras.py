@@ -1,0 +1,186 @@
+"""Applying a job's LoRAs to a warm pipeline without reloading it, and without recompiling a
+compiled transformer.
+
+Each pipeline holds up to MAX_LORAS_PER_JOB adapters in fixed slots, loaded through diffusers'
+`load_lora_weights`. A job's LoRAs go into slots 0, 1, …; a LoRA already in its slot at the same
+strength costs nothing, another one is hot-swapped in (`hotswap=True`: the new matrices are
+copied into the slot's tensors in place). Swapping keeps every tensor's shape and every Python
+value the compiled code depends on unchanged, so torch.compile (e.g. diffusers'
+`compile_repeated_blocks`) reuses its graphs:
+
+- every LoRA is padded with zeros to the slot's rank (at least `FRAMECRAFT_LORA_SLOT_RANK`), and
+  to the slot's layers (a LoRA that changes fewer layers gets zero matrices for the others);
+- the strength and the file's alpha/rank factor are multiplied into the up matrix, so each
+  adapter's PEFT scaling stays 1.0 (diffusers' `set_adapters(weights=…)` would write a new Python
+  float into every layer, and a compiled graph guards on it);
+- a job without LoRAs turns the adapters off (`disable_adapters`): every layer then returns its
+  base layer's output unchanged, bit for bit.
+
+Only a LoRA of higher rank than its slot, or one that changes layers its slot lacks, makes the
+slot be rebuilt (a recompile where compiled; logged).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from worker.catalogue import ErrorCode, GenerationError
+from worker.catalogue.loras import (
+    MAX_LORAS_PER_JOB,
+    LoraLayout,
+    LoraRefused,
+    LoraWeights,
+    metadata_alpha,
+    mismatch,
+    read_layout,
+)
+
+logger = logging.getLogger("framecraft.worker")
+
+SLOT_RANK_ENV = "FRAMECRAFT_LORA_SLOT_RANK"
+SLOTS = tuple(f"framecraft_{index}" for index in range(MAX_LORAS_PER_JOB))
+_DTYPES = {torch.float16: "F16", torch.bfloat16: "BF16", torch.float32: "F32"}
+
+
+def slot_rank() -> int:
+    return max(1, int(os.environ.get(SLOT_RANK_ENV, "64")))
+
+
+@dataclass
+class _Slot:
+    key: tuple[str, float]  # the LoRA's key and strength
+    rank: int
+    modules: frozenset[str]
+
+
+class LoraAdapters:
+    """The LoRA slots of one pipeline's transformer."""
+
+    def __init__(self, pipeline: Any) -> None:
+        self.pipeline = pipeline
+        self.slots: dict[str, _Slot] = {}
+        self.swaps = 0  # slots filled by a hot swap
+        self.rebuilds = 0  # slots (re)built by a fresh load
+
+    @property
+    def transformer(self) -> Any:
+        return self.pipeline.transformer
+
+    def apply(self, loras: Sequence[LoraWeights], preset_id: str) -> None:
+        """Make the transformer run with exactly these LoRAs at their strengths."""
+        if len(loras) > len(SLOTS):
+            raise GenerationError(ErrorCode.BAD_PARAMETERS,
+                                  f"A job takes at most {len(SLOTS)} LoRAs.")
+        if not loras:
+            if self.slots:
+                self.transformer.disable_adapters()
+            return
+        for slot, lora in zip(SLOTS, loras, strict=False):
+            held = self.slots.get(slot)
+            if held is not None and held.key == (lora.key, lora.strength):
+                continue
+            self._fill(slot, lora, preset_id, held)
+        self.transformer.enable_adapters()
+        self.transformer.set_adapter(list(SLOTS[:len(loras)]))
+
+    def _fill(self, slot: str, lora: LoraWeights, preset_id: str, held: _Slot | None) -> None:
+        tensors, layout = read_lora(lora, preset_id)
+        rank = max(layout.rank, slot_rank())
+        swap = (held is not None and layout.rank <= held.rank
+                and set(layout.layers) <= held.modules)
+        if swap:
+            assert held is not None
+            rank, modules = held.rank, held.modules
+        else:
+            modules = frozenset(layout.layers)
+        state = self._state_dict(tensors, layout, lora.strength, rank, modules)
+        if swap:
+            self.pipeline.load_lora_weights(state, adapter_name=slot, hotswap=True)
+            self.swaps += 1
+        else:
+            if held is not None:
+                logger.info("LoRA slot %s rebuilt for %s (rank %d): a compiled transformer "
+                            "recompiles", slot, lora.name, rank)
+                self.pipeline.delete_adapters(slot)
+            with warnings.catch_warnings():
+                # PEFT warns of a second adapter: several slots are the point.
+                warnings.filterwarnings("ignore", message="Already found a `peft_config`")
+                self.pipeline.load_lora_weights(state, adapter_name=slot)
+            self.rebuilds += 1
+            # What the slot holds now (diffusers may add layers, e.g. Wan I2V's image keys).
+            modules = frozenset(
+                name for name, module in self.transformer.named_modules()
+                if slot in (getattr(module, "lora_A", None) or {}))
+        self.slots[slot] = _Slot(key=(lora.key, lora.strength), rank=rank, modules=modules)
+
+    def _state_dict(self, tensors: dict[str, torch.Tensor], layout: LoraLayout,
+                    strength: float, rank: int, modules: frozenset[str]
+                    ) -> dict[str, torch.Tensor]:
+        dtype = self.transformer.dtype
+        state: dict[str, torch.Tensor] = {}
+        for name in sorted(modules):
+            layer = layout.layers.get(name)
+            base = self.transformer.get_submodule(name)
+            base = getattr(base, "base_layer", base)
+            down = torch.zeros(rank, base.in_features, dtype=dtype)
+            up = torch.zeros(base.out_features, rank, dtype=dtype)
+            if layer is not None:
+                down[:layer.rank] = tensors[layer.down_key].to(dtype)
+                # Strength and alpha/rank ride in the up matrix: PEFT's scaling stays 1.
+                up[:, :layer.rank] = (tensors[layer.up_key].float()
+                                      * (layer.scale * strength)).to(dtype)
+            state[f"transformer.{name}.lora_A.weight"] = down
+            state[f"transformer.{name}.lora_B.weight"] = up
+        return state
+
+
+def read_lora(lora: LoraWeights, preset_id: str) -> tuple[dict[str, torch.Tensor], LoraLayout]:
+    """The file's tensors and its layout, checked again against the preset it runs on."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(lora.path, framework="pt") as reader:
+            metadata = reader.metadata() or {}
+            tensors = {key: reader.get_tensor(key) for key in reader.keys()}  # noqa: SIM118
+    except (OSError, SafetensorError) as exc:
+        raise GenerationError(ErrorCode.BAD_PARAMETERS,
+                              f"The LoRA “{lora.name}” could not be read: {exc}") from None
+    try:
+        layout = read_layout(
+            {key: (_DTYPES.get(t.dtype, str(t.dtype)), tuple(t.shape))
+             for key, t in tensors.items()},
+            alphas={key: float(t) for key, t in tensors.items() if key.endswith(".alpha")},
+            metadata_alpha=metadata_alpha(metadata))
+    except LoraRefused as refused:
+        raise GenerationError(ErrorCode.BAD_PARAMETERS,
+                              f"The LoRA “{lora.name}”: {refused.message}") from None
+    if problem := mismatch(layout, preset_id):
+        raise GenerationError(ErrorCode.BAD_PARAMETERS,
+                              f"The LoRA “{lora.name}” does not fit this model: {problem}.")
+    return tensors, layout
+
+
+_ADAPTERS: weakref.WeakKeyDictionary[Any, LoraAdapters] = weakref.WeakKeyDictionary()
+
+
+def adapters_of(pipeline: Any) -> LoraAdapters:
+    """The LoRA slots of a warm pipeline (made on first use, gone with the pipeline)."""
+    held = _ADAPTERS.get(pipeline)
+    if held is None:
+        held = _ADAPTERS[pipeline] = LoraAdapters(pipeline)
+    return held
+
+
+def apply_loras(pipeline: Any, loras: Sequence[LoraWeights], preset_id: str) -> None:
+    """Run this pipeline's next job with exactly these LoRAs (none: the base model)."""
+    if not loras and pipeline not in _ADAPTERS:
+        return
+    adapters_of(pipeline).apply(loras, preset_id)
