@@ -155,7 +155,7 @@ def submit(user: User, spec: JobSpec, *, retry_of: Job | None = None,
 def _check_inputs_owned(user: User, spec: JobSpec) -> None:
     uploads = {ref.upload_id for ref in spec.inputs if ref.upload_id}
     videos = {ref.video_id for ref in spec.inputs if ref.video_id}
-    loras = {use.lora_id for use in spec.loras}
+    loras = {use.lora_id for use in spec.loras if use.lora_id is not None}
     if len(uploads) != Upload.objects.filter(owner=user, pk__in=uploads).count() or (
             len(videos) != Video.objects.filter(owner=user, pk__in=videos).count()):
         raise SpecError({"__all__": "One of the job's inputs does not exist."})
@@ -165,13 +165,12 @@ def _check_inputs_owned(user: User, spec: JobSpec) -> None:
 
 def spec_of(job: Job) -> JobSpec:
     """The job's spec as stored: its params and its input rows."""
-    rows = [row for row in job.inputs.exclude(role=InputRole.REMIX_OF)
-            if row.upload_id or row.video_id]
+    rows = list(job.inputs.exclude(role=InputRole.REMIX_OF).order_by("role", "position"))
     refs = [InputRef(role=InputRole(row.role), upload_id=row.upload_id, video_id=row.video_id)
-            for row in rows if row.role != InputRole.LORA]
+            for row in rows if row.role != InputRole.LORA and (row.upload_id or row.video_id)]
+    # A deleted LoRA stays in the spec without an id: a retry is refused, not run without it.
     loras = [LoraUse(row.upload_id, row.strength if row.strength is not None else 1.0)
-             for row in sorted(rows, key=lambda r: r.position)
-             if row.role == InputRole.LORA and row.upload_id]
+             for row in rows if row.role == InputRole.LORA]
     return build_spec(job.kind, job.preset, job.params, refs, loras)
 
 

@@ -47,9 +47,10 @@ class InputRef:
 
 @dataclass(frozen=True)
 class LoraUse:
-    """One of the user's LoRAs (by its id, the id of its upload) at a strength."""
+    """One of the user's LoRAs (by its id, the id of its upload) at a strength; a stored job's
+    LoRA that was deleted since has no id."""
 
-    lora_id: uuid.UUID
+    lora_id: uuid.UUID | None
     strength: float = 1.0
 
 
@@ -122,6 +123,8 @@ class JobSpec:
     def _lora_error(self, preset: Preset) -> str | None:
         if len(self.loras) > MAX_LORAS_PER_JOB:
             return f"Choose at most {MAX_LORAS_PER_JOB} LoRAs."
+        if any(use.lora_id is None for use in self.loras):
+            return "A LoRA this job used has been deleted."
         ids = [use.lora_id for use in self.loras]
         if len(set(ids)) != len(ids):
             return "Each LoRA can be chosen once."

@@ -144,3 +144,21 @@ def test_the_same_lora_twice_or_too_strong_is_refused(owner_client, owner, media
     response = csrf_post(owner_client, reverse("submit_job"), form_data(
         prompt="a fox", lora_1=str(lora.pk), lora_strength_1="5"))
     assert response.status_code == 422 and not Job.objects.exists()
+
+
+def test_retrying_a_job_whose_lora_was_deleted_is_refused(owner_client, owner, media_root):
+    from generation import lifecycle
+    from generation.models import JobStatus
+    from generation.specs import SpecError
+
+    lora = _lora(owner)
+    csrf_post(owner_client, reverse("submit_job"), form_data(prompt="a fox",
+                                                             lora_1=str(lora.pk)))
+    job = Job.objects.get()
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.FAILED)
+    lora.upload.delete()
+    job.refresh_from_db()
+    with pytest.raises(SpecError) as refused:
+        lifecycle.retry(job)
+    assert refused.value.errors == {"loras": "A LoRA this job used has been deleted."}
+    assert Job.objects.count() == 1
