@@ -20,6 +20,7 @@ from generation.models import Job, Video
 from generation.queries import recent_jobs, remixable_video, with_queue_positions
 from generation.specs import SpecError
 from webapp.http import SignedInRequest
+from worker.catalogue.loras import MAX_LORAS_PER_JOB
 
 
 def owned_job(request: HttpRequest, job_id: str) -> Job:
@@ -75,7 +76,8 @@ def studio(request: SignedInRequest) -> HttpResponse:
 def generation_form(request: SignedInRequest) -> HttpResponse:
     """The form for another model: its defaults and limits, keeping what the user typed."""
     kept = ("preset", "prompt", "negative_prompt", "seed", "start_image", "end_image", "fit",
-            *(f"lora_{n}" for n in range(1, 4)), *(f"lora_strength_{n}" for n in range(1, 4)))
+            *(f"lora_{n}" for n in range(1, MAX_LORAS_PER_JOB + 1)),
+            *(f"lora_strength_{n}" for n in range(1, MAX_LORAS_PER_JOB + 1)))
     keep: dict[str, object] = {k: request.GET[k] for k in kept if request.GET.get(k)}
     task = request.GET.get("task")
     # A remix stays one (its lineage), as long as the video is still one the user may remix.
