@@ -18,7 +18,7 @@ def test_the_lora_switch_benchmark_runs_and_reports():
     figures = json.loads(result.stdout[result.stdout.index("{"):result.stdout.rindex("}") + 1])
     assert figures["recompiles_on_switch"] == 0
     # 2 switches, a strength change, and the first LoRA back after a job without LoRAs.
-    assert figures["hot_swaps"] == 4 and figures["slot_builds"] == 1
+    assert figures["hot_swaps"] == 4 and figures["slot_builds"] == 3  # every slot, once
     assert figures["output_change_between_loras"] > 0
     assert figures["swap_back_max_diff"] == 0.0 and figures["adapters_off_equals_base"]
     assert "recompiles on switch: 0; OK" in result.stdout

@@ -106,3 +106,25 @@ def test_switching_loras_on_a_compiled_transformer_does_not_recompile(files):
     assert not torch.equal(halfway, first)
     assert counters["stats"]["unique_graphs"] == graphs  # hot swaps: no new graph
     assert adapters_of(pipeline).swaps == 2
+
+
+def test_once_each_combination_ran_compiled_nothing_compiles_again(files):
+    pipeline = build_pipeline("tiny", "tiny", seed=0)
+    transformer = pipeline.transformer
+    style, subject = _lora(files, "style"), _lora(files, "subject")
+    apply_loras(pipeline, [style], "tiny")  # the first LoRA job makes every slot
+    transformer.compile_repeated_blocks(backend="eager", fullgraph=True)
+    inputs = (torch.randn(1, 16, 2, 8, 8), torch.tensor([500]), torch.randn(1, 5, 32))
+    rounds = [[style], [style, subject], [subject, style], [], [subject], [style, subject, style]]
+
+    def cycle() -> None:
+        for loras in rounds:
+            apply_loras(pipeline, loras, "tiny")
+            with torch.no_grad():
+                transformer(*inputs)
+
+    cycle()
+    graphs = counters["stats"]["unique_graphs"]
+    cycle()
+    assert counters["stats"]["unique_graphs"] == graphs
+    assert adapters_of(pipeline).rebuilds == 3  # each slot was made once

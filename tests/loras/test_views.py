@@ -162,3 +162,16 @@ def test_retrying_a_job_whose_lora_was_deleted_is_refused(owner_client, owner, m
         lifecycle.retry(job)
     assert refused.value.errors == {"loras": "A LoRA this job used has been deleted."}
     assert Job.objects.count() == 1
+
+
+def test_remix_picks_the_recipes_loras_again(owner_client, owner, media_root):
+    from tests.videos import make_video
+
+    lora = _lora(owner)
+    video = make_video(owner)
+    video.recipe = {**video.recipe, "loras": [{"name": "paper", "strength": 0.6,
+                                               "id": str(lora.pk)}]}
+    video.save()
+    page = owner_client.get(reverse("studio") + f"?remix={video.id}").content.decode()
+    assert f'<option value="{lora.pk}" selected>paper</option>' in page
+    assert 'name="lora_strength_1" value="0.6"' in page

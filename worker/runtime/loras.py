@@ -1,10 +1,12 @@
 """Applying a job's LoRAs to a warm pipeline without reloading it, and without recompiling a
 compiled transformer.
 
-Each pipeline holds up to MAX_LORAS_PER_JOB adapters in fixed slots, loaded through diffusers'
-`load_lora_weights`. A job's LoRAs go into slots 0, 1, …; a LoRA already in its slot at the same
-strength costs nothing, another one is hot-swapped in (`hotswap=True`: the new matrices are
-copied into the slot's tensors in place). Swapping keeps every tensor's shape and every Python
+Each pipeline holds MAX_LORAS_PER_JOB adapters in fixed slots, all made (the unused ones empty)
+through diffusers' `load_lora_weights` when its first LoRA job comes, so the transformer's
+structure is settled from then on. A job's LoRAs go into slots 0, 1, …; a LoRA already in its
+slot at the same strength costs nothing, another one is hot-swapped in (`hotswap=True`: the new
+matrices are copied into the slot's tensors in place), and `set_adapter` activates the job's
+slots. Swapping keeps every tensor's shape and every Python
 value the compiled code depends on unchanged, so torch.compile (e.g. diffusers'
 `compile_repeated_blocks`) reuses its graphs:
 
@@ -56,7 +58,7 @@ def slot_rank() -> int:
 
 @dataclass
 class _Slot:
-    key: tuple[str, float]  # the LoRA's key and strength
+    key: tuple[str, float]  # the LoRA's key and strength ("" for an empty slot)
     rank: int
     modules: frozenset[str]
 
@@ -68,7 +70,7 @@ class LoraAdapters:
         self.pipeline = pipeline
         self.slots: dict[str, _Slot] = {}
         self.swaps = 0  # slots filled by a hot swap
-        self.rebuilds = 0  # slots (re)built by a fresh load
+        self.rebuilds = 0  # slots (re)built by a fresh load (each slot once, at first use)
 
     @property
     def transformer(self) -> Any:
@@ -90,44 +92,56 @@ class LoraAdapters:
             self._fill(slot, lora, preset_id, held)
         self.transformer.enable_adapters()
         self.transformer.set_adapter(list(SLOTS[:len(loras)]))
+        # set_adapter marks the active adapters trainable; a compiled graph guards on that
+        # flag, so keep it one way whatever is active.
+        for name, parameter in self.transformer.named_parameters():
+            if ".lora_" in name:
+                parameter.requires_grad_(False)
 
     def _fill(self, slot: str, lora: LoraWeights, preset_id: str, held: _Slot | None) -> None:
         tensors, layout = read_lora(lora, preset_id)
-        rank = max(layout.rank, slot_rank())
-        swap = (held is not None and layout.rank <= held.rank
-                and set(layout.layers) <= held.modules)
-        if swap:
-            assert held is not None
-            rank, modules = held.rank, held.modules
-        else:
-            modules = frozenset(layout.layers)
-        state = self._state_dict(tensors, layout, lora.strength, rank, modules)
-        if swap:
+        if held is not None and layout.rank <= held.rank and set(layout.layers) <= held.modules:
+            state = self._state_dict(tensors, layout, lora.strength, held.rank, held.modules)
             self.pipeline.load_lora_weights(state, adapter_name=slot, hotswap=True)
             self.swaps += 1
+            self.slots[slot] = _Slot((lora.key, lora.strength), held.rank, held.modules)
+            return
+        rank, modules = max(layout.rank, slot_rank()), frozenset(layout.layers)
+        if not self.slots:
+            # The first LoRA on this pipeline makes every slot at once (the others empty), so
+            # the transformer's structure is settled: later jobs only swap and switch.
+            others = [other for other in SLOTS if other != slot]
         else:
-            if held is not None:
-                logger.info("LoRA slot %s rebuilt for %s (rank %d): a compiled transformer "
-                            "recompiles", slot, lora.name, rank)
-                self.pipeline.delete_adapters(slot)
-            with warnings.catch_warnings():
-                # PEFT warns of a second adapter: several slots are the point.
-                warnings.filterwarnings("ignore", message="Already found a `peft_config`")
-                self.pipeline.load_lora_weights(state, adapter_name=slot)
-            self.rebuilds += 1
-            # What the slot holds now (diffusers may add layers, e.g. Wan I2V's image keys).
-            modules = frozenset(
-                name for name, module in self.transformer.named_modules()
-                if slot in (getattr(module, "lora_A", None) or {}))
-        self.slots[slot] = _Slot(key=(lora.key, lora.strength), rank=rank, modules=modules)
+            logger.info("LoRA slot %s rebuilt for %s (rank %d): a compiled transformer "
+                        "recompiles", slot, lora.name, rank)
+            self.pipeline.delete_adapters(slot)
+            others = []
+        self._load(slot, self._state_dict(tensors, layout, lora.strength, rank, modules))
+        self.slots[slot] = _Slot((lora.key, lora.strength), rank, self._modules_of(slot))
+        for other in others:
+            self._load(other, self._state_dict({}, None, 0.0, rank, modules))
+            self.slots[other] = _Slot(("", 0.0), rank, self._modules_of(other))
 
-    def _state_dict(self, tensors: dict[str, torch.Tensor], layout: LoraLayout,
+    def _load(self, slot: str, state: dict[str, torch.Tensor]) -> None:
+        with warnings.catch_warnings():
+            # PEFT warns of a second adapter: several slots are the point.
+            warnings.filterwarnings("ignore", message="Already found a `peft_config`")
+            self.pipeline.load_lora_weights(state, adapter_name=slot)
+        self.rebuilds += 1
+
+    def _modules_of(self, slot: str) -> frozenset[str]:
+        """The layers a slot holds (diffusers may add some, e.g. Wan I2V's image keys)."""
+        return frozenset(name for name, module in self.transformer.named_modules()
+                         if slot in (getattr(module, "lora_A", None) or {}))
+
+    def _state_dict(self, tensors: dict[str, torch.Tensor], layout: LoraLayout | None,
                     strength: float, rank: int, modules: frozenset[str]
                     ) -> dict[str, torch.Tensor]:
+        """The LoRA in diffusers' naming, padded with zeros to `rank` and to `modules`."""
         dtype = self.transformer.dtype
         state: dict[str, torch.Tensor] = {}
         for name in sorted(modules):
-            layer = layout.layers.get(name)
+            layer = layout.layers.get(name) if layout is not None else None
             base = self.transformer.get_submodule(name)
             base = getattr(base, "base_layer", base)
             down = torch.zeros(rank, base.in_features, dtype=dtype)
