@@ -98,8 +98,18 @@ class LoraAdapters:
             if ".lora_" in name:
                 parameter.requires_grad_(False)
 
+    def _device(self, slot: str) -> torch.device:
+        """Where the slot's matrices live (where a swap copies to), else the transformer's
+        weights: the file is read and padded there, on the GPU a matter of milliseconds."""
+        for module in self.transformer.modules():
+            lora_a = getattr(module, "lora_A", None)
+            if lora_a is not None and slot in lora_a:
+                return torch.device(lora_a[slot].weight.device)
+        return torch.device(self.transformer.device)
+
     def _fill(self, slot: str, lora: LoraWeights, preset_id: str, held: _Slot | None) -> None:
-        tensors, layout = read_lora(lora, preset_id)
+        device = self._device(slot)
+        tensors, layout = read_lora(lora, preset_id, device)
         if held is not None and layout.rank <= held.rank and set(layout.layers) <= held.modules:
             state = self._state_dict(tensors, layout, lora.strength, held.rank, held.modules)
             self.pipeline.load_lora_weights(state, adapter_name=slot, hotswap=True)
@@ -119,7 +129,7 @@ class LoraAdapters:
         self._load(slot, self._state_dict(tensors, layout, lora.strength, rank, modules))
         self.slots[slot] = _Slot((lora.key, lora.strength), rank, self._modules_of(slot))
         for other in others:
-            self._load(other, self._state_dict({}, None, 0.0, rank, modules))
+            self._load(other, self._state_dict({}, None, 0.0, rank, modules, device))
             self.slots[other] = _Slot(("", 0.0), rank, self._modules_of(other))
 
     def _load(self, slot: str, state: dict[str, torch.Tensor]) -> None:
@@ -135,17 +145,20 @@ class LoraAdapters:
                          if slot in (getattr(module, "lora_A", None) or {}))
 
     def _state_dict(self, tensors: dict[str, torch.Tensor], layout: LoraLayout | None,
-                    strength: float, rank: int, modules: frozenset[str]
-                    ) -> dict[str, torch.Tensor]:
-        """The LoRA in diffusers' naming, padded with zeros to `rank` and to `modules`."""
+                    strength: float, rank: int, modules: frozenset[str],
+                    device: torch.device | None = None) -> dict[str, torch.Tensor]:
+        """The LoRA in diffusers' naming, padded with zeros to `rank` and to `modules`, on the
+        device its tensors were read to."""
         dtype = self.transformer.dtype
+        if device is None:
+            device = next(iter(tensors.values())).device if tensors else torch.device("cpu")
         state: dict[str, torch.Tensor] = {}
         for name in sorted(modules):
             layer = layout.layers.get(name) if layout is not None else None
             base = self.transformer.get_submodule(name)
             base = getattr(base, "base_layer", base)
-            down = torch.zeros(rank, base.in_features, dtype=dtype)
-            up = torch.zeros(base.out_features, rank, dtype=dtype)
+            down = torch.zeros(rank, base.in_features, dtype=dtype, device=device)
+            up = torch.zeros(base.out_features, rank, dtype=dtype, device=device)
             if layer is not None:
                 down[:layer.rank] = tensors[layer.down_key].to(dtype)
                 # Strength and alpha/rank ride in the up matrix: PEFT's scaling stays 1.
@@ -156,12 +169,14 @@ class LoraAdapters:
         return state
 
 
-def read_lora(lora: LoraWeights, preset_id: str) -> tuple[dict[str, torch.Tensor], LoraLayout]:
-    """The file's tensors and its layout, checked again against the preset it runs on."""
+def read_lora(lora: LoraWeights, preset_id: str, device: torch.device | None = None
+              ) -> tuple[dict[str, torch.Tensor], LoraLayout]:
+    """The file's tensors (read onto `device`) and its layout, checked again against the
+    preset it runs on."""
     from safetensors import SafetensorError, safe_open
 
     try:
-        with safe_open(lora.path, framework="pt") as reader:
+        with safe_open(lora.path, framework="pt", device=str(device or "cpu")) as reader:
             metadata = reader.metadata() or {}
             tensors = {key: reader.get_tensor(key) for key in reader.keys()}  # noqa: SIM118
     except (OSError, SafetensorError) as exc:
