@@ -15,9 +15,9 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 from django_ratelimit.decorators import ratelimit
 
-from generation.loras import MAX_NAME, accept_lora
+from generation.loras import MAX_NAME, accept_lora, lora_too_large_message, max_lora_bytes
 from generation.models import Lora, LoraPurpose
-from generation.uploads import SizeLimitHandler, UploadRefused, too_large_message, uploads_bytes
+from generation.uploads import SizeLimitHandler, UploadRefused, uploads_bytes
 from webapp.http import SignedInRequest
 from worker.catalogue import CATALOGUE
 from worker.catalogue.lora_targets import lora_presets
@@ -51,7 +51,7 @@ def _page(request: SignedInRequest, form: LoraUploadForm | None = None, status: 
     return render(request, "loras/loras.html", {
         "loras": Lora.objects.filter(owner=request.user), "form": form or LoraUploadForm(),
         "used": used, "quota": quota, "free": max(0, quota - used), "error": error,
-        "max_upload_mb": settings.FRAMECRAFT_MAX_UPLOAD_MB,
+        "max_upload_mb": settings.FRAMECRAFT_MAX_LORA_MB,
     }, status=status)
 
 
@@ -60,7 +60,7 @@ def _page(request: SignedInRequest, form: LoraUploadForm | None = None, status: 
 @require_http_methods(["GET", "HEAD", "POST"])
 def loras(request: SignedInRequest) -> HttpResponseBase:
     if request.method == "POST":
-        request.upload_handlers.insert(0, SizeLimitHandler(request))
+        request.upload_handlers.insert(0, SizeLimitHandler(request, max_lora_bytes()))
         return _create(request)
     return _page(request)
 
@@ -74,7 +74,7 @@ def _create(request: SignedInRequest) -> HttpResponse:
     if getattr(request, "limited", False):
         error = "You are uploading very fast; wait a minute and try again."
     elif getattr(request, "upload_too_large", False):
-        error = too_large_message()
+        error = lora_too_large_message()
     elif not form.is_valid():
         error = " ".join(str(e) for errors in form.errors.values() for e in errors)
     else:

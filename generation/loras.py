@@ -12,6 +12,7 @@ import struct
 from collections import Counter
 from typing import IO, Any
 
+from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError
 
@@ -23,8 +24,6 @@ from generation.uploads import (
     _display_name,
     _Probed,
     _store,
-    max_upload_bytes,
-    too_large_message,
 )
 from worker.catalogue import CATALOGUE
 from worker.catalogue.lora_targets import BASE_LABELS
@@ -42,6 +41,14 @@ MAX_TENSORS = 20_000
 MAX_NAME = 80
 DTYPE_BYTES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1, "I16": 2, "U16": 2,
                "F16": 2, "BF16": 2, "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8}
+def max_lora_bytes() -> int:
+    return int(settings.FRAMECRAFT_MAX_LORA_MB) * 1024 * 1024
+
+
+def lora_too_large_message() -> str:
+    return f"The file is larger than the {settings.FRAMECRAFT_MAX_LORA_MB} MB limit for LoRAs."
+
+
 _NOT_SAFETENSORS = "This file is not a safetensors file: LoRAs are accepted as .safetensors only."
 
 
@@ -59,8 +66,8 @@ def accept_lora(user: User, file: UploadedFile, *, name: str, purpose: str,
     size = file.size or 0
     if size == 0:
         raise UploadRefused("The file is empty (0 bytes).")
-    if size > max_upload_bytes():
-        raise UploadRefused(too_large_message())
+    if size > max_lora_bytes():
+        raise UploadRefused(lora_too_large_message())
     if Lora.objects.filter(owner=user, name=name).exists():
         raise UploadRefused(f"You already have a LoRA called “{name}”; choose another name.")
     _check_quota(user, size)

@@ -405,9 +405,9 @@ class SizeLimitHandler(FileUploadHandler):
     """Stops reading a file field once it passes FRAMECRAFT_MAX_UPLOAD_MB, so a huge body is
     never stored; the view sees `request.upload_too_large` and refuses with the message."""
 
-    def __init__(self, request: HttpRequest | None = None) -> None:
+    def __init__(self, request: HttpRequest | None = None, limit: int | None = None) -> None:
         super().__init__(request)
-        self.limit = max_upload_bytes()
+        self.limit = max_upload_bytes() if limit is None else limit
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
         if start + len(raw_data) > self.limit:
