@@ -57,8 +57,7 @@ class VideoEditForm(TextToVideoForm):
         widget=forms.NumberInput(attrs={"type": "range", "step": 0.05}))
 
     def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
-        self.user = user
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, user=user, **kwargs)
         preset = self.selected_preset
         if preset is not None and "strength" in self.fields:
             if preset.pipeline_class_for(Task.V2V) == "WanVACEPipeline":

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.http import QueryDict
 
 from generation import fleet
+from generation.loras import compatible_loras
 from generation.models import InputRole, Upload
 from generation.presets import MAX_SEED, Ability, Preset, Task, presets_for
 from generation.specs import (
@@ -23,10 +24,12 @@ from generation.specs import (
     InputRef,
     JobSpec,
     KeyframePlace,
+    LoraUse,
     TextToVideo,
 )
 from generation.templatetags.studio import duration
 from generation.uploads import UploadRefused, accept_upload
+from worker.catalogue.loras import MAX_LORAS_PER_JOB, MAX_STRENGTH
 from worker.catalogue.speed import SPEED_HELP, SPEED_LABELS, SpeedMode, eta_s, preview_variant
 
 TASK_CHOICES = [("t2v", "From a prompt"), ("i2v", "From an image"),
@@ -66,7 +69,8 @@ class TextToVideoForm(forms.Form):
 
     _spec: JobSpec
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
+        self.user = user
         super().__init__(*args, **kwargs)
         self._kept = set(self.initial)  # what the caller asked for, before the defaults
         self.presets = {preset.id: preset for preset in self.available_presets()}
@@ -82,6 +86,7 @@ class TextToVideoForm(forms.Form):
         self.offers_fp8 = fleet.fp8_offered()
         if not self.offers_fp8:
             del self.fields["fp8"]
+        self._add_lora_fields()
 
     def speed_choices(self, preset: Preset) -> list[tuple[str, str]]:
         """Each mode the preset has, with its ETA at the steps chosen so far."""
@@ -98,6 +103,40 @@ class TextToVideoForm(forms.Form):
                  if m != SpeedMode.PREVIEW or (variant is not None and variant.is_installed())]
         return [(m.value, f"{SPEED_LABELS[m]} · about {duration(eta_s(preset, m, steps, guidance))}"
                           f" on an H200 · {SPEED_HELP[m]}") for m in modes]
+
+    def _add_lora_fields(self) -> None:
+        """A choice of the user's LoRAs that fit the chosen model, each with a strength."""
+        preset = self.selected_preset
+        fitting = (compatible_loras(self.user, preset.id)
+                   if preset is not None and self.user is not None else [])
+        choices = [("", "—")] + [(str(lora.pk), lora.name) for lora in fitting]
+        # The fields exist even with nothing to offer: a LoRA id sent anyway is refused, not
+        # dropped. The template shows them only when there is a choice.
+        self.offers_loras = bool(fitting)
+        self.lora_fields: list[tuple[forms.BoundField, forms.BoundField]] = []
+        for index in range(1, MAX_LORAS_PER_JOB + 1):
+            self.fields[f"lora_{index}"] = forms.ChoiceField(
+                label=f"LoRA {index}", choices=choices, required=False,
+                error_messages={"invalid_choice": "Choose one of your LoRAs that fits this "
+                                                  "model."})
+            self.fields[f"lora_strength_{index}"] = forms.FloatField(
+                label="Strength", required=False, initial=1.0, min_value=0.05,
+                max_value=MAX_STRENGTH, widget=forms.NumberInput(attrs={"step": 0.05}))
+            self.lora_fields.append((self[f"lora_{index}"], self[f"lora_strength_{index}"]))
+
+    @property
+    def shows_loras(self) -> bool:
+        return self.offers_loras or any(
+            name.startswith("lora_") for name in (self.errors if self.is_bound else {}))
+
+    def _lora_uses(self, data: dict[str, Any]) -> tuple[LoraUse, ...]:
+        uses = []
+        for index in range(1, MAX_LORAS_PER_JOB + 1):
+            chosen = data.get(f"lora_{index}")
+            if chosen:
+                strength = data.get(f"lora_strength_{index}")
+                uses.append(LoraUse(uuid.UUID(chosen), 1.0 if strength is None else strength))
+        return tuple(uses)
 
     def available_presets(self) -> list[Preset]:
         """Installed presets that make a video from a prompt alone."""
@@ -147,8 +186,13 @@ class TextToVideoForm(forms.Form):
         # The spec holds the rules (the catalogue's limits); the form only shows its verdict.
         self._spec = TextToVideo(**self._common(data))
         for field, message in self._spec.errors().items():
-            self.add_error(field if field in self.fields else None, message)
+            self.add_error(self._error_field(field), message)
         return data
+
+    def _error_field(self, field: str) -> str | None:
+        if field == "loras" and "lora_1" in self.fields:
+            return "lora_1"
+        return field if field in self.fields else None
 
     def _common(self, data: dict[str, Any]) -> dict[str, Any]:
         """What every task's spec takes from the form; a missing seed is drawn here."""
@@ -161,6 +205,7 @@ class TextToVideoForm(forms.Form):
             "guidance": data["guidance"], "seed": seed,
             "speed": data.get("speed") or SpeedMode.QUALITY.value,
             "fp8": bool(data.get("fp8")),
+            "loras": self._lora_uses(data),
         }
 
     @classmethod
@@ -174,6 +219,9 @@ class TextToVideoForm(forms.Form):
         if "width" in recipe and "height" in recipe:
             initial["size"] = _size_value(recipe["width"], recipe["height"])
         initial["remix_of"] = remix_of
+        for index, lora in enumerate(recipe.get("loras") or (), start=1):
+            initial[f"lora_{index}"] = lora.get("id")
+            initial[f"lora_strength_{index}"] = lora.get("strength")
         return initial
 
     def spec(self) -> JobSpec:
@@ -265,8 +313,7 @@ class ImageToVideoForm(TextToVideoForm):
     keyframe_strength = RepeatedField(required=False)
 
     def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
-        self.user = user
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, user=user, **kwargs)
         preset = self.selected_preset
         self.takes_end_image = preset is not None and preset.supports(Ability.END_IMAGE)
         self.takes_keyframes = preset is not None and preset.supports(Ability.KEYFRAMES)
@@ -448,5 +495,5 @@ class ImageToVideoForm(TextToVideoForm):
                       "keyframes": "keyframe_image" if self.takes_keyframes else None,
                       "crop": "fit",
                       }.get(field_name, field_name)
-            self.add_error(target if target in self.fields else None, message)
+            self.add_error(self._error_field(target) if target else None, message)
         return data

@@ -81,8 +81,9 @@ def _lineage(video: Video) -> dict[str, object]:
     edited_from = next((row for row in inputs if row.role == InputRole.SOURCE_VIDEO), None)
     return {"source": remix.video if remix else None, "origin": job.origin if job else "",
             "edited_from": edited_from,
-            "inputs": [row for row in inputs
-                       if row.role not in (InputRole.REMIX_OF, InputRole.KEYFRAME)],
+            # LoRAs are named in the recipe, as they were when the job ran.
+            "inputs": [row for row in inputs if row.role not in (
+                InputRole.REMIX_OF, InputRole.KEYFRAME, InputRole.LORA)],
             "keyframes": _keyframes(job, inputs, video.fps) if job is not None else [],
             "retried_from": job.retry_of if job is not None and job.retry_of_id else None,
             "derived": list(derived)}

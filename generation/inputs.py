@@ -7,18 +7,22 @@ here too, the one place that happens."""
 
 from __future__ import annotations
 
+import shutil
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import av
 import numpy as np
+from django.conf import settings
 from django.db.models.fields.files import FieldFile
 from PIL import Image, ImageOps
 
 from generation.models import InputRole, Job, JobInput, Upload
-from worker.catalogue import get_preset
+from worker.catalogue import ErrorCode, GenerationError, get_preset
 from worker.catalogue.media import fit_image
+from worker.catalogue.request import LoraWeights
 
 # Masks are greyscale: non-zero marks what is to be repainted.
 _GREY_ROLES = {InputRole.MASK}
@@ -51,15 +55,47 @@ def clip_of(job: Job) -> Clip | None:
 def load_media(job: Job) -> dict[InputRole, list[Any]]:
     """Every model input of the job, by role and in order (lineage-only rows are skipped)."""
     media: dict[InputRole, list[Any]] = defaultdict(list)
-    rows = (job.inputs.exclude(role=InputRole.REMIX_OF).select_related("upload", "video")
+    rows = (job.inputs.exclude(role=InputRole.REMIX_OF).select_related("upload__lora", "video")
             .order_by("role", "position"))
     clip = clip_of(job)
     for row in rows:
+        if row.role == InputRole.LORA:
+            media[InputRole.LORA].append(lora_weights(row))
+            continue
         decoded = _decode(row, clip if row.role in _CLIPPED_ROLES else None)
         if row.role in _FITTED_ROLES and isinstance(decoded, Image.Image):
             decoded = _fitted(job, decoded, box=row.role == InputRole.START_IMAGE)
         media[InputRole(row.role)].append(decoded)
     return dict(media)
+
+
+def lora_weights(row: JobInput) -> LoraWeights:
+    """A LoRA input as the worker's request names it: a file on this machine's disk."""
+    upload = row.upload
+    if upload is None:
+        raise GenerationError(ErrorCode.BAD_PARAMETERS,
+                              "A LoRA this job uses was deleted before the job ran.")
+    name = upload.lora.name if hasattr(upload, "lora") else upload.original_name
+    return LoraWeights(path=str(local_copy(upload.file, f"{upload.id}.safetensors")),
+                       strength=row.strength if row.strength is not None else 1.0,
+                       name=name, key=str(upload.id))
+
+
+def local_copy(file: FieldFile, name: str) -> Path:
+    """The stored file's path on local disk; from object storage, a copy kept in a cache
+    folder under the data directory (LoRA files never change once stored)."""
+    try:
+        return Path(file.path)
+    except NotImplementedError:
+        pass
+    target = Path(settings.DATA_DIR) / "lora-cache" / name
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".part")
+        with file.open("rb") as source, partial.open("wb") as out:
+            shutil.copyfileobj(source, out)
+        partial.replace(target)
+    return target
 
 
 def _fitted(job: Job, image: Image.Image, box: bool) -> Image.Image:

@@ -35,7 +35,7 @@ from generation.models import (
     Upload,
     Video,
 )
-from generation.specs import InputRef, JobSpec, SpecError, build_spec
+from generation.specs import InputRef, JobSpec, LoraUse, SpecError, build_spec
 from generation.subjects import subject_photo_uploads
 from webapp.celery import app as celery_app
 
@@ -142,6 +142,9 @@ def submit(user: User, spec: JobSpec, *, retry_of: Job | None = None,
         rows = [JobInput(job=job, role=ref.role, upload_id=ref.upload_id, video_id=ref.video_id,
                          position=index, **_subject_snapshot(subjects.get(ref.subject_id)))
                 for role in InputRole for index, ref in enumerate(spec.inputs_in(role))]
+        rows += [JobInput(job=job, role=InputRole.LORA, upload_id=use.lora_id,
+                          strength=use.strength, position=index)
+                 for index, use in enumerate(spec.loras)]
         if remix_of is not None:
             rows.append(JobInput(job=job, role=InputRole.REMIX_OF, video=remix_of))
         JobInput.objects.bulk_create(rows)
@@ -157,6 +160,7 @@ def _check_inputs_owned(user: User, spec: JobSpec) -> None:
     """The user's own uploads and videos, or photos of subjects they own or were granted."""
     uploads = {ref.upload_id for ref in spec.inputs if ref.upload_id and not ref.subject_id}
     videos = {ref.video_id for ref in spec.inputs if ref.video_id}
+    loras = {use.lora_id for use in spec.loras if use.lora_id is not None}
     if len(uploads) != Upload.objects.filter(owner=user, pk__in=uploads).count() or (
             len(videos) != Video.objects.filter(owner=user, pk__in=videos).count()):
         raise SpecError({"__all__": "One of the job's inputs does not exist."})
@@ -165,6 +169,8 @@ def _check_inputs_owned(user: User, spec: JobSpec) -> None:
     for ref in spec.inputs:
         if ref.subject_id and ref.upload_id not in photos.get(ref.subject_id, ()):
             raise SpecError({"__all__": "One of the subjects is not yours to use."})
+    if len(loras) != Upload.objects.filter(owner=user, pk__in=loras, lora__isnull=False).count():
+        raise SpecError({"loras": "One of the chosen LoRAs does not exist."})
 
 
 def _subject_snapshot(subject: Subject | None) -> dict[str, Any]:
@@ -175,11 +181,14 @@ def _subject_snapshot(subject: Subject | None) -> dict[str, Any]:
 
 def spec_of(job: Job) -> JobSpec:
     """The job's spec as stored: its params and its input rows."""
+    rows = list(job.inputs.exclude(role=InputRole.REMIX_OF).order_by("role", "position"))
     refs = [InputRef(role=InputRole(row.role), upload_id=row.upload_id, video_id=row.video_id,
                      subject_id=row.subject_id)
-            for row in job.inputs.exclude(role=InputRole.REMIX_OF)
-            if row.upload_id or row.video_id]
-    return build_spec(job.kind, job.preset, job.params, refs)
+            for row in rows if row.role != InputRole.LORA and (row.upload_id or row.video_id)]
+    # A deleted LoRA stays in the spec without an id: a retry is refused, not run without it.
+    loras = [LoraUse(row.upload_id, row.strength if row.strength is not None else 1.0)
+             for row in rows if row.role == InputRole.LORA]
+    return build_spec(job.kind, job.preset, job.params, refs, loras)
 
 
 def fail_queued_using_subject(subject_id: uuid.UUID, message: str, *,

@@ -245,6 +245,7 @@ def upload_thumb_to(upload: Upload, filename: str) -> str:
 class UploadKind(models.TextChoices):
     IMAGE = "image", "Image"
     VIDEO = "video", "Video"
+    LORA = "lora", "LoRA"
 
 
 class Upload(models.Model):
@@ -289,6 +290,7 @@ class InputRole(models.TextChoices):
     # An image at a later frame of an image-to-video clip; its frame and strength are in the
     # job's params (`keyframes`), in the order of the rows' positions.
     KEYFRAME = "keyframe", "Keyframe"
+    LORA = "lora", "LoRA"
     # Lineage only: the video whose recipe a remix started from; the model never sees it.
     REMIX_OF = "remix_of", "Remix of"
 
@@ -312,6 +314,7 @@ class JobInput(models.Model):
                                 related_name="job_inputs")
     subject_name = models.CharField(max_length=40, blank=True)
     subject_kind = models.CharField(max_length=16, blank=True)
+    strength = models.FloatField(null=True, blank=True, help_text="A LoRA's weight in the job.")
 
     class Meta:
         ordering = ("job", "role", "position")
@@ -322,6 +325,38 @@ class JobInput(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_role_display()} of job {self.job_id}"
+
+
+class LoraPurpose(models.TextChoices):
+    SUBJECT = "subject", "A subject"
+    STYLE = "style", "A style"
+
+
+class Lora(models.Model):
+    """A LoRA a user brought: its file is an Upload (kind "lora", in the storage quota); this
+    row is what it is for, found by reading its tensors' names and shapes when it was accepted."""
+
+    upload = models.OneToOneField(Upload, primary_key=True, on_delete=models.CASCADE,
+                                  related_name="lora")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                              related_name="loras")
+    name = models.CharField(max_length=80)
+    purpose = models.CharField(max_length=16, choices=LoraPurpose.choices,
+                               default=LoraPurpose.STYLE)
+    base = models.CharField(max_length=64, help_text="The preset it was made for.")
+    fits = models.JSONField(default=list, help_text="Every preset whose transformer it fits.")
+    rank = models.PositiveSmallIntegerField()
+    layer_count = models.PositiveIntegerField()
+    key_format = models.CharField(max_length=16)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("name",)
+        constraints = [models.UniqueConstraint(fields=("owner", "name"),
+                                               name="lora_name_per_owner")]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class WorkerState(models.Model):

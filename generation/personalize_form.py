@@ -38,8 +38,7 @@ class PersonalizeForm(TextToVideoForm):
         help_text=f"Up to {MAX_SUBJECTS_PER_JOB}; or write @name in the prompt.")
 
     def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
-        self.user = user
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, user=user, **kwargs)
         field = cast(forms.ModelMultipleChoiceField, self.fields["subjects"])
         if user is not None:
             field.queryset = usable_subjects(user).order_by("name")

@@ -13,9 +13,9 @@ import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, cast
 
-from generation.models import InputRole, Upload, Video
+from generation.models import InputRole, Lora, Upload, Video
 from generation.presets import (
     MAX_SEED,
     TASK_LABELS,
@@ -26,6 +26,8 @@ from generation.presets import (
     get_preset,
 )
 from worker.catalogue import CATALOGUE, GenerationResult, Keyframe
+from worker.catalogue.lora_targets import BASE_LABELS
+from worker.catalogue.loras import MAX_LORAS_PER_JOB, MAX_STRENGTH, LoraWeights
 from worker.catalogue.media import FIT_MODES
 from worker.catalogue.speed import SpeedMode, mode_error
 
@@ -45,6 +47,15 @@ class InputRef:
     def __post_init__(self) -> None:
         if (self.upload_id is None) == (self.video_id is None):
             raise ValueError("an input names exactly one upload or one video")
+
+
+@dataclass(frozen=True)
+class LoraUse:
+    """One of the user's LoRAs (by its id, the id of its upload) at a strength; a stored job's
+    LoRA that was deleted since has no id."""
+
+    lora_id: uuid.UUID | None
+    strength: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -83,6 +94,8 @@ class JobSpec:
     inputs: tuple[InputRef, ...] = field(default=(), compare=True)
     speed: str = SpeedMode.QUALITY.value
     fp8: bool = False
+    # Stored as JobInput rows of role LORA (their strength on the row), not in params.
+    loras: tuple[LoraUse, ...] = ()
 
     def errors(self) -> dict[str, str]:
         """Problems keyed by field name; empty when the spec can run as it stands."""
@@ -109,6 +122,8 @@ class JobSpec:
         if not 0 <= self.seed <= MAX_SEED:
             errors["seed"] = f"The seed must be between 0 and {MAX_SEED}."
         errors.update(self._input_errors(preset))
+        if self.loras and (problem := self._lora_error(preset)):
+            errors["loras"] = problem
         errors.update(self._speed_errors(preset))
         return errors
 
@@ -124,6 +139,28 @@ class JobSpec:
             errors["fp8"] = ("No GPU worker here has fp8 (compute capability 8.9 or newer: "
                              "Ada, Hopper, Blackwell); leave it off.")
         return errors
+
+    def _lora_error(self, preset: Preset) -> str | None:
+        if len(self.loras) > MAX_LORAS_PER_JOB:
+            return f"Choose at most {MAX_LORAS_PER_JOB} LoRAs."
+        if any(use.lora_id is None for use in self.loras):
+            return "A LoRA this job used has been deleted."
+        ids = [use.lora_id for use in self.loras]
+        if len(set(ids)) != len(ids):
+            return "Each LoRA can be chosen once."
+        for use in self.loras:
+            if type(use.strength) not in (int, float) or not (
+                    0.0 < use.strength <= MAX_STRENGTH):
+                return f"A LoRA's strength is above 0 and at most {MAX_STRENGTH:g}."
+        found = {lora.pk: lora for lora in Lora.objects.filter(pk__in=ids)}
+        for lora_id in ids:
+            lora = found.get(lora_id)
+            if lora is None:
+                return "One of the chosen LoRAs no longer exists."
+            if preset.id not in lora.fits:
+                return (f"The LoRA “{lora.name}” is for {BASE_LABELS.get(lora.base, lora.base)}; "
+                        f"it does not fit {preset.label}.")
+        return None
 
     def _type_errors(self) -> dict[str, str]:
         errors: dict[str, str] = {}
@@ -171,7 +208,7 @@ class JobSpec:
     def params(self) -> dict[str, Any]:
         """The scalar fields as stored on the job (its media are JobInput rows)."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-                if f.name not in ("preset", "inputs")}
+                if f.name not in ("preset", "inputs", "loras")}
 
     def to_request(self, media: Mapping[InputRole, Sequence[Any]] | None = None
                    ) -> GenerationRequest:
@@ -196,6 +233,7 @@ class JobSpec:
             reference_images=tuple(media.get(InputRole.REFERENCE) or ()),
             strength=getattr(self, "strength", None), keyframes=keyframes,
             speed=self.speed, fp8=self.fp8,
+            loras=tuple(cast(Sequence[LoraWeights], media.get(InputRole.LORA) or ())),
         )
 
 
@@ -596,13 +634,13 @@ def spec_class(task: Task | str) -> type[JobSpec]:
 
 
 def build_spec(task: Task | str, preset: str, params: Mapping[str, Any],
-               inputs: Sequence[InputRef] = ()) -> JobSpec:
+               inputs: Sequence[InputRef] = (), loras: Sequence[LoraUse] = ()) -> JobSpec:
     """A spec of `task` from stored or submitted params; unknown keys are ignored, missing
     ones raise SpecError."""
     cls = spec_class(task)
-    names = {f.name for f in dataclasses.fields(cls)} - {"preset", "inputs"}
+    names = {f.name for f in dataclasses.fields(cls)} - {"preset", "inputs", "loras"}
     try:
-        return cls(preset=preset, inputs=tuple(inputs),
+        return cls(preset=preset, inputs=tuple(inputs), loras=tuple(loras),
                    **{k: v for k, v in params.items() if k in names})
     except TypeError as error:
         raise SpecError({"__all__": f"The job is incomplete: {error}."}) from None

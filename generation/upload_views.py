@@ -33,7 +33,8 @@ def _page(request: SignedInRequest, status: int = 200, error: str = "") -> HttpR
     used = uploads_bytes(request.user)
     quota = request.user.storage_quota_bytes
     return render(request, "uploads/uploads.html", {
-        "uploads": Upload.objects.filter(owner=request.user), "used": used, "quota": quota,
+        "uploads": Upload.objects.filter(owner=request.user).exclude(kind=UploadKind.LORA),
+        "used": used, "quota": quota,
         "free": max(0, quota - used), "error": error,
         "max_upload_mb": settings.FRAMECRAFT_MAX_UPLOAD_MB,
     }, status=status)

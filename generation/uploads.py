@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -63,7 +63,7 @@ class _Probed:
     kind: UploadKind
     stored: IO[bytes]  # what is stored: the normalized PNG, or the video as it came
     suffix: str
-    thumb: IO[bytes]
+    thumb: IO[bytes] | None  # None: nothing to show (a LoRA)
     width: int
     height: int
     frame_count: int = 0
@@ -92,7 +92,10 @@ def accept_upload(user: User, file: UploadedFile) -> Upload:
         return _store(user, file, probed)
 
 
-def _store(user: User, file: UploadedFile, probed: _Probed) -> Upload:
+def _store(user: User, file: UploadedFile, probed: _Probed,
+           also: Callable[[Upload], object] | None = None) -> Upload:
+    """Store the probed file as the user's Upload, within their quota; `also` runs in the same
+    transaction once the row exists (a failure there leaves no row and no file either)."""
     upload = Upload(owner=user, kind=probed.kind, original_name=_display_name(file),
                     width=probed.width, height=probed.height, frame_count=probed.frame_count,
                     fps=probed.fps, metadata=probed.metadata)
@@ -106,10 +109,14 @@ def _store(user: User, file: UploadedFile, probed: _Probed) -> Upload:
             _check_quota(locked, upload.size_bytes)
             for field_file, source, name in ((upload.file, probed.stored, "file" + probed.suffix),
                                              (upload.thumb, probed.thumb, "thumb.jpg")):
+                if source is None:
+                    continue
                 source.seek(0)
                 field_file.save(name, File(source), save=False)
                 saved.append(field_file)
             upload.save(force_insert=True)
+            if also is not None:
+                also(upload)
     except BaseException:
         for field_file in saved:
             field_file.delete(save=False)
@@ -401,9 +408,9 @@ class SizeLimitHandler(FileUploadHandler):
     """Stops reading a file field once it passes FRAMECRAFT_MAX_UPLOAD_MB, so a huge body is
     never stored; the view sees `request.upload_too_large` and refuses with the message."""
 
-    def __init__(self, request: HttpRequest | None = None) -> None:
+    def __init__(self, request: HttpRequest | None = None, limit: int | None = None) -> None:
         super().__init__(request)
-        self.limit = max_upload_bytes()
+        self.limit = max_upload_bytes() if limit is None else limit
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
         if start + len(raw_data) > self.limit:

@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from generation import edit_views, gallery_views, subject_views, upload_views, views
+from generation import edit_views, gallery_views, lora_views, subject_views, upload_views, views
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="studio"), name="home"),
@@ -37,6 +37,9 @@ urlpatterns = [
          name="grant_subject"),
     path("subjects/<uuid:subject_id>/grants/<int:grant_id>/revoke/",
          subject_views.revoke_grant, name="revoke_subject_grant"),
+    path("loras/", lora_views.loras, name="loras"),
+    path("loras/<uuid:lora_id>/rename/", lora_views.rename_lora, name="rename_lora"),
+    path("loras/<uuid:lora_id>/delete/", lora_views.delete_lora, name="delete_lora"),
     path("gallery/", gallery_views.gallery_page, name="gallery"),
     path("videos/<uuid:video_id>/", gallery_views.video_detail, name="video_detail"),
     path("videos/<uuid:video_id>/favourite/", gallery_views.toggle_favourite,

@@ -22,6 +22,7 @@ from generation.personalize_form import PersonalizeForm, SwapForm
 from generation.queries import recent_jobs, remixable_video, with_queue_positions
 from generation.specs import SpecError
 from webapp.http import SignedInRequest
+from worker.catalogue.loras import MAX_LORAS_PER_JOB
 
 
 def owned_job(request: HttpRequest, job_id: str) -> Job:
@@ -44,7 +45,7 @@ def _studio_form(request: SignedInRequest, task: str | None, *args: Any, **kwarg
         return PersonalizeForm(*args, user=request.user, **kwargs)
     if task == SwapForm.task:
         return SwapForm(*args, user=request.user, **kwargs)
-    return TextToVideoForm(*args, **kwargs)
+    return TextToVideoForm(*args, user=request.user, **kwargs)
 
 
 def _job_card(request: HttpRequest, job: Job) -> HttpResponse:
@@ -86,7 +87,9 @@ def generation_form(request: SignedInRequest) -> HttpResponse:
     the user typed), or after an image was chosen or a keyframe added (keeping the settings
     too; a new start image gets the size nearest its shape and loses the old crop box)."""
     kept = ["preset", "prompt", "negative_prompt", "seed", "start_image", "end_image", "fit",
-            "source_video", "mask", "speed"]
+            "source_video", "mask", "speed",
+            *(f"lora_{n}" for n in range(1, MAX_LORAS_PER_JOB + 1)),
+            *(f"lora_strength_{n}" for n in range(1, MAX_LORAS_PER_JOB + 1))]
     trigger = request.htmx.trigger_name if request.htmx else None
     if trigger not in ("preset", "task"):
         kept += ["num_frames", "steps", "guidance"]

@@ -18,8 +18,15 @@ Message = dict[str, Any]
 SLACK = 1024 * 1024
 
 
-def body_ceiling() -> int:
-    return int(settings.FRAMECRAFT_MAX_UPLOAD_MB) * 1024 * 1024 + SLACK
+def limit_mb(path: str = "") -> int:
+    """The largest file a request to `path` may carry: LoRAs on their page, else uploads."""
+    if path.rstrip("/") == "/loras":
+        return int(settings.FRAMECRAFT_MAX_LORA_MB)
+    return int(settings.FRAMECRAFT_MAX_UPLOAD_MB)
+
+
+def body_ceiling(path: str = "") -> int:
+    return limit_mb(path) * 1024 * 1024 + SLACK
 
 
 class BodyLimit:
@@ -30,11 +37,11 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        ceiling = body_ceiling()
+        path = scope.get("path", "")
+        ceiling = body_ceiling(path)
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > ceiling:
-            message = (f"The file is larger than the {settings.FRAMECRAFT_MAX_UPLOAD_MB} MB "
-                       "limit.").encode()
+            message = f"The file is larger than the {limit_mb(path)} MB limit.".encode()
             await send({"type": "http.response.start", "status": 413, "headers": [
                 (b"content-type", b"text/plain; charset=utf-8"),
                 (b"content-length", str(len(message)).encode()), (b"connection", b"close")]})

@@ -263,6 +263,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Uploads (generation/uploads.py): checked by content; the size while the body streams in.
 FRAMECRAFT_MAX_UPLOAD_MB = env.int("FRAMECRAFT_MAX_UPLOAD_MB", 200, min_value=1)
+# A LoRA of a 14B model at rank 32 is some 300 MB; the page that takes them allows more.
+FRAMECRAFT_MAX_LORA_MB = env.int("FRAMECRAFT_MAX_LORA_MB", 1024, min_value=1)
 FRAMECRAFT_MAX_IMAGE_PIXELS = env.int("FRAMECRAFT_MAX_IMAGE_PIXELS", 40_000_000,
                                       min_value=64 * 64)
 FRAMECRAFT_MAX_UPLOAD_SECONDS = env.float("FRAMECRAFT_MAX_UPLOAD_SECONDS", 60.0, min_value=1.0)

@@ -85,7 +85,8 @@ def _run(job: Job, worker_name: str) -> JobStatus | None:
             result = spec.finish(media, result)
             timings = {**result.timings, "progress_s": reporter.busy_s,
                        "claimed_to_result_s": time.perf_counter() - started}
-            return _store(job, result, worker_name, timings, started)
+            return _store(job, result, worker_name, timings, started,
+                          loras=request.lora_recipe())
     except JobLost:
         log.warning("job %s was taken from this worker; stopping", job.id)
         return None
@@ -101,11 +102,13 @@ def _run(job: Job, worker_name: str) -> JobStatus | None:
 
 
 def _store(job: Job, result: GenerationResult, worker_name: str, timings: dict[str, float],
-           started: float) -> JobStatus | None:
+           started: float, loras: list[dict[str, object]] | None = None) -> JobStatus | None:
     # The recipe is frozen here: the copy in the MP4 and the copy in the database are equal.
     # Storing and the job's whole time are known only later and go to the job's timings.
     recipe = copy.deepcopy({
         "kind": job.kind, "preset": job.preset, **job.params,
+        # The LoRAs as they were when the job ran (names may change, files may go).
+        **({"loras": loras} if loras else {}),
         "fps": result.fps, "timings": timings, "device": result.device,
         "memory_profile": result.memory_profile, "vae_tiling": result.vae_tiling,
         "acceleration": result.speed,

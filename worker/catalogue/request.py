@@ -31,6 +31,17 @@ class Keyframe:
 
 
 @dataclass(frozen=True)
+class LoraWeights:
+    """A LoRA file on this worker's disk, the strength it is applied at, and its name (for the
+    recipe). `key` identifies the file's content (its upload id): the worker keeps it loaded."""
+
+    path: str
+    strength: float
+    name: str
+    key: str
+
+
+@dataclass(frozen=True)
 class GenerationRequest:
     """A job's parameters, already chosen by the user or filled with defaults.
 
@@ -62,6 +73,12 @@ class GenerationRequest:
     keyframes: Sequence[Keyframe] = field(default=(), compare=False, repr=False)
     speed: str = "quality"  # a SpeedMode value
     fp8: bool = False  # fp8 linear layers (torchao) where the GPU has them
+    loras: tuple[LoraWeights, ...] = ()
+
+    def lora_recipe(self) -> list[dict[str, Any]]:
+        """The LoRAs as a recipe names them: name, strength and id, never the path."""
+        return [{"name": lora.name, "strength": lora.strength, "id": lora.key}
+                for lora in self.loras]
 
     def recipe(self) -> dict[str, Any]:
         """The parameters as a JSON-ready dict, e.g. for a video's metadata; media are only
@@ -69,8 +86,10 @@ class GenerationRequest:
         recipe = {
             item.name: getattr(self, item.name)
             for item in fields(self)
-            if item.name not in MEDIA_FIELDS
+            if item.name not in (*MEDIA_FIELDS, "loras")
         }
+        if self.loras:
+            recipe["loras"] = self.lora_recipe()
         given = [name for name in MEDIA_FIELDS if _given(getattr(self, name))]
         if given:
             recipe["inputs"] = given

@@ -31,6 +31,7 @@ from worker.catalogue.speed import SpeedMode, mode_error, mode_run, step_cache_f
 
 from . import speed
 from .cache import PIPELINES, LoadedPipeline, PipelineCache, free_memory
+from .loras import apply_loras
 from .memory import job_needs_tiling, needs_for_job
 
 logger = logging.getLogger("framecraft.worker")
@@ -133,6 +134,8 @@ def run_generation(
         calls = family_of(preset).calls
         kwargs = calls.pipeline_kwargs(preset, request)
         loaded = cache.get_loaded(speed.cache_key(preset.id, request.fp8))
+        # Before any variant is used: variants share the transformer, and so its adapters.
+        apply_loras(loaded.pipeline, request.loras, preset.id)
         class_name = calls.pipeline_class(preset, request)
         pipeline = loaded.pipeline
         if class_name != preset.pipeline_class:
