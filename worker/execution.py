@@ -26,8 +26,8 @@ from generation.models import Job, JobStatus, Video
 from worker.capacity import current_capacity
 from worker.catalogue import GenerationError, GenerationResult, JobCancelled
 from worker.progress import JobLost, ProgressReporter
+from worker.runtime import parallel
 from worker.runtime.encode import encode_mp4, poster_jpeg
-from worker.runtime.runner import run_generation
 
 log = logging.getLogger("framecraft.worker")
 
@@ -71,6 +71,9 @@ def execute(job_id: UUID | str, worker_name: str) -> JobStatus | None:
         return _run(job, worker_name)
     finally:
         events.flush()
+        # A process group whose ranks fell out of step restarts (worker.group re-queues
+        # nothing then: the job's state is already written).
+        parallel.exit_if_broken()
 
 
 def _run(job: Job, worker_name: str) -> JobStatus | None:
@@ -80,7 +83,7 @@ def _run(job: Job, worker_name: str) -> JobStatus | None:
         with Heartbeat(job.id, job.attempts):
             request = lifecycle.spec_of(job).to_request(load_media(job))
             with reporter:  # leaving it waits for the last progress write
-                result = run_generation(request, on_step=reporter.on_step)
+                result = parallel.run(request, on_step=reporter.on_step)
             timings = {**result.timings, "progress_s": reporter.busy_s,
                        "claimed_to_result_s": time.perf_counter() - started}
             return _store(job, result, worker_name, timings, started)

@@ -129,6 +129,9 @@ def load_pipeline(preset_id: str) -> LoadedPipeline:
         profile = plan.profile
     else:
         pipeline.to(device)
+    from .parallel import parallelize  # it runs pipelines from this cache
+
+    parallelize(pipeline, preset)
     return LoadedPipeline(
         pipeline=pipeline,
         device=str(device),
