@@ -28,6 +28,7 @@ from worker.catalogue import GenerationError, GenerationResult, JobCancelled
 from worker.progress import JobLost, ProgressReporter
 from worker.runtime import parallel
 from worker.runtime.encode import encode_mp4, poster_jpeg
+from worker.runtime.runner import run_generation
 
 log = logging.getLogger("framecraft.worker")
 
@@ -83,7 +84,9 @@ def _run(job: Job, worker_name: str) -> JobStatus | None:
         with Heartbeat(job.id, job.attempts):
             request = lifecycle.spec_of(job).to_request(load_media(job))
             with reporter:  # leaving it waits for the last progress write
-                result = parallel.run(request, on_step=reporter.on_step)
+                # In a process group, rank 0 leads the other ranks through the job.
+                run = parallel.run if parallel.current() else run_generation
+                result = run(request, on_step=reporter.on_step)
             timings = {**result.timings, "progress_s": reporter.busy_s,
                        "claimed_to_result_s": time.perf_counter() - started}
             return _store(job, result, worker_name, timings, started)

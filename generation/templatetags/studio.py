@@ -8,8 +8,10 @@ from django import template
 from django.http import QueryDict
 from django.utils import timezone
 
-from generation.models import Job
+from generation.models import Job, JobStatus
 from generation.presets import preset_label as _preset_label
+from worker.catalogue import get_preset
+from worker.catalogue.planning import estimated_s
 
 register = template.Library()
 
@@ -44,12 +46,22 @@ def elapsed_s(job: Job) -> float | None:
 
 @register.filter
 def eta_s(job: Job) -> float | None:
-    """Time left in denoising, from the average step so far."""
+    """Time left in denoising, from the average step so far; before the first step, the
+    planner's estimate for the GPUs the job runs on."""
     step, total = job.progress_step, job.progress_total
     denoise = (job.timings or {}).get("denoise_elapsed_s")
     if not step or not total or denoise is None:
-        return None
+        return _planned_s(job) if job.status == JobStatus.RUNNING else None
     return denoise / step * (total - step)
+
+
+def _planned_s(job: Job) -> float | None:
+    params = job.params or {}
+    try:
+        return estimated_s(get_preset(job.preset), int(params["width"]), int(params["height"]),
+                           int(params["num_frames"]), int(params["steps"]), job.gpus)
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 @register.filter

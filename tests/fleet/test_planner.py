@@ -50,3 +50,19 @@ def test_a_submitted_job_stores_the_planners_count():
     owner = make_user("planner")
     assert submit_tiny(owner, num_frames=17).gpus == 2
     assert submit_tiny(owner, width=160, height=96).gpus == 1
+
+
+@pytest.mark.django_db
+def test_a_running_jobs_eta_before_its_first_step_uses_its_gpu_count():
+    from generation.models import JobStatus
+    from generation.templatetags.studio import eta_s
+    from tests.jobs import make_job
+
+    owner = make_user("eta")
+    params = {"preset": "wan2.1-t2v-14b", "width": 1280, "height": 720, "num_frames": 81,
+              "steps": 50}
+    on_one = make_job(owner, status=JobStatus.RUNNING, gpus=1, **params)
+    on_four = make_job(owner, status=JobStatus.RUNNING, gpus=4, **params)
+    assert eta_s(on_one) == pytest.approx(50 * 24.0)
+    assert eta_s(on_four) == pytest.approx(50 * 24.0 / 3.76)
+    assert eta_s(make_job(owner, gpus=4, **params)) is None  # waiting: no ETA yet
