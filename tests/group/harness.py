@@ -1,5 +1,6 @@
 """One rank of a process group run outside Celery: rank 0 runs a tiny job through
 `parallel.run` (cancelling at a step when asked) and saves its frames; the others follow.
+On the CPU (gloo) unless HARNESS_DEVICE=cuda. Django-free: tests/gpu use it too.
 
     RANK=0 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=... python -m tests.group.harness OUT
 """
@@ -24,7 +25,8 @@ REQUEST = GenerationRequest(preset_id="tiny", prompt="a lighthouse at dusk", neg
 def main(out: Path) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stdout,
                         format=f"rank{os.environ.get('RANK')} %(message)s")
-    os.environ["FRAMECRAFT_DEVICE"] = "cpu"
+    if os.environ.get("HARNESS_DEVICE", "cpu") == "cpu":
+        os.environ["FRAMECRAFT_DEVICE"] = "cpu"  # else each rank takes its local GPU
     group = parallel.start_from_env()
     if not group.leader:
         parallel.follow()

@@ -203,6 +203,7 @@ def run(request: GenerationRequest, on_step: Callable[[StepInfo], None],
     if group.broken:
         raise GroupBroken("this process group is being restarted")
     _ensure_loaded(request, cache)
+    _reset_peak()
     _broadcast(group, _Job(request))
     lockstep = _Lockstep(cache, request.preset_id)
 
@@ -218,11 +219,15 @@ def run(request: GenerationRequest, on_step: Callable[[StepInfo], None],
 
     try:
         return run_generation(request, lead, cache)
-    except BaseException:
-        if not lockstep.clean():
-            group.broken = True
-            logger.error("rank 0 left a job mid-step: the group must restart")
-        raise
+    except BaseException as error:
+        if lockstep.clean():
+            raise
+        group.broken = True
+        logger.error("rank 0 left a job mid-step: the group must restart")
+        # Most likely another rank died (gloo says so at once; NCCL hangs until the supervisor
+        # ends this process): a crash, so the job is re-queued, not failed.
+        raise GroupBroken(f"a rank of this {group.size}-GPU group stopped mid-step "
+                          f"({error})") from None
     finally:
         lockstep.close()
         if not group.broken:
@@ -255,6 +260,7 @@ def follow(cache: PipelineCache = PIPELINES) -> None:
 
 def _follow_job(group: Group, request: GenerationRequest, cache: PipelineCache) -> None:
     _ensure_loaded(request, cache)
+    _reset_peak()
     lockstep = _Lockstep(cache, request.preset_id)
 
     def follow_step(info: StepInfo) -> None:
@@ -299,6 +305,12 @@ def exit_if_broken() -> None:
     if group is not None and group.broken:
         logging.shutdown()
         os._exit(BROKEN_EXIT)
+
+
+def _reset_peak() -> None:
+    # Each job's peak is what the fleet table shows per GPU.
+    if torch.cuda.is_initialized():
+        torch.cuda.reset_peak_memory_stats()
 
 
 def memory_report() -> list[dict[str, float]]:
