@@ -90,7 +90,7 @@ def _rank(out: Path, cases: list[str], steps: int, dry_run: bool) -> int:
                 continue
             frames = FRAMES
             if dry_run:
-                width, height, frames = 128, 128, 9
+                frames = 5
             request = GenerationRequest(
                 preset_id=preset_id, prompt=PROMPT, negative_prompt="blurry, low quality",
                 width=width, height=height, num_frames=frames, steps=steps, guidance=5.0,
@@ -205,7 +205,7 @@ def main() -> int:
                         help="seconds one group size may take")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--dry-run", action="store_true",
-                        help="tiny random models at 128x128x9 on the CPU (gloo): checks the "
+                        help="tiny random models, 5 frames, on the CPU (gloo): checks the "
                              "script, measures nothing")
     parser.add_argument("--rank-process", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
