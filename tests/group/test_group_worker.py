@@ -74,3 +74,21 @@ def test_a_group_runs_a_job_once_and_re_runs_it_when_a_rank_dies(owner, group):
     # supervisor when rank 0 hangs (NCCL); the attempt check lets only one of them do it.
     assert re.search(r"rank 1 exited \(codes \[None, -9\]\); [01] job\(s\) re-queued; "
                      "restarting", group.log())
+
+
+@pytest.mark.parametrize(("args", "env", "message"), [
+    (["--gpus", "1"], {}, "a process group needs at least 2 GPUs"),
+    ([], {"FRAMECRAFT_GPUS_PER_WORKER": "four"},
+     "FRAMECRAFT_GPUS_PER_WORKER='four' is malformed: expected a whole number"),
+    ([], {"FRAMECRAFT_GPUS_PER_WORKER": "2", "FRAMECRAFT_DEVICE": "cuda:1"},
+     "FRAMECRAFT_DEVICE must be unset (one GPU per rank) or cpu"),
+])
+def test_a_misconfigured_group_refuses_to_start_and_says_why(args, env, message):
+    import subprocess
+
+    from tests.processes import ROOT
+
+    done = subprocess.run([sys.executable, "-m", "worker.group", *args], cwd=ROOT,
+                          env=service_env(**env), capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert message in done.stderr + done.stdout
