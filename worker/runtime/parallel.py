@@ -202,9 +202,11 @@ def run(request: GenerationRequest, on_step: Callable[[StepInfo], None],
         return run_generation(request, on_step, cache)
     if group.broken:
         raise GroupBroken("this process group is being restarted")
+    # Sent before loading: every rank loads its copy at the same time, so a group's first job
+    # waits for one load, not one per rank.
+    _broadcast(group, _Job(request))
     _ensure_loaded(request, cache)
     _reset_peak()
-    _broadcast(group, _Job(request))
     lockstep = _Lockstep(cache, request.preset_id)
 
     def lead(info: StepInfo) -> None:
@@ -235,7 +237,7 @@ def run(request: GenerationRequest, on_step: Callable[[StepInfo], None],
 
 
 def _ensure_loaded(request: GenerationRequest, cache: PipelineCache) -> None:
-    # Loading is each rank's own business (no collectives): the step hook needs the pipeline.
+    # Each rank loads its own copy (no collectives); the step hook needs the pipeline.
     try:
         cache.get_loaded(request.preset_id)
     except GenerationError:
