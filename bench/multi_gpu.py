@@ -7,6 +7,8 @@ full size (the catalogue's builders, bf16, the VAE in fp32), the same on every r
 
     python bench/multi_gpu.py                    # Wan 14B 720p + 480p, 1.3B 480p on 1, 2, 4
     python bench/multi_gpu.py --steps 3 --gpus 1,2 --cases 14b-480p,1.3b-480p
+    python bench/multi_gpu.py --gpus 1,2 --out /tmp/mg    # then, to the same table:
+    python bench/multi_gpu.py --gpus 4 --out /tmp/mg
 
 Per job it prints the wall time, seconds per denoising step (the last step: the first carries
 warm-up), the speed-up over one GPU, peak memory per GPU and how far the frames are from the
@@ -229,7 +231,8 @@ def main() -> int:
          f"{args.steps} steps per job; results in {out}")
     for gpus in counts:
         _run_group(gpus, out, cases, args.steps, args.group_timeout, args.dry_run)
-        _table(out, cases, counts)
+        # Rows of earlier calls with the same --out count too (e.g. --gpus 1,2 then --gpus 4).
+        _table(out, cases, sorted({1, 2, 4, 8, *counts}))
     return 0
 
 
