@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.urls import URLPattern, path
 
 from accounts.models import User
-from generation import lifecycle
+from generation import fleet, lifecycle
 from generation.models import (
     ACTIVE_STATUSES,
     Job,
@@ -101,11 +101,53 @@ class ModelsAdmin(admin.ModelAdmin):
 
 @admin.register(WorkerState)
 class WorkerStateAdmin(admin.ModelAdmin):
-    """The GPU workers as they last reported: what each has and what it is doing."""
+    """The GPU workers as they last reported: what each has and what it is doing; drain one
+    (finish its job, take no more) or let it take jobs again."""
 
-    list_display = ("name", "gpu_name", "gpu_total_gb", "queues", "loaded", "job", "seen_at")
-    readonly_fields = ("name", "queues", "gpu_name", "gpu_total_gb", "loaded", "job",
-                       "started_at", "seen_at")
+    list_display = ("name", "gpu_name", "gpu_count", "gpu_total_gb", "memory", "queues",
+                    "loaded", "job", "doing", "draining", "seen_at")
+    readonly_fields = ("name", "queues", "gpu_name", "gpu_count", "gpu_total_gb", "gpu_memory",
+                       "loaded", "job", "started_at", "seen_at")
+    actions = ("drain", "undrain")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[WorkerState]:
+        return super().get_queryset(request).select_related("job")
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None
+                        ) -> HttpResponse:
+        self._drained = fleet.draining_nodes()
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(boolean=True)
+    def draining(self, state: WorkerState) -> bool:
+        drained = getattr(self, "_drained", None)
+        return state.node in (drained if drained is not None else fleet.draining_nodes())
+
+    @admin.display(description="doing")
+    def doing(self, state: WorkerState) -> str:
+        job = state.job
+        if job is None:
+            return "idle"
+        step = f", step {job.progress_step}/{job.progress_total}" if job.progress_total else ""
+        return f"{job.preset} {job.params.get('width')}x{job.params.get('height')}{step}"
+
+    @admin.display(description="GPU memory (GiB, now / peak)")
+    def memory(self, state: WorkerState) -> str:
+        return " · ".join(f"{gpu.get('allocated_gb', 0):g}/{gpu.get('peak_gb', 0):g}"
+                          for gpu in state.gpu_memory or [])
+
+    @admin.action(description="Drain: finish the current job, take no more")
+    def drain(self, request: HttpRequest, queryset: QuerySet[WorkerState]) -> None:
+        nodes = sorted({fleet.drain(state.name) for state in queryset})
+        self.message_user(request, f"Drained {', '.join(nodes)}.", messages.SUCCESS)
+
+    @admin.action(description="Undrain: take jobs again")
+    def undrain(self, request: HttpRequest, queryset: QuerySet[WorkerState]) -> None:
+        undrained = sum(fleet.undrain(state.name) for state in {s.node: s for s in queryset}
+                        .values())
+        lifecycle.top_up_hints(fleet.job_queues())  # the hints it dropped while drained
+        self.message_user(request, f"{undrained} worker node(s) take jobs again.",
+                          messages.SUCCESS)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

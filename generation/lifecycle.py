@@ -38,6 +38,8 @@ from generation.models import (
 from generation.specs import InputRef, JobSpec, LoraUse, SpecError, build_spec
 from generation.subjects import subject_photo_uploads
 from webapp.celery import app as celery_app
+from worker.catalogue import get_preset
+from worker.catalogue.planning import gpus_for
 
 log = logging.getLogger("framecraft.jobs")
 
@@ -136,7 +138,8 @@ def submit(user: User, spec: JobSpec, *, retry_of: Job | None = None,
         origin = (JobOrigin.RETRY if retry_of else
                   JobOrigin.REMIX if remix_of else JobOrigin.NEW)
         job = Job.objects.create(owner=user, kind=spec.task, preset=spec.preset,
-                                 params=spec.params(), retry_of=retry_of, origin=origin)
+                                 params=spec.params(), retry_of=retry_of, origin=origin,
+                                 gpus=planned_gpus(spec))
         subjects = Subject.objects.in_bulk({ref.subject_id for ref in spec.inputs
                                             if ref.subject_id})
         rows = [JobInput(job=job, role=ref.role, upload_id=ref.upload_id, video_id=ref.video_id,
@@ -154,6 +157,11 @@ def submit(user: User, spec: JobSpec, *, retry_of: Job | None = None,
         transaction.on_commit(events.queue_moved)
     log.info("job %s submitted by user %s (%s, %s)", job.id, user.pk, spec.task, spec.preset)
     return job
+
+
+def planned_gpus(spec: JobSpec) -> int:
+    """The GPU count the planner picks for a job: the catalogue says where more GPUs pay."""
+    return gpus_for(get_preset(spec.preset), spec.width, spec.height, spec.num_frames)
 
 
 def _check_inputs_owned(user: User, spec: JobSpec) -> None:
@@ -241,12 +249,14 @@ def cancel(job: Job) -> bool:
 @dataclass(frozen=True)
 class Capacity:
     """What a worker can take: presets it has and can run in its memory (None: any), those it
-    could run only slowly (left to an idle bigger GPU), and those it holds warm."""
+    could run only slowly (left to an idle bigger GPU), those it holds warm, and how many GPUs
+    run each of its jobs (a process group's size; memory figures are per GPU)."""
 
     presets: frozenset[str] | None = None
     reluctant: frozenset[str] = frozenset()
     loaded: frozenset[str] = frozenset()
     gpu_total_gb: float = 0.0
+    gpus: int = 1
 
 
 def claim(worker_name: str, capacity: Capacity | None = None) -> Job | None:
@@ -254,11 +264,18 @@ def claim(worker_name: str, capacity: Capacity | None = None) -> Job | None:
 
     A hint says that there is work, not which: the worker takes the job whose turn it is
     (`Job.objects.fair_queue`). Among the next owner's jobs it prefers one whose model it
-    holds warm. The claim is a compare-and-set, so racing workers never share a job.
+    holds warm. The claim is a compare-and-set, so racing workers never share a job. A drained
+    worker takes nothing; a job goes to a worker with the GPU count it was planned for when
+    one is there to take it (`fleet.claim_scope`).
     """
     capacity = capacity or Capacity()
+    if fleet.is_draining(worker_name):
+        return None
+    least, most = fleet.claim_scope(worker_name, capacity.gpus)
     while True:
-        queue = Job.objects.fair_queue().runnable()
+        queue = Job.objects.fair_queue().runnable().filter(gpus__gte=least)
+        if most is not None:
+            queue = queue.filter(gpus__lte=most)
         if capacity.presets is not None:
             queue = queue.filter(preset__in=capacity.presets)
         if capacity.reluctant and fleet.bigger_idle_worker(worker_name, capacity.gpu_total_gb):
@@ -378,6 +395,19 @@ def requeue_or_fail(job: Job, code: str, message: str, *,
         _announce(job.id, "failed")
         return JobStatus.FAILED
     return None
+
+
+def worker_gone(worker_name: str, message: str) -> int:
+    """A worker is known to be dead (its process group's supervisor saw a rank exit): its
+    running jobs are re-queued (or failed, or cancelled) at once, as the reaper would later."""
+    gone = 0
+    for job in Job.objects.filter(status=JobStatus.RUNNING, worker=worker_name).only(
+            "id", "attempts", "worker", "owner_id", "preset"):
+        if requeue_or_fail(job, "worker_lost", message, backoff=False):
+            gone += 1
+            log.warning("job %s: its worker %s died (attempt %d)", job.id, worker_name,
+                        job.attempts)
+    return gone
 
 
 def reap_stale() -> int:

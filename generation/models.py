@@ -107,6 +107,9 @@ class Job(models.Model):
     error_message = models.TextField(blank=True)
 
     worker = models.CharField(max_length=200, blank=True)
+    gpus = models.PositiveSmallIntegerField(
+        default=1, help_text="GPUs of one host the planner chose for this job; a worker "
+                             "with that many claims it first.")
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     not_before = models.DateTimeField(null=True, blank=True,
                                       help_text="A re-queued job waits until then (back-off).")
@@ -366,7 +369,12 @@ class WorkerState(models.Model):
     name = models.CharField(max_length=200, primary_key=True)
     queues = models.JSONField(default=list, blank=True)
     gpu_name = models.CharField(max_length=120, blank=True)
-    gpu_total_gb = models.FloatField(default=0.0, help_text="0 on a CPU worker.")
+    gpu_total_gb = models.FloatField(default=0.0, help_text="0 on a CPU worker; per GPU.")
+    gpu_count = models.PositiveSmallIntegerField(
+        default=1, help_text="GPUs in the worker's process group: one job runs on all.")
+    gpu_memory = models.JSONField(
+        default=list, blank=True,
+        help_text="Per GPU: allocated and peak GiB of the worker's processes.")
     loaded = models.JSONField(default=list, blank=True, help_text="Preset ids held warm.")
     job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL,
                             related_name="+")
@@ -378,6 +386,27 @@ class WorkerState(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def node(self) -> str:
+        """The Celery node name (``gpu0@host``): the process id after it changes on restart."""
+        return node_of(self.name)
+
+
+def node_of(worker_name: str) -> str:
+    node, _, pid = worker_name.rpartition(":")
+    return node if node and pid.isdigit() else worker_name
+
+
+class WorkerDrain(models.Model):
+    """A worker node told to finish its job and take no more; read at every claim. Kept by
+    node name, so that a drained worker stays drained when its process restarts."""
+
+    node = models.CharField(max_length=200, primary_key=True)
+    requested_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.node
 
 
 class ModelAction(models.TextChoices):

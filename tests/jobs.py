@@ -17,7 +17,8 @@ TINY_PARAMS = {
 
 def make_job(owner: Any, status: str = JobStatus.QUEUED, **params: Any) -> Job:
     return Job.objects.create(owner=owner, preset=params.pop("preset", "tiny"),
-                              params={**TINY_PARAMS, **params}, status=status)
+                              gpus=params.pop("gpus", 1), params={**TINY_PARAMS, **params},
+                              status=status)
 
 
 def form_data(**overrides: Any) -> dict[str, Any]:

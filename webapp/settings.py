@@ -176,6 +176,14 @@ FRAMECRAFT_STALE_AFTER_SECONDS = env.float("FRAMECRAFT_STALE_AFTER_SECONDS", 120
                                            min_value=1.0)
 FRAMECRAFT_PROGRESS_INTERVAL = env.float("FRAMECRAFT_PROGRESS_INTERVAL", 0.25, min_value=0.0)
 FRAMECRAFT_MODELS_DIR = Path(env.str("FRAMECRAFT_MODELS_DIR", str(DATA_DIR / "models")))
+# GPUs one worker drives as a process group (`python -m worker.group`): a host with four runs
+# one worker of 4 or four plain workers of 1.
+FRAMECRAFT_GPUS_PER_WORKER = env.int("FRAMECRAFT_GPUS_PER_WORKER", 1, min_value=1)
+
+# --- Metrics (Prometheus, /metrics) -----------------------------------------------------------
+# Off unless a bearer token or an allow-list is set; with both, either lets a scraper in.
+FRAMECRAFT_METRICS_TOKEN = env.str("FRAMECRAFT_METRICS_TOKEN")
+FRAMECRAFT_METRICS_ALLOW = env.addresses("FRAMECRAFT_METRICS_ALLOW", [])
 # The catalogue (worker/catalogue) is framework-free and reads the folder from the
 # environment; give it the same default.
 os.environ.setdefault("FRAMECRAFT_MODELS_DIR", str(FRAMECRAFT_MODELS_DIR))

@@ -1,8 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from generation.metrics import metrics
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("metrics", metrics, name="metrics"),
     path("accounts/", include("allauth.urls")),
     path("", include("accounts.urls")),
     path("", include("generation.urls")),

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from generation.lifecycle import Capacity
 from worker.catalogue import CATALOGUE, Preset
+from worker.runtime import parallel
 from worker.runtime.cache import PIPELINES, select_device
 from worker.runtime.memory import GpuMemory, MemoryProfile, plan_for, usable_gb
 
@@ -15,16 +16,22 @@ def current_capacity() -> Capacity:
     installed = [preset for preset in CATALOGUE.values() if preset.is_installed()]
     loaded = frozenset(PIPELINES.loaded_ids())
     device = select_device()
+    group = parallel.current()
+    gpus = group.size if group is not None else 1
+    if group is not None and gpus > 1:
+        # A group runs only what it can split over its GPUs.
+        installed = [preset for preset in installed if preset.parallelism is not None
+                     and gpus in preset.parallelism.gpu_counts]
     if device.type != "cuda":
-        return Capacity(presets=frozenset(p.id for p in installed), loaded=loaded)
+        return Capacity(presets=frozenset(p.id for p in installed), loaded=loaded, gpus=gpus)
     import torch
 
     total_gb = torch.cuda.get_device_properties(device).total_memory / 2**30
-    return capacity_on_gpu(installed, total_gb, loaded)
+    return capacity_on_gpu(installed, total_gb, loaded, gpus=gpus)
 
 
 def capacity_on_gpu(installed: Iterable[Preset], total_gb: float,
-                    loaded: frozenset[str] = frozenset()) -> Capacity:
+                    loaded: frozenset[str] = frozenset(), *, gpus: int = 1) -> Capacity:
     """A preset whose smallest plan does not fit is not taken; one that fits only with
     sequential offload (many times slower) is taken only while no bigger worker is idle."""
     # The worker owns its GPU: what warm models hold can be given back for another model.
@@ -38,4 +45,4 @@ def capacity_on_gpu(installed: Iterable[Preset], total_gb: float,
         if plan.profile == MemoryProfile.SEQUENTIAL:
             reluctant.add(preset.id)
     return Capacity(presets=frozenset(runnable), reluctant=frozenset(reluctant), loaded=loaded,
-                    gpu_total_gb=total_gb)
+                    gpu_total_gb=total_gb, gpus=gpus)

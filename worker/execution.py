@@ -26,6 +26,7 @@ from generation.models import Job, JobStatus, Video
 from worker.capacity import current_capacity
 from worker.catalogue import GenerationError, GenerationResult, JobCancelled
 from worker.progress import JobLost, ProgressReporter
+from worker.runtime import parallel
 from worker.runtime.encode import encode_mp4, poster_jpeg
 from worker.runtime.runner import run_generation
 
@@ -71,6 +72,9 @@ def execute(job_id: UUID | str, worker_name: str) -> JobStatus | None:
         return _run(job, worker_name)
     finally:
         events.flush()
+        # A process group whose ranks fell out of step restarts (worker.group re-queues
+        # nothing then: the job's state is already written).
+        parallel.exit_if_broken()
 
 
 def _run(job: Job, worker_name: str) -> JobStatus | None:
@@ -81,7 +85,9 @@ def _run(job: Job, worker_name: str) -> JobStatus | None:
             spec, media = lifecycle.spec_of(job), load_media(job)
             request = spec.to_request(media)
             with reporter:  # leaving it waits for the last progress write
-                result = run_generation(request, on_step=reporter.on_step)
+                # In a process group, rank 0 leads the other ranks through the job.
+                run = parallel.run if parallel.current() else run_generation
+                result = run(request, on_step=reporter.on_step)
             result = spec.finish(media, result)
             timings = {**result.timings, "progress_s": reporter.busy_s,
                        "claimed_to_result_s": time.perf_counter() - started}

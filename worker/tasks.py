@@ -8,13 +8,20 @@ import socket
 import threading
 
 from celery import Task, shared_task
-from celery.signals import worker_init, worker_process_init, worker_process_shutdown, worker_ready
+from celery.signals import (
+    worker_init,
+    worker_process_init,
+    worker_process_shutdown,
+    worker_ready,
+    worker_shutdown,
+)
 from django.conf import settings
 from django.db import connection
 
 from generation import events, fleet, lifecycle
 from worker import execution, models_volume
 from worker.capacity import current_capacity
+from worker.runtime import parallel
 
 log = logging.getLogger("framecraft.worker")
 
@@ -82,8 +89,14 @@ def _report() -> None:
         import torch
 
         gpu_name = torch.cuda.get_device_name()
+    group = parallel.current()
+    # A group's other ranks report through rank 0, after each job; rank 0's own is live.
+    memory = parallel.memory_report()
+    if group is not None and group.memory:
+        memory = [*memory, *group.memory[len(memory):]]
     fleet.report(worker_name(), queues=_job_queues(), gpu_name=gpu_name,
-                 gpu_total_gb=capacity.gpu_total_gb, loaded=sorted(capacity.loaded))
+                 gpu_total_gb=capacity.gpu_total_gb, loaded=sorted(capacity.loaded),
+                 gpu_count=capacity.gpus, gpu_memory=memory)
 
 
 _reporter: _FleetReporter | None = None
@@ -92,6 +105,10 @@ _reporter: _FleetReporter | None = None
 @worker_process_init.connect
 def _on_worker_process_init(**kwargs: object) -> None:
     # In the child process that runs jobs, after the fork: threads do not survive a fork.
+    _start_job_process()
+
+
+def _start_job_process() -> None:
     global _reporter
     events.send_from_background_thread()
     if _job_queues():
@@ -121,12 +138,22 @@ def _on_worker_process_shutdown(**kwargs: object) -> None:
         fleet.gone(worker_name())
 
 
+@worker_shutdown.connect
+def _on_worker_shutdown(**kwargs: object) -> None:
+    if parallel.current() is not None:  # a group's rank 0 runs jobs in its main process
+        _on_worker_process_shutdown()
+        parallel.quit_followers()
+
+
 @worker_ready.connect
 def _on_worker_ready(**kwargs: object) -> None:
     # Only workers that run jobs look after job hints; a models worker leaves them alone.
     queues = _job_queues()
     if not queues:
         return
+    if parallel.current() is not None:
+        # A group's rank 0 runs jobs in this process (the solo pool), never in a forked child.
+        _start_job_process()
     reaped = lifecycle.reap_stale()
     sent = lifecycle.top_up_hints(queues)
     if sent or reaped:

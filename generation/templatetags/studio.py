@@ -11,6 +11,7 @@ from django.utils import timezone
 from generation.models import Job
 from generation.presets import preset_label as _preset_label
 from worker.catalogue import CATALOGUE
+from worker.catalogue.planning import size_share, speedup
 from worker.catalogue.speed import eta_s as speed_eta
 
 register = template.Library()
@@ -46,21 +47,26 @@ def elapsed_s(job: Job) -> float | None:
 
 @register.filter
 def predicted_s(job: Job) -> float | None:
-    """Denoising time predicted by the job's speed mode (catalogue/speed.py), before it runs."""
+    """Denoising time predicted before it runs: the job's speed mode (catalogue/speed.py) at
+    its size, on the GPUs the planner gave it (catalogue/planning.py)."""
     preset = CATALOGUE.get(job.preset)
     params = job.params or {}
+    if preset is None:
+        return None
     try:
-        return speed_eta(preset, params.get("speed", "quality"), int(params["steps"]),
-                         float(params["guidance"]), fp8=bool(params.get("fp8"))) \
-            if preset is not None else None
+        mode = speed_eta(preset, params.get("speed", "quality"), int(params["steps"]),
+                         float(params["guidance"]), fp8=bool(params.get("fp8")))
+        share = size_share(preset, int(params["width"]), int(params["height"]),
+                           int(params["num_frames"]))
     except (KeyError, TypeError, ValueError):
         return None
+    return mode * share / speedup(preset, job.gpus)
 
 
 @register.filter
 def eta_s(job: Job) -> float | None:
-    """Time left in denoising: from the average step so far, or before the first step, what
-    the job's speed mode predicts."""
+    """Time left in denoising: from the average step so far; before the first step, the
+    prediction."""
     step, total = job.progress_step, job.progress_total
     denoise = (job.timings or {}).get("denoise_elapsed_s")
     if not step or not total or denoise is None:

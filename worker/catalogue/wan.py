@@ -11,6 +11,7 @@ from .base import (
     Family,
     LoraWeights,
     MemoryNeeds,
+    Parallelism,
     Preset,
     Scale,
     Task,
@@ -90,6 +91,10 @@ BASE_PRESETS = (
             blocks=2,
             step_s=0.01,
         ),
+        # Only so that tests can run a real two-process group on the CPU: 128x128x17 (320
+        # tokens) goes on 2, 160x96x5 (120) on 1.
+        parallelism=Parallelism(gpu_counts=(2,), heads=2, min_tokens_per_gpu=160,
+                                efficiency={2: 0.5}),
         builtin=True,
     ),
     Preset(
@@ -113,6 +118,10 @@ BASE_PRESETS = (
             blocks=30,
             step_s=1.26,  # measured on an H200 (docs/performance.md)
         ),
+        # 12 heads, hidden size 1536: at 480p (32,760 tokens) a GPU's share of the work is
+        # too small to hide the all-to-alls, so its jobs stay on one GPU.
+        parallelism=Parallelism(gpu_counts=(2, 4), heads=12, min_tokens_per_gpu=40_000,
+                                efficiency={2: 0.8, 4: 0.6}),
         **WAN_COMMON,
     ),
     Preset(
@@ -137,6 +146,10 @@ BASE_PRESETS = (
             blocks=40,
             step_s=24.0,
         ),
+        # One forward at 1280x720x81 on H200s: 1.91x on 2 GPUs, 3.77x on 4 (DESIGN.md).
+        # 720p (75,600 tokens) and 480p (32,760) both go on 4.
+        parallelism=Parallelism(gpu_counts=(2, 4), heads=40, min_tokens_per_gpu=8_000,
+                                efficiency={2: 0.955, 4: 0.94}),
         **WAN_COMMON,
     ),
 )

@@ -107,9 +107,12 @@ def run_generation(
     request: GenerationRequest,
     on_step: Callable[[StepInfo], None],
     cache: PipelineCache = PIPELINES,
+    *,
+    decode: bool = True,
 ) -> GenerationResult:
     """Run the request's task; `on_step` runs after every denoising step and may raise
-    JobCancelled, which propagates unchanged.
+    JobCancelled, which propagates unchanged. Without `decode` the latents are not decoded and
+    the result has no frames (the other ranks of a process group: rank 0 decodes).
 
     Raises GenerationError with code bad_parameters, weights_missing, out_of_memory or model_error.
     """
@@ -171,7 +174,7 @@ def run_generation(
                 **kwargs,
                 # A CPU generator gives the same starting noise whatever the device.
                 generator=torch.Generator("cpu").manual_seed(request.seed),
-                output_type="pt",
+                output_type="pt" if decode else "latent",
                 callback_on_step_end=on_step_end,
                 callback_on_step_end_tensor_inputs=["latents"],
             )
@@ -182,7 +185,8 @@ def run_generation(
             if not skips.cached:
                 acceleration["step_cache"] = "none: a transformer of one block has no steps to skip"
         # FramePack makes whole sections; the job asked for a length.
-        frames = tensor_frames_to_uint8(output.frames[0][: request.num_frames])
+        frames = (tensor_frames_to_uint8(output.frames[0][: request.num_frames]) if decode
+                  else np.zeros((0, request.height, request.width, 3), np.uint8))
         del output
         marks["decoded"] = time.perf_counter()
         succeeded = True
