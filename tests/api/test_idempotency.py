@@ -1,0 +1,45 @@
+"""Idempotency-Key: a retried create never makes a second job."""
+
+from __future__ import annotations
+
+import pytest
+
+from generation.models import Job
+from tests.api.conftest import assert_problem
+
+pytestmark = pytest.mark.django_db
+
+BODY = {"preset": "tiny", "prompt": "a red fox in snow", "seed": 3}
+
+
+def test_the_same_key_twice_makes_one_job(api, owner):
+    first = api.post("jobs", BODY, **{"Idempotency-Key": "abc-1"})
+    again = api.post("jobs", BODY, **{"Idempotency-Key": "abc-1"})
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["id"] == again.json()["id"]
+    assert Job.objects.filter(owner=owner).count() == 1
+
+
+def test_the_same_key_with_another_body_is_refused(api, owner):
+    api.post("jobs", BODY, **{"Idempotency-Key": "abc-2"})
+    body = assert_problem(api.post("jobs", {**BODY, "prompt": "a blue fox"},
+                                   **{"Idempotency-Key": "abc-2"}), 409,
+                          "idempotency_key_reused")
+    assert "Idempotency-Key" in body["fields"]
+    assert Job.objects.filter(owner=owner).count() == 1
+
+
+def test_keys_are_per_person_and_without_a_key_each_request_is_a_job(api, stranger_api, owner,
+                                                                      stranger):
+    assert api.post("jobs", BODY, **{"Idempotency-Key": "shared"}).status_code == 201
+    assert stranger_api.post("jobs", BODY, **{"Idempotency-Key": "shared"}).status_code == 201
+    assert Job.objects.filter(owner=stranger).count() == 1
+    api.post("jobs", BODY)
+    api.post("jobs", BODY)
+    assert Job.objects.filter(owner=owner).count() == 3
+
+
+def test_a_refused_request_does_not_use_up_its_key(api, owner):
+    assert_problem(api.post("jobs", {**BODY, "steps": 0}, **{"Idempotency-Key": "k"}), 422,
+                   "invalid_job")
+    assert api.post("jobs", BODY, **{"Idempotency-Key": "k"}).status_code == 201
