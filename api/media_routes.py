@@ -130,7 +130,7 @@ def share_video(request: HttpRequest, video_id: uuid.UUID, body: SharingIn) -> V
 
 
 @router.get("/videos/{video_id}/file", tags=["videos"], url_name="video_file",
-            openapi_extra=_RANGED, response={200: None, 206: None, **ERRORS},
+            openapi_extra=_RANGED, response=ERRORS,
             summary="The video's MP4 (byte ranges supported)")
 def video_file(request: HttpRequest, video_id: uuid.UUID, download: bool = False
                ) -> HttpResponseBase:
@@ -140,7 +140,7 @@ def video_file(request: HttpRequest, video_id: uuid.UUID, download: bool = False
 
 
 @router.get("/videos/{video_id}/poster", tags=["videos"], url_name="video_poster",
-            openapi_extra=_RANGED, response={200: None, 206: None, **ERRORS},
+            openapi_extra=_RANGED, response=ERRORS,
             summary="The video's poster (JPEG)")
 def video_poster(request: HttpRequest, video_id: uuid.UUID) -> HttpResponseBase:
     return serve_media(request, owned_video(caller(request), video_id).poster, "image/jpeg")
