@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Router
@@ -49,48 +50,47 @@ async def _stream(user: User, first: JobOut) -> AsyncIterator[str]:
     if first.is_terminal:
         return
     layer = get_channel_layer()
-    channel = await layer.new_channel() if layer is not None else None
+    assert layer is not None, "CHANNEL_LAYERS is configured in settings"
+    channel = await layer.new_channel()
     groups = [user_group(user.pk), QUEUE_GROUP]
-    if layer is not None and channel is not None:
-        for group in groups:
-            await layer.group_add(group, channel)
-    shown = first
-    quiet = 0.0
+    for group in groups:
+        await layer.group_add(group, channel)
+    clock = asyncio.get_running_loop().time
+    shown, last_read, last_sent = first, clock(), clock()
     try:
         while True:
-            waited = asyncio.get_running_loop().time()
-            if layer is not None and channel is not None:
-                try:
-                    message = await asyncio.wait_for(layer.receive(channel), POLL_SECONDS)
-                except TimeoutError:
-                    message = None
-                if message and message.get("job_id") not in (None, str(first.id)):
-                    continue  # another job of the same owner
-            else:
-                await asyncio.sleep(POLL_SECONDS)
-            job = await sync_to_async(_read)(user, first.id)
+            wait = max(0.0, POLL_SECONDS - (clock() - last_read))
+            try:
+                hint = await asyncio.wait_for(layer.receive(channel), wait)
+            except TimeoutError:
+                hint = None
+            # Another job's hint is no reason to read this one, unless a poll is due.
+            if (hint is not None and hint.get("job_id") not in (None, str(first.id))
+                    and clock() - last_read < POLL_SECONDS):
+                continue
+            # Outside any request: connections are checked and closed like the consumer's.
+            job = await database_sync_to_async(_read)(user, first.id)
+            last_read = clock()
             if (job.status_sequence, job.progress.step, job.queue_position) != (
                     shown.status_sequence, shown.progress.step, shown.queue_position):
-                shown, quiet = job, 0.0
+                shown, last_sent = job, clock()
                 yield _frame(job)
-            else:
-                quiet += asyncio.get_running_loop().time() - waited
-                if quiet >= KEEPALIVE_SECONDS:
-                    quiet = 0.0
-                    yield ": keep-alive\n\n"
+            elif clock() - last_sent >= KEEPALIVE_SECONDS:
+                last_sent = clock()
+                yield ": keep-alive\n\n"
             if job.is_terminal:
                 return
     finally:
-        if layer is not None and channel is not None:
-            for group in groups:
-                await layer.group_discard(group, channel)
+        for group in groups:
+            await layer.group_discard(group, channel)
 
 
 @router.get("/jobs/{job_id}/events", response={**ERRORS}, url_name="job_events",
             openapi_extra=_STREAM, summary="Follow a job's progress (server-sent events)")
 async def job_events(request: HttpRequest, job_id: uuid.UUID) -> StreamingHttpResponse:
     user = caller(request)
-    first = await sync_to_async(_read)(user, job_id)  # 404 before the stream starts
+    # Within the request, like any view's reads: 404 before the stream starts.
+    first = await sync_to_async(_read)(user, job_id)
     response = StreamingHttpResponse(_stream(user, first), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
