@@ -43,3 +43,37 @@ def test_a_refused_request_does_not_use_up_its_key(api, owner):
     assert_problem(api.post("jobs", {**BODY, "steps": 0}, **{"Idempotency-Key": "k"}), 422,
                    "invalid_job")
     assert api.post("jobs", BODY, **{"Idempotency-Key": "k"}).status_code == 201
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_racing_requests_with_one_key_make_one_job(owner_key, owner):
+    import threading
+
+    from django.db import connection
+
+    from tests.api.conftest import ApiClient
+
+    barrier = threading.Barrier(4)
+    answers: list[tuple[int, str]] = []
+
+    def send() -> None:
+        client = ApiClient(owner_key)
+        barrier.wait()
+        try:
+            response = client.post("jobs", BODY, **{"Idempotency-Key": "race"})
+            answers.append((response.status_code, response.json().get("id", "")))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert Job.objects.filter(owner=owner).count() == 1
+    assert sorted(status for status, _ in answers) in ([200, 200, 200, 201],
+                                                      [200, 200, 201, 409],
+                                                      [200, 201, 409, 409],
+                                                      [201, 409, 409, 409])
+    assert {job_id for status, job_id in answers if status in (200, 201)} == {
+        str(Job.objects.get(owner=owner).id)}
