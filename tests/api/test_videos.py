@@ -43,6 +43,9 @@ def test_the_file_is_served_with_byte_ranges_to_the_key_only(api, owner):
                           headers={**api.headers, "Range": "bytes=10-19"})
     assert part.status_code == 206 and part["Content-Range"] == f"bytes 10-19/{len(FAKE_MP4)}"
     assert b"".join(part.streaming_content) == FAKE_MP4[10:20]
+    head = api.client.head(f"/api/v1/videos/{video.id}/file", headers=api.headers)
+    assert head.status_code == 200 and head["Content-Length"] == str(len(FAKE_MP4))
+    assert head["Accept-Ranges"] == "bytes" and not head.content
     poster = api.get(f"videos/{video.id}/poster")
     assert poster.status_code == 200 and poster["Content-Type"] == "image/jpeg"
 
