@@ -150,3 +150,28 @@ def test_the_active_job_cap_is_a_429(api, owner, settings):
     owner.save()
     assert api.post("jobs", TINY).status_code == 201
     assert_problem(api.post("jobs", TINY), 429, "job_limit_reached")
+
+
+@pytest.mark.parametrize(("task", "inputs"), [
+    ("edit", lambda owner: [{"role": "source_video", "video_id": str(make_video(owner).id)},
+                            {"role": "mask", "upload_id": str(image_upload(owner).id)}]),
+    ("extend", lambda owner: [{"role": "source_video",
+                               "video_id": str(make_video(owner).id)}]),
+    ("personalize", lambda owner: [{"role": "reference", "upload_id": str(image_upload(owner).id)},
+                                   {"role": "reference",
+                                    "upload_id": str(image_upload(owner).id)}]),
+])
+def test_every_other_task_is_accepted_on_a_model_that_does_it(api, owner, installed, task,
+                                                              inputs):
+    given = inputs(owner)
+    response = api.post("jobs", {"task": task, "preset": "wan2.1-vace-1.3b",
+                                 "prompt": "the same scene at night", "inputs": given})
+    assert response.status_code == 201, response.content
+    job = Job.objects.get(owner=owner, kind=task)
+    assert JobInput.objects.filter(job=job).count() == len(given)
+
+
+def test_a_task_missing_its_input_names_the_role(api, installed):
+    body = assert_problem(api.post("jobs", {"task": "edit", "preset": "wan2.1-vace-1.3b",
+                                            "prompt": "x"}), 422, "invalid_job")
+    assert {"source_video", "mask"} <= set(body["fields"])

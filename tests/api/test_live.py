@@ -17,12 +17,15 @@ import httpx
 import pytest
 
 from api.client import _sse_data
+from api.models import WebhookEndpoint
 from generation.models import Job, JobStatus, Upload
+from tests.api.receiver import webhook_receiver
 from tests.processes import ROOT, free_port, service_env, start_web, start_worker, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
-WORKER_ENV = {"FRAMECRAFT_HEARTBEAT_SECONDS": "0.5", "FRAMECRAFT_PROGRESS_INTERVAL": "0.05"}
+WORKER_ENV = {"FRAMECRAFT_HEARTBEAT_SECONDS": "0.5", "FRAMECRAFT_PROGRESS_INTERVAL": "0.05",
+              "FRAMECRAFT_WEBHOOK_ALLOW_PRIVATE": "1"}
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +35,9 @@ def studio(django_db_setup, tmp_path_factory):
     media = str(folder / "media")
     port = free_port()
     web = start_web(folder / "web.log", port, FRAMECRAFT_MEDIA_ROOT=media)
-    worker = start_worker(folder / "worker.log", FRAMECRAFT_MEDIA_ROOT=media, **WORKER_ENV)
+    # The worker also delivers webhooks, after the job it is running.
+    worker = start_worker(folder / "worker.log", queues="generation,webhooks",
+                          FRAMECRAFT_MEDIA_ROOT=media, **WORKER_ENV)
     yield f"http://127.0.0.1:{port}"
     worker.stop()
     web.stop()
@@ -44,9 +49,16 @@ def _frames(path: Path) -> tuple[int, int, int]:
     return len(frames), frames[0].width, frames[0].height
 
 
-def test_a_job_is_created_followed_by_sse_downloaded_and_decodes(studio, owner_key, tmp_path):
+def test_a_job_is_created_followed_by_sse_downloaded_and_decodes(studio, owner, owner_key,
+                                                                 tmp_path):
     headers = {"Authorization": f"Bearer {owner_key}"}
-    with httpx.Client(base_url=f"{studio}/api/v1/", headers=headers, timeout=60) as http:
+    with httpx.Client(base_url=f"{studio}/api/v1/", headers=headers, timeout=60) as http, \
+            webhook_receiver() as receiver:
+        hook = http.post("webhooks", json={"url": receiver.url,
+                                           "events": ["started", "succeeded"]})
+        assert hook.status_code == 422  # the web server refuses loopback addresses …
+        WebhookEndpoint.objects.create(owner=owner, url=receiver.url, secret="whsec_test",
+                                       events=["started", "succeeded"])  # … so the test adds it
         created = http.post("jobs", json={"preset": "tiny", "prompt": "a red fox in snow",
                                           "width": 160, "height": 96, "num_frames": 9,
                                           "steps": 6, "seed": 5})
@@ -74,6 +86,13 @@ def test_a_job_is_created_followed_by_sse_downloaded_and_decodes(studio, owner_k
         assert _frames(target) == (9, 160, 96)
         head = http.get(video["file_url"], headers={"Range": "bytes=0-7"})
         assert head.status_code == 206 and head.content[4:8] == b"ftyp"
+
+        # The worker's lifecycle events reached the owner's webhook, signed.
+        wait_for(lambda: len(receiver.received) >= 2, 60, "the webhooks")
+        events = [json.loads(r.body) for r in receiver.received]
+        assert [e["event"] for e in events] == ["job.started", "job.succeeded"]
+        assert events[1]["data"]["video_id"] == video["id"]
+        assert all(r.headers["Framecraft-Signature"].startswith("t=") for r in receiver.received)
 
 
 def _cli(studio: str, key: str, *args: str, cwd: Path, **popen) -> subprocess.Popen:
