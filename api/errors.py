@@ -9,8 +9,13 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from api.schemas import Problem
 from generation.lifecycle import JobLimitReached
 from generation.specs import SpecError
+
+# The error answers every route documents (each with the one Problem body).
+ERRORS: dict[int, type[Problem]] = {401: Problem, 404: Problem, 409: Problem, 422: Problem,
+                                    429: Problem}
 
 
 class ApiError(Exception):

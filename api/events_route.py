@@ -20,7 +20,8 @@ from ninja import Router
 
 from accounts.models import User
 from api.auth import caller
-from api.jobs import ERRORS, job_out, owned_job
+from api.errors import ERRORS
+from api.jobs import job_out, owned_job
 from api.schemas import JobOut
 from generation.events import QUEUE_GROUP, user_group
 

@@ -16,19 +16,17 @@ from ninja import Router, Status
 
 from accounts.models import User
 from api.auth import caller
-from api.errors import ApiError, not_found
+from api.errors import ERRORS, ApiError, not_found
 from api.models import IdempotencyKey
 from api.paging import page
 from api.present import job_rows, jobs_out, task_options
-from api.schemas import JobIn, JobOut, JobPage, Problem, StatusName
+from api.schemas import JobIn, JobOut, JobPage, StatusName
 from generation import lifecycle
 from generation.models import InputRole, Job
 from generation.presets import MAX_SEED, get_preset
 from generation.specs import InputRef, JobSpec, SpecError, build_spec
 
 router = Router(tags=["jobs"])
-ERRORS: dict[int, type[Problem]] = {401: Problem, 404: Problem, 409: Problem, 422: Problem,
-                                    429: Problem}
 MAX_IDEMPOTENCY_KEY = 255
 
 

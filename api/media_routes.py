@@ -12,8 +12,7 @@ from ninja import Router, Status
 
 from accounts.models import User
 from api.auth import caller
-from api.errors import ApiError, not_found
-from api.jobs import ERRORS
+from api.errors import ERRORS, ApiError, not_found
 from api.paging import page
 from api.present import preset_out, upload_out, video_out
 from api.schemas import PresetOut, Problem, SharingIn, TaskName, UploadOut, VideoOut, VideoPage

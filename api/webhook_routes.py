@@ -6,8 +6,7 @@ from django.http import HttpRequest
 from ninja import Router, Status
 
 from api.auth import caller
-from api.errors import ApiError, not_found
-from api.jobs import ERRORS
+from api.errors import ERRORS, ApiError, not_found
 from api.models import WebhookEndpoint
 from api.present import webhook_out
 from api.schemas import WebhookCreated, WebhookIn, WebhookOut

@@ -7,6 +7,7 @@ import re
 import pytest
 from django.test import Client
 
+from accounts.api_keys import create_key
 from accounts.models import ApiKey
 from tests.api.conftest import ApiClient, assert_problem
 from tests.conftest import csrf_post
@@ -99,3 +100,16 @@ def test_keys_are_rate_limited(api, settings):
     limited = api.get("presets")
     assert_problem(limited, 429, "rate_limited")
     assert limited["Retry-After"] == "60"
+
+
+def test_admins_see_keys_and_webhooks_but_never_a_secret(owner, client):
+    from tests.conftest import make_user
+
+    admin = make_user("root", is_staff=True, is_superuser=True)
+    key = create_key(owner, "ci")
+    client.force_login(admin)
+    listing = client.get("/admin/accounts/apikey/")
+    assert listing.status_code == 200 and key.key.prefix in listing.content.decode()
+    change = client.get(f"/admin/accounts/apikey/{key.key.pk}/change/").content.decode()
+    assert key.secret not in change and key.key.hashed not in change
+    assert client.get("/admin/api/webhookendpoint/").status_code == 200
