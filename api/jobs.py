@@ -6,11 +6,13 @@ import hashlib
 import json
 import secrets
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
+from django.utils import timezone
 from django_ratelimit.core import is_ratelimited
 from ninja import Router, Status
 
@@ -78,9 +80,14 @@ def _body_hash(body: JobIn) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _live_since() -> datetime:
+    return timezone.now() - timedelta(hours=settings.FRAMECRAFT_IDEMPOTENCY_HOURS)
+
+
 def _replay(user: User, key: str, digest: str) -> Job | None:
     """The job made earlier under this key, if any; a different body under it is refused."""
-    row = IdempotencyKey.objects.filter(owner=user, key=key).first()
+    row = IdempotencyKey.objects.filter(owner=user, key=key,
+                                        created_at__gte=_live_since()).first()
     if row is None or row.job_id is None:
         return None
     if row.request_hash != digest:
@@ -111,6 +118,7 @@ def create_job(request: HttpRequest, body: JobIn) -> Status[JobOut]:
     with transaction.atomic():
         row = None
         if key:
+            IdempotencyKey.objects.filter(owner=user, created_at__lt=_live_since()).delete()
             try:
                 with transaction.atomic():
                     row = IdempotencyKey.objects.create(owner=user, key=key,

@@ -193,6 +193,8 @@ CELERY_BEAT_SCHEDULE = {
 # Requests per API key (django-ratelimit syntax); job creation also counts against
 # FRAMECRAFT_SUBMIT_RATE like the studio's form.
 FRAMECRAFT_API_RATE = env.str("FRAMECRAFT_API_RATE", "120/m")
+# How long an Idempotency-Key keeps returning the job it made.
+FRAMECRAFT_IDEMPOTENCY_HOURS = env.int("FRAMECRAFT_IDEMPOTENCY_HOURS", 24, min_value=1)
 CELERY_WEBHOOKS_QUEUE = "webhooks"
 CELERY_TASK_ROUTES["framecraft.deliver_webhook"] = {"queue": CELERY_WEBHOOKS_QUEUE}
 FRAMECRAFT_WEBHOOK_ATTEMPTS = env.int("FRAMECRAFT_WEBHOOK_ATTEMPTS", 6, min_value=1)

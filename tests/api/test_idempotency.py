@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from generation.models import Job
@@ -37,6 +39,20 @@ def test_keys_are_per_person_and_without_a_key_each_request_is_a_job(api, strang
     api.post("jobs", BODY)
     api.post("jobs", BODY)
     assert Job.objects.filter(owner=owner).count() == 3
+
+
+def test_a_key_is_kept_for_a_day_then_may_make_a_new_job(api, owner, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from api.models import IdempotencyKey
+
+    first = api.post("jobs", BODY, **{"Idempotency-Key": "daily"}).json()["id"]
+    IdempotencyKey.objects.update(created_at=timezone.now() - timedelta(hours=25))
+    again = api.post("jobs", {**BODY, "seed": 4}, **{"Idempotency-Key": "daily"})
+    assert again.status_code == 201 and again.json()["id"] != first
+    assert IdempotencyKey.objects.get().job_id == uuid.UUID(again.json()["id"])
 
 
 def test_a_refused_request_does_not_use_up_its_key(api, owner):
