@@ -97,12 +97,13 @@ def job_event(owner_id: int, job_id: uuid.UUID, change: str) -> None:
     if event is None:
         return
     try:
+        # Throttled before the query: a running job reports several steps a second.
+        if event == "progress" and not cache.add(
+                f"webhook-progress:{job_id}", 1, settings.FRAMECRAFT_WEBHOOK_PROGRESS_SECONDS):
+            return
         endpoints = [e for e in WebhookEndpoint.objects.filter(owner_id=owner_id)
                      .only("id", "events") if event in e.events]
         if not endpoints:
-            return
-        if event == "progress" and not cache.add(
-                f"webhook-progress:{job_id}", 1, settings.FRAMECRAFT_WEBHOOK_PROGRESS_SECONDS):
             return
         body = _payload(job_id, event)
         if body is None:
