@@ -66,8 +66,13 @@ def _public_address(host: str) -> str | None:
 
 def check_url(url: str) -> None:
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise WebhookRefused("url", "Give an http:// or https:// URL.")
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number in range
+    except ValueError:
+        raise WebhookRefused("url", "The URL's port is not a valid port number.") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 500:
+        raise WebhookRefused("url", "Give an http:// or https:// URL of at most 500 "
+                                    "characters.")
     if parts.username or parts.password:
         raise WebhookRefused("url", "Leave credentials out of the URL; check the signature "
                                     "instead.")

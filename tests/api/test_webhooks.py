@@ -106,6 +106,9 @@ def test_webhook_urls_on_private_addresses_are_refused_by_default(api):
     body = assert_problem(api.post("webhooks", {"url": "ftp://example.com/x",
                                                 "events": ["started"]}), 422, "invalid_webhook")
     assert "http" in body["message"]
+    body = assert_problem(api.post("webhooks", {"url": "https://example.com:99999/x",
+                                                "events": ["started"]}), 422, "invalid_webhook")
+    assert "port" in body["message"]
     assert_problem(api.post("webhooks", {"url": "https://example.com/x", "events": ["eaten"]}),
                    422, "invalid")
     assert not WebhookEndpoint.objects.exists()
