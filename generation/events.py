@@ -15,10 +15,15 @@ from uuid import UUID
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.dispatch import Signal
 
 log = logging.getLogger("framecraft.events")
 
 QUEUE_GROUP = "queue"
+
+# Sent with owner_id, job_id and change for every committed job change, in the process that
+# made it; the API's webhooks listen (api.apps).
+job_changed = Signal()
 
 
 def user_group(user_id: int) -> str:
@@ -118,6 +123,7 @@ def job_updated(user_id: int, job_id: UUID, status: str, status_sequence: int,
         type="job.updated", job_id=str(job_id), change=change, status=status,
         status_sequence=status_sequence, progress_step=progress_step,
     ))
+    job_changed.send(sender=None, owner_id=user_id, job_id=job_id, change=change)
 
 
 def jobs_changed(user_id: int) -> None:

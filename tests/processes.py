@@ -75,11 +75,11 @@ class Service:
         self._log.close()
 
 
-def start_worker(log_path: Path, **env: str) -> Service:
+def start_worker(log_path: Path, queues: str | None = None, **env: str) -> Service:
     worker = Service(
         [sys.executable, "-m", "celery", "-A", "webapp", "worker", "--beat",
          "--schedule", str(log_path.with_suffix(".beat")), "--pool", "prefork",
-         "--concurrency", "1", "--queues", settings.CELERY_TASK_DEFAULT_QUEUE,
+         "--concurrency", "1", "--queues", queues or settings.CELERY_TASK_DEFAULT_QUEUE,
          "--hostname", f"test-{os.getpid()}@%h", "--loglevel", "INFO", "--without-mingle",
          "--without-gossip"],
         service_env(**env), log_path,

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "allauth.account",
     "accounts",
     "generation",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -195,6 +196,28 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": max(1.0, FRAMECRAFT_STALE_AFTER_SECONDS / 4),
     }
 }
+
+# --- API -----------------------------------------------------------------------------------
+
+# Requests per API key (django-ratelimit syntax); job creation also counts against
+# FRAMECRAFT_SUBMIT_RATE like the studio's form.
+FRAMECRAFT_API_RATE = env.str("FRAMECRAFT_API_RATE", "120/m")
+# How long an Idempotency-Key keeps returning the job it made.
+FRAMECRAFT_IDEMPOTENCY_HOURS = env.int("FRAMECRAFT_IDEMPOTENCY_HOURS", 24, min_value=1)
+CELERY_WEBHOOKS_QUEUE = "webhooks"
+CELERY_TASK_ROUTES["framecraft.deliver_webhook"] = {"queue": CELERY_WEBHOOKS_QUEUE}
+FRAMECRAFT_WEBHOOK_ATTEMPTS = env.int("FRAMECRAFT_WEBHOOK_ATTEMPTS", 6, min_value=1)
+# Retries wait this long, doubling each time (10 s, 20 s, 40 s …).
+FRAMECRAFT_WEBHOOK_BACKOFF_SECONDS = env.float("FRAMECRAFT_WEBHOOK_BACKOFF_SECONDS", 10.0,
+                                               min_value=0.0)
+FRAMECRAFT_WEBHOOK_TIMEOUT_SECONDS = env.float("FRAMECRAFT_WEBHOOK_TIMEOUT_SECONDS", 10.0,
+                                               min_value=0.1)
+# At most one `progress` delivery per job in this many seconds.
+FRAMECRAFT_WEBHOOK_PROGRESS_SECONDS = env.float("FRAMECRAFT_WEBHOOK_PROGRESS_SECONDS", 5.0,
+                                                min_value=0.0)
+# Webhook URLs that resolve to private, loopback or link-local addresses are refused (SSRF)
+# unless this is on, for a studio whose receivers live on its own network.
+FRAMECRAFT_WEBHOOK_ALLOW_PRIVATE = env.bool("FRAMECRAFT_WEBHOOK_ALLOW_PRIVATE", False)
 
 # --- Accounts -------------------------------------------------------------------------------
 

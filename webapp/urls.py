@@ -7,6 +7,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("metrics", metrics, name="metrics"),
     path("accounts/", include("allauth.urls")),
+    path("", include("api.urls")),
     path("", include("accounts.urls")),
     path("", include("generation.urls")),
 ]

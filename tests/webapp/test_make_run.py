@@ -46,13 +46,13 @@ def test_make_run_serves_the_sign_in_page_and_stops_cleanly(tmp_path):
         page = _wait_for_page(f"http://127.0.0.1:{port}/accounts/login/", process, 120)
         assert "Sign In" in page
         assert (tmp_path / "var" / "db.sqlite3").exists()
-        # Two workers: one for jobs, one for weight installs, so a download never blocks a job.
+        # Workers for jobs, weight installs and webhooks, so none waits behind another.
         log_path = tmp_path / "make-run.log"
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and not all(
-                _worker_ready(log_path, name) for name in ("generation", "models")):
+                _worker_ready(log_path, name) for name in ("generation", "models", "webhooks")):
             time.sleep(0.5)
-        for name in ("generation", "models"):
+        for name in ("generation", "models", "webhooks"):
             assert _worker_ready(log_path, name), f"the {name} worker did not start"
         # Ctrl-C in a terminal signals the whole foreground process group.
         os.killpg(process.pid, signal.SIGINT)

@@ -1,0 +1,294 @@
+"""`framecraft`: the studio from a terminal.
+
+    framecraft generate "a red fox in snow" --model tiny --wait -o fox.mp4
+    framecraft generate "the boat sails away" --model ltx-video --image harbour.png --wait
+    framecraft jobs ls | show ID | cancel ID | download ID [-o FILE]
+    framecraft presets
+
+The key comes from --key, FRAMECRAFT_API_KEY or ~/.config/framecraft/config.toml
+(`api_key = "fc_…"`, `url = "https://studio.example.com"`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from api.client import ApiProblem, Client, load_settings
+from api.schemas import InputIn, JobIn, JobOut
+
+EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+err = Console(stderr=True)
+out = Console()
+
+# Which flag brings which input, and the task a flag implies when --task is not given.
+INPUT_FLAGS = (("image", "start_image", "i2v"), ("end_image", "end_image", None),
+               ("video", "source_video", "v2v"), ("mask", "mask", "edit"),
+               ("reference", "reference", "personalize"))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="framecraft", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", help="the studio's address (FRAMECRAFT_URL)")
+    parser.add_argument("--key", help="an API key (FRAMECRAFT_API_KEY)")
+    parser.add_argument("--json", action="store_true", help="print JSON, no progress bar")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    generate = commands.add_parser("generate", help="make a video")
+    generate.add_argument("prompt")
+    generate.add_argument("--model", "-m", required=True, help="a preset id (see `presets`)")
+    generate.add_argument("--task", choices=["t2v", "i2v", "v2v", "edit", "extend",
+                                             "personalize"])
+    generate.add_argument("--negative", default="", help="what to avoid")
+    for name in ("width", "height", "frames", "steps", "seed"):
+        generate.add_argument(f"--{name}", type=int)
+    generate.add_argument("--guidance", type=float)
+    generate.add_argument("--image", help="start image: a file, or an upload id")
+    generate.add_argument("--end-image", dest="end_image", help="end image: a file or upload id")
+    generate.add_argument("--video", help="source video: a file, an upload id, or video:<id> "
+                                          "for one of your gallery's")
+    generate.add_argument("--mask", help="mask video or image: a file or an upload id")
+    generate.add_argument("--reference", action="append", default=[],
+                          help="reference image (repeatable): a file or an upload id")
+    generate.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
+                          help="a task's own setting, e.g. fit=pad or strength=0.6")
+    generate.add_argument("--idempotency-key", help="resending with the same key never makes "
+                                                    "a second job (default: a fresh one)")
+    generate.add_argument("--wait", action="store_true", help="follow the job to its end")
+    generate.add_argument("-o", "--output", type=Path, help="save the video here (implies "
+                                                             "--wait)")
+
+    jobs = commands.add_parser("jobs", help="your jobs").add_subparsers(dest="jobs_command",
+                                                                        required=True)
+    ls = jobs.add_parser("ls", help="list your latest jobs")
+    ls.add_argument("--limit", type=int, default=20)
+    ls.add_argument("--status", choices=["queued", "running", "succeeded", "failed",
+                                         "cancelled"])
+    for name in ("show", "cancel"):
+        jobs.add_parser(name, help=f"{name} a job").add_argument("job_id")
+    download = jobs.add_parser("download", help="save a finished job's video")
+    download.add_argument("job_id")
+    download.add_argument("-o", "--output", type=Path)
+
+    commands.add_parser("presets", help="the installed models")
+    return parser
+
+
+def _emit(args: argparse.Namespace, data: BaseModel | list[Any] | dict[str, Any]) -> None:
+    if isinstance(data, BaseModel):
+        data = data.model_dump(mode="json")
+    elif isinstance(data, list):
+        data = [d.model_dump(mode="json") if isinstance(d, BaseModel) else d for d in data]
+    print(json.dumps(data, indent=2))
+
+
+def _option(text: str) -> tuple[str, Any]:
+    name, sep, raw = text.partition("=")
+    if not sep or not name:
+        raise ApiUsage(f"--option takes NAME=VALUE, not {text!r}.")
+    try:
+        return name, json.loads(raw)
+    except json.JSONDecodeError:
+        return name, raw
+
+
+class ApiUsage(Exception):
+    pass
+
+
+def _input(client: Client, role: str, value: str, quiet: bool) -> InputIn:
+    if value.startswith("video:"):
+        return InputIn(role=role, video_id=uuid.UUID(value[6:]))  # type: ignore[arg-type]
+    path = Path(value).expanduser()
+    if path.is_file():
+        if not quiet:
+            err.print(f"Uploading {path.name} …")
+        upload = client.upload(path)
+        return InputIn(role=role, upload_id=upload.id)  # type: ignore[arg-type]
+    try:
+        return InputIn(role=role, upload_id=uuid.UUID(value))  # type: ignore[arg-type]
+    except ValueError:
+        raise ApiUsage(f"{value!r} is neither a file nor an upload id.") from None
+
+
+def _job_in(client: Client, args: argparse.Namespace, quiet: bool) -> JobIn:
+    inputs, implied = [], None
+    for flag, role, task in INPUT_FLAGS:
+        given = getattr(args, flag)
+        for value in given if isinstance(given, list) else [given] if given else []:
+            inputs.append(_input(client, role, value, quiet))
+            implied = implied or task
+    if args.video and args.mask:
+        implied = "edit"
+    return JobIn(task=args.task or implied or "t2v", preset=args.model,  # type: ignore[arg-type]
+                 prompt=args.prompt, negative_prompt=args.negative, width=args.width,
+                 height=args.height, num_frames=args.frames, steps=args.steps,
+                 guidance=args.guidance, seed=args.seed, inputs=inputs,
+                 options=dict(_option(o) for o in args.option))
+
+
+def _describe(job: JobOut) -> str:
+    if job.status == "queued":
+        return f"queued (position {job.queue_position})" if job.queue_position else "queued"
+    if job.status == "running":
+        if job.cancel_requested:
+            return "cancelling"
+        if job.progress.total and job.progress.step >= job.progress.total:
+            return "encoding"
+        if job.progress.total:
+            eta = f", about {job.eta_seconds:.0f} s left" if job.eta_seconds else ""
+            return f"step {job.progress.step}/{job.progress.total}{eta}"
+        return "loading the model"
+    return job.status
+
+
+def _follow(client: Client, job: JobOut, show: bool) -> JobOut:
+    """Follow to the end with a live bar; Ctrl-C offers to cancel."""
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                        console=err, disable=not show, transient=False)
+    try:
+        with progress:
+            bar = progress.add_task(_describe(job), total=None)
+            for update in client.follow(job.id):
+                job = update
+                progress.update(bar, description=_describe(job),
+                                total=job.progress.total or None, completed=job.progress.step)
+        return job
+    except KeyboardInterrupt:
+        answer = ""
+        if sys.stdin.isatty():
+            try:
+                answer = input(f"\nCancel job {job.id}? [y/N] ").strip().lower()
+            except (EOFError, KeyboardInterrupt):
+                answer = ""
+        if answer in ("y", "yes"):
+            client.cancel(job.id)
+            err.print(f"Cancelled job {job.id}.")
+        else:
+            err.print(f"Left job {job.id} running; follow it with `framecraft jobs show "
+                      f"{job.id}`.")
+        raise SystemExit(EXIT_INTERRUPTED) from None
+
+
+def _save(client: Client, job: JobOut, target: Path | None, quiet: bool) -> Path:
+    if job.video_id is None:
+        raise ApiUsage(f"Job {job.id} has no video (it is {job.status}).")
+    target = target or Path(f"framecraft-{str(job.id)[:8]}.mp4")
+    size = client.download(job.video_id, target)
+    if not quiet:
+        err.print(f"Saved {target} ({size / 1e6:.1f} MB).")
+    return target
+
+
+def _generate(client: Client, args: argparse.Namespace) -> int:
+    quiet = args.json
+    job = client.create_job(_job_in(client, args, quiet),
+                            args.idempotency_key or str(uuid.uuid4()))
+    if not (args.wait or args.output):
+        if args.json:
+            _emit(args, job)
+        else:
+            out.print(f"Job {job.id} is {_describe(job)}.")
+        return 0
+    job = _follow(client, job, show=not quiet and err.is_terminal)
+    saved = None
+    if job.status == "succeeded" and (args.output or args.wait):
+        saved = _save(client, job, args.output, quiet)
+    if args.json:
+        _emit(args, {"job": job.model_dump(mode="json"),
+                     "file": str(saved) if saved else None})
+    elif job.status == "succeeded":
+        out.print(f"Done: job {job.id}, video {job.video_id}.")
+    else:
+        message = f": {job.error.message}" if job.error else ""
+        out.print(f"Job {job.id} {job.status}{message}")
+    return 0 if job.status == "succeeded" else EXIT_FAILED
+
+
+def _jobs(client: Client, args: argparse.Namespace) -> int:
+    if args.jobs_command == "ls":
+        page = client.jobs(limit=args.limit, status=args.status)
+        if args.json:
+            _emit(args, page)
+            return 0
+        table = Table("id", "status", "model", "created", "prompt")
+        for job in page.items:
+            table.add_row(str(job.id), _describe(job), job.preset,
+                          job.created_at.strftime("%Y-%m-%d %H:%M"),
+                          str(job.params.get("prompt", ""))[:50])
+        out.print(table)
+        return 0
+    if args.jobs_command == "show":
+        job = client.job(args.job_id)
+    elif args.jobs_command == "cancel":
+        job = client.cancel(args.job_id)
+    else:
+        job = client.job(args.job_id)
+        saved = _save(client, job, args.output, args.json)
+        if args.json:
+            _emit(args, {"job": job.model_dump(mode="json"), "file": str(saved)})
+        return 0
+    if args.json:
+        _emit(args, job)
+    else:
+        out.print(f"{job.id}  {_describe(job)}  {job.preset}  {job.params.get('prompt', '')}")
+        if job.error:
+            out.print(f"  {job.error.code}: {job.error.message}")
+        if job.video_id:
+            out.print(f"  video {job.video_id}")
+    return 0
+
+
+def _presets(client: Client, args: argparse.Namespace) -> int:
+    presets = client.presets()
+    if args.json:
+        _emit(args, presets)
+        return 0
+    table = Table("id", "tasks", "sizes", "frames", "steps")
+    for p in presets:
+        table.add_row(p.id, ", ".join(p.tasks), " ".join(f"{w}x{h}" for w, h in p.sizes[:3]),
+                      f"{p.frame_choices[0]}–{p.frame_choices[-1]}", f"≤ {p.max_steps}")
+    out.print(table)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = load_settings(args.url, args.key)
+    if not settings.api_key:
+        err.print("No API key: make one on your profile page, then set FRAMECRAFT_API_KEY or "
+                  "put `api_key = \"…\"` in ~/.config/framecraft/config.toml.")
+        return EXIT_USAGE
+    client = Client(settings)
+    try:
+        if args.command == "generate":
+            return _generate(client, args)
+        if args.command == "jobs":
+            return _jobs(client, args)
+        return _presets(client, args)
+    except ApiProblem as problem:
+        err.print(f"[red]Error[/red] ({problem.status} {problem.problem.code}): {problem}")
+        return EXIT_FAILED
+    except ApiUsage as usage:
+        err.print(f"[red]Error:[/red] {usage}")
+        return EXIT_USAGE
+    except OSError as problem:
+        err.print(f"[red]Error:[/red] {problem}")
+        return EXIT_USAGE
+    finally:
+        client.close()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

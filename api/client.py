@@ -1,0 +1,157 @@
+"""A small client of the REST API, shared by the `framecraft` command (Django-free).
+
+It reads answers with the server's own schemas (api.schemas), so a change of shape shows up
+as a validation error here rather than as a wrong value.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import httpx
+
+from api.schemas import JobIn, JobOut, JobPage, PresetOut, Problem, UploadOut, VideoOut
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+
+
+def config_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "framecraft" / "config.toml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    url: str
+    api_key: str | None
+
+
+def load_settings(url: str | None = None, api_key: str | None = None) -> Settings:
+    """Flags, then FRAMECRAFT_URL / FRAMECRAFT_API_KEY, then the config file."""
+    file: dict[str, Any] = {}
+    path = config_path()
+    if path.exists():
+        with path.open("rb") as handle:
+            file = tomllib.load(handle)
+    return Settings(
+        url=(url or os.environ.get("FRAMECRAFT_URL") or file.get("url") or DEFAULT_URL
+             ).rstrip("/"),
+        api_key=api_key or os.environ.get("FRAMECRAFT_API_KEY") or file.get("api_key"))
+
+
+class ApiProblem(Exception):
+    def __init__(self, status: int, problem: Problem) -> None:
+        fields = "; ".join(f"{k}: {v}" for k, v in problem.fields.items()
+                           if v not in problem.message)
+        super().__init__(problem.message + (f" ({fields})" if fields else ""))
+        self.status, self.problem = status, problem
+
+
+class Client:
+    def __init__(self, settings: Settings, timeout: float = 30.0) -> None:
+        headers = {"User-Agent": "framecraft-cli/1"}
+        if settings.api_key:
+            headers["Authorization"] = f"Bearer {settings.api_key}"
+        self.http = httpx.Client(base_url=f"{settings.url}/api/v1/", headers=headers,
+                                 timeout=timeout)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def _check(self, response: httpx.Response) -> httpx.Response:
+        if response.is_success:
+            return response
+        try:
+            problem = Problem.model_validate(response.json())
+        except (ValueError, json.JSONDecodeError):
+            problem = Problem(code="http_error",
+                              message=f"The server answered {response.status_code}.")
+        raise ApiProblem(response.status_code, problem)
+
+    def presets(self) -> list[PresetOut]:
+        return [PresetOut.model_validate(p) for p in self._check(self.http.get("presets")).json()]
+
+    def upload(self, path: Path) -> UploadOut:
+        with path.open("rb") as handle:
+            response = self.http.post("uploads", files={"file": (path.name, handle)},
+                                      timeout=600)
+        return UploadOut.model_validate(self._check(response).json())
+
+    def create_job(self, job: JobIn, idempotency_key: str | None = None) -> JobOut:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        response = self.http.post("jobs", json=job.model_dump(mode="json", exclude_none=True),
+                                  headers=headers)
+        return JobOut.model_validate(self._check(response).json())
+
+    def job(self, job_id: UUID | str) -> JobOut:
+        return JobOut.model_validate(self._check(self.http.get(f"jobs/{job_id}")).json())
+
+    def jobs(self, limit: int = 20, status: str | None = None,
+             cursor: str | None = None) -> JobPage:
+        params = {k: v for k, v in {"limit": limit, "status": status, "cursor": cursor}.items()
+                  if v is not None}
+        return JobPage.model_validate(self._check(self.http.get("jobs", params=params)).json())
+
+    def cancel(self, job_id: UUID | str) -> JobOut:
+        return JobOut.model_validate(self._check(self.http.post(f"jobs/{job_id}/cancel")).json())
+
+    def video(self, video_id: UUID | str) -> VideoOut:
+        return VideoOut.model_validate(self._check(self.http.get(f"videos/{video_id}")).json())
+
+    def download(self, video_id: UUID | str, target: Path) -> int:
+        """Write the video's MP4 to `target` (through a temporary name); its size."""
+        partial = target.with_name(target.name + ".part")
+        size = 0
+        with self.http.stream("GET", f"videos/{video_id}/file", timeout=600,
+                              follow_redirects=True) as response:
+            if not response.is_success:
+                response.read()
+                self._check(response)
+            with partial.open("wb") as out:
+                for chunk in response.iter_bytes():
+                    out.write(chunk)
+                    size += len(chunk)
+        partial.replace(target)
+        return size
+
+    def follow(self, job_id: UUID | str) -> Iterator[JobOut]:
+        """The job at each change (server-sent events) until it is terminal; a dropped
+        stream is picked up again."""
+        while True:
+            last = None
+            try:
+                with self.http.stream("GET", f"jobs/{job_id}/events",
+                                      timeout=httpx.Timeout(30.0, read=60.0)) as response:
+                    if not response.is_success:
+                        response.read()
+                        self._check(response)
+                    for data in _sse_data(response.iter_lines()):
+                        last = JobOut.model_validate_json(data)
+                        yield last
+                        if last.is_terminal:
+                            return
+            except httpx.TransportError:
+                pass
+            if last is None:  # the stream gave nothing: read the job before trying again
+                job = self.job(job_id)
+                yield job
+                if job.is_terminal:
+                    return
+
+
+def _sse_data(lines: Iterator[str]) -> Iterator[str]:
+    data: list[str] = []
+    for line in lines:
+        if not line:
+            if data:
+                yield "\n".join(data)
+            data = []
+        elif line.startswith("data:"):
+            data.append(line[5:].lstrip(" "))

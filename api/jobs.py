@@ -1,0 +1,179 @@
+"""Jobs: create (any task, idempotent), read, list, cancel, retry."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from django_ratelimit.core import is_ratelimited
+from ninja import Router, Status
+
+from accounts.models import User
+from api.auth import caller
+from api.errors import ERRORS, ApiError, not_found
+from api.models import IdempotencyKey
+from api.paging import page
+from api.present import job_rows, jobs_out, task_options
+from api.schemas import JobIn, JobOut, JobPage, StatusName
+from generation import lifecycle
+from generation.models import InputRole, Job
+from generation.presets import MAX_SEED, get_preset
+from generation.specs import InputRef, JobSpec, SpecError, build_spec
+
+router = Router(tags=["jobs"])
+MAX_IDEMPOTENCY_KEY = 255
+
+
+def owned_job(user: User, job_id: uuid.UUID) -> Job:
+    job = job_rows().filter(pk=job_id, owner=user).first()
+    if job is None:
+        raise not_found("job")
+    return job
+
+
+def job_out(job: Job) -> JobOut:
+    return jobs_out([job])[0]
+
+
+def spec_from(body: JobIn) -> JobSpec:
+    """The typed spec the studio's forms would build: unset values take the preset's
+    defaults, an unset seed is drawn, options must be the task's own."""
+    try:
+        preset = get_preset(body.preset)
+    except KeyError:
+        raise SpecError({"preset": f"There is no model called {body.preset!r}."}) from None
+    allowed = task_options(body.task)
+    unknown = sorted(set(body.options) - set(allowed))
+    if unknown:
+        takes = ", ".join(allowed) or "none"
+        raise SpecError({f"options.{name}": f"{body.task} takes no option {name!r} "
+                         f"(it takes: {takes})." for name in unknown})
+
+    def pick(value: Any, default: Any) -> Any:
+        return default if value is None else value
+
+    params: dict[str, Any] = {
+        "prompt": body.prompt.strip(), "negative_prompt": body.negative_prompt.strip(),
+        "width": pick(body.width, preset.default_width),
+        "height": pick(body.height, preset.default_height),
+        "num_frames": pick(body.num_frames, preset.default_frames),
+        "steps": pick(body.steps, preset.default_steps),
+        "guidance": pick(body.guidance, preset.default_guidance),
+        "seed": pick(body.seed, secrets.randbelow(MAX_SEED + 1)),
+        **body.options,
+    }
+    refs = [InputRef(role=InputRole(ref.role), upload_id=ref.upload_id, video_id=ref.video_id)
+            for ref in body.inputs]
+    return build_spec(body.task, preset.id, params, refs)
+
+
+def _body_hash(body: JobIn) -> str:
+    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _live_since() -> datetime:
+    return timezone.now() - timedelta(hours=settings.FRAMECRAFT_IDEMPOTENCY_HOURS)
+
+
+def _replay(user: User, key: str, digest: str) -> Job | None:
+    """The job made earlier under this key, if any; a different body under it is refused."""
+    row = IdempotencyKey.objects.filter(owner=user, key=key,
+                                        created_at__gte=_live_since()).first()
+    if row is None or row.job_id is None:
+        return None
+    if row.request_hash != digest:
+        raise ApiError(409, "idempotency_key_reused",
+                       "This Idempotency-Key was used for a different request; use a new key "
+                       "for a new job.", {"Idempotency-Key": "Already used with another body."})
+    return owned_job(user, row.job_id)
+
+
+@router.post("/jobs", response={201: JobOut, 200: JobOut, **ERRORS}, url_name="jobs_create",
+             summary="Create a job",
+             description="Send `Idempotency-Key` to make a retried request safe: the same key "
+                         "and body return the first job (200) instead of making another.")
+def create_job(request: HttpRequest, body: JobIn) -> Status[JobOut]:
+    user = caller(request)
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if len(key) > MAX_IDEMPOTENCY_KEY:
+        raise ApiError(422, "invalid", "The Idempotency-Key is too long.",
+                       {"Idempotency-Key": f"At most {MAX_IDEMPOTENCY_KEY} characters."})
+    digest = _body_hash(body)
+    if key and (earlier := _replay(user, key, digest)) is not None:
+        return Status(200, job_out(earlier))
+    if is_ratelimited(request, group="api-submit", key="user",
+                      rate=settings.FRAMECRAFT_SUBMIT_RATE, increment=True):
+        raise ApiError(429, "rate_limited", "You are submitting very fast; wait a minute and "
+                       "try again.", headers={"Retry-After": "60"})
+    spec = spec_from(body)
+    with transaction.atomic():
+        row = None
+        if key:
+            IdempotencyKey.objects.filter(owner=user, created_at__lt=_live_since()).delete()
+            try:
+                with transaction.atomic():
+                    row = IdempotencyKey.objects.create(owner=user, key=key,
+                                                        request_hash=digest)
+            except IntegrityError:
+                # A request with the same key committed while this one ran.
+                earlier = _replay(user, key, digest)
+                if earlier is None:
+                    raise ApiError(409, "idempotency_key_in_use", "A request with this "
+                                   "Idempotency-Key is still being handled.") from None
+                return Status(200, job_out(earlier))
+        job = lifecycle.submit(user, spec)
+        if row is not None:
+            row.job = job
+            row.save(update_fields=["job"])
+    return Status(201, job_out(owned_job(user, job.id)))
+
+
+@router.get("/jobs", response={200: JobPage, **ERRORS}, url_name="jobs_list",
+            summary="List your jobs, newest first")
+def list_jobs(request: HttpRequest, cursor: str | None = None, limit: int = 20,
+              status: StatusName | None = None) -> JobPage:
+    rows = job_rows().filter(owner=caller(request))
+    if status:
+        rows = rows.filter(status=status)
+    items, next_cursor = page(rows, cursor, limit)
+    return JobPage(items=jobs_out(items), next_cursor=next_cursor)
+
+
+@router.get("/jobs/{job_id}", response={200: JobOut, **ERRORS}, url_name="job_detail",
+            summary="Get a job: status, step of total, queue position, ETA")
+def get_job(request: HttpRequest, job_id: uuid.UUID) -> JobOut:
+    return job_out(owned_job(caller(request), job_id))
+
+
+@router.post("/jobs/{job_id}/cancel", response={200: JobOut, **ERRORS}, url_name="job_cancel",
+             summary="Cancel a job",
+             description="A waiting job is cancelled at once; a running one stops at its next "
+                         "step (`cancel_requested`). A finished job is refused with 409.")
+def cancel_job(request: HttpRequest, job_id: uuid.UUID) -> JobOut:
+    user = caller(request)
+    job = owned_job(user, job_id)
+    # Asking again while a running job winds down is fine; a finished job is refused.
+    if not lifecycle.cancel(job) and (job.is_terminal or not job.cancel_requested):
+        job.refresh_from_db(fields=["status"])
+        raise ApiError(409, "not_cancellable", f"The job has already {job.status}.")
+    return job_out(owned_job(user, job_id))
+
+
+@router.post("/jobs/{job_id}/retry", response={201: JobOut, **ERRORS}, url_name="job_retry",
+             summary="Retry a failed or cancelled job with the same recipe")
+def retry_job(request: HttpRequest, job_id: uuid.UUID) -> Status[JobOut]:
+    user = caller(request)
+    job = owned_job(user, job_id)
+    if not job.can_retry:
+        raise ApiError(409, "not_retryable", "Only failed or cancelled jobs can be retried.")
+    new = lifecycle.retry(job)
+    return Status(201, job_out(owned_job(user, new.id)))

@@ -1,0 +1,120 @@
+"""Domain rows as the API's response bodies (api.schemas)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+
+from django.http import HttpRequest
+from django.urls import reverse
+
+from api.models import WebhookEndpoint
+from api.schemas import (
+    InputOut,
+    JobError,
+    JobOut,
+    Lineage,
+    PresetOut,
+    Progress,
+    UploadOut,
+    VideoOut,
+    WebhookOut,
+)
+from generation.models import InputRole, Job, JobInput, JobQuerySet, Upload, Video
+from generation.presets import Preset, Task
+from generation.queries import with_queue_positions
+from generation.specs import JobSpec, spec_class
+from generation.templatetags.studio import eta_s
+
+COMMON_FIELDS = frozenset(f.name for f in dataclasses.fields(JobSpec))
+
+
+def task_options(task: Task | str) -> list[str]:
+    """The settings a task's spec takes beyond those every job has (`options` in JobIn)."""
+    return sorted({f.name for f in dataclasses.fields(spec_class(task))} - COMMON_FIELDS)
+
+
+def preset_out(preset: Preset) -> PresetOut:
+    return PresetOut(
+        id=preset.id, label=preset.label, description=preset.description,
+        family=preset.family, tasks=[Task(t).value for t in preset.tasks],
+        options={Task(t).value: task_options(t) for t in preset.tasks},
+        abilities=sorted(a.value for a in preset.abilities), sizes=list(preset.sizes),
+        frame_choices=list(preset.frame_choices()), fps=preset.fps,
+        max_steps=preset.max_steps, max_guidance=preset.max_guidance,
+        max_reference_images=preset.max_reference_images,
+        default_width=preset.default_width, default_height=preset.default_height,
+        default_frames=preset.default_frames, default_steps=preset.default_steps,
+        default_guidance=preset.default_guidance)
+
+
+def _input_out(row: JobInput) -> InputOut:
+    return InputOut(role=row.role, position=row.position, upload_id=row.upload_id,
+                    video_id=row.video_id)
+
+
+def jobs_out(jobs: Iterable[Job]) -> list[JobOut]:
+    """Jobs with their queue positions (one query for the list); inputs prefetched."""
+    out = []
+    for job in with_queue_positions(jobs):
+        video = getattr(job, "video", None)
+        out.append(JobOut(
+            id=job.id, task=job.kind, preset=job.preset, status=job.status,  # type: ignore[arg-type]
+            status_sequence=job.status_sequence, origin=job.origin, retry_of=job.retry_of_id,
+            params=job.params,
+            inputs=[_input_out(row) for row in job.inputs.all()
+                    if row.role != InputRole.REMIX_OF],
+            attempts=job.attempts, cancel_requested=job.cancel_requested,
+            progress=Progress(step=job.progress_step, total=job.progress_total),
+            queue_position=job.queue_position,
+            eta_seconds=round(eta, 1) if job.status == "running" and
+            (eta := eta_s(job)) is not None else None,
+            error=JobError(code=job.error_code, message=job.error_message)
+            if job.error_code or job.error_message else None,
+            video_id=video.id if video is not None else None,
+            created_at=job.created_at, started_at=job.started_at,
+            finished_at=job.finished_at))
+    return out
+
+
+def job_rows() -> JobQuerySet:
+    """The query every job read starts from: what jobs_out needs, without the preview."""
+    return (Job.objects.select_related("video").prefetch_related("inputs")
+            .defer("preview_jpeg"))
+
+
+def upload_out(upload: Upload) -> UploadOut:
+    return UploadOut(id=upload.id, kind=upload.kind,  # type: ignore[arg-type]
+                     original_name=upload.original_name, size_bytes=upload.size_bytes,
+                     width=upload.width, height=upload.height,
+                     frame_count=upload.frame_count, fps=upload.fps,
+                     created_at=upload.created_at)
+
+
+def _lineage(video: Video) -> Lineage:
+    job = video.job
+    rows = list(JobInput.objects.filter(job=job)) if job is not None else []
+    remix = next((row.video_id for row in rows if row.role == InputRole.REMIX_OF), None)
+    return Lineage(inputs=[_input_out(row) for row in rows if row.role != InputRole.REMIX_OF],
+                   remix_of=remix, retry_of=job.retry_of_id if job is not None else None)
+
+
+def video_out(request: HttpRequest, video: Video) -> VideoOut:
+    share_url = (request.build_absolute_uri(reverse("shared_video", args=[video.share_slug]))
+                 if video.share_is_live else None)
+    return VideoOut(
+        id=video.id, job_id=video.job_id, task=video.kind, preset=video.preset,
+        prompt=video.prompt, width=video.width, height=video.height, fps=video.fps,
+        frame_count=video.frame_count, duration_s=video.duration_s,
+        size_bytes=video.size_bytes, created_at=video.created_at, recipe=video.recipe,
+        lineage=_lineage(video), is_favourite=video.is_favourite,
+        visibility=video.visibility,  # type: ignore[arg-type]
+        share_url=share_url, share_expires_at=video.share_expires_at,
+        file_url=request.build_absolute_uri(reverse("api-1:video_file", args=[video.id])),
+        poster_url=request.build_absolute_uri(reverse("api-1:video_poster", args=[video.id])))
+
+
+def webhook_out(endpoint: WebhookEndpoint) -> WebhookOut:
+    return WebhookOut(id=endpoint.pk, url=endpoint.url, events=list(endpoint.events),
+                      created_at=endpoint.created_at, last_delivery_at=endpoint.last_delivery_at,
+                      last_status=endpoint.last_status, last_error=endpoint.last_error)
