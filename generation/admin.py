@@ -19,7 +19,7 @@ from generation.models import (
     WorkerState,
 )
 from webapp.celery import app as celery_app
-from worker.catalogue import CATALOGUE
+from worker.catalogue import CATALOGUE, HELPERS, HelperModel, Preset
 
 
 @admin.register(Job)
@@ -70,11 +70,12 @@ class ModelsAdmin(admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         operations = list(ModelOperation.objects.select_related("requested_by")[:20])
+        installables: list[Preset | HelperModel] = [*CATALOGUE.values(), *HELPERS.values()]
         rows = [{"preset": preset, "installed": preset.is_installed(),
                  "path": preset.installed_path(), "busy": any(
                      op.preset == preset.id and op.status in ACTIVE_STATUSES
                      for op in operations)}
-                for preset in CATALOGUE.values()]
+                for preset in installables]
         return render(request, "admin/generation/models.html", {
             **self.admin_site.each_context(request), "title": "Models", "rows": rows,
             "operations": operations, "actions": ModelAction.choices,
@@ -86,7 +87,7 @@ class ModelsAdmin(admin.ModelAdmin):
         if request.method != "POST" or not self.has_add_permission(request):
             raise PermissionDenied
         preset, action = request.POST.get("preset", ""), request.POST.get("action", "")
-        if preset not in CATALOGUE or action not in ModelAction.values:
+        if (preset not in CATALOGUE and preset not in HELPERS) or action not in ModelAction.values:
             self.message_user(request, "Unknown model or action.", messages.ERROR)
         else:
             with transaction.atomic():

@@ -11,7 +11,7 @@ from django.db.models.functions import Concat
 from django.utils import timezone
 
 from generation.models import JobStatus, ModelAction, ModelOperation
-from worker.catalogue import get_preset, weights
+from worker.catalogue import get_installable, weights
 
 log = logging.getLogger("framecraft.worker")
 
@@ -28,7 +28,7 @@ def carry_out(operation_id: int, worker_name: str) -> str | None:
     operation = ModelOperation.objects.get(pk=operation_id)
     say = _Appender(operation_id)
     try:
-        preset = get_preset(operation.preset)
+        preset = get_installable(operation.preset)
         if operation.action == ModelAction.INSTALL:
             weights.fetch(preset, say=say)
         elif operation.action == ModelAction.VERIFY:

@@ -22,6 +22,7 @@ from .base import (
 )
 from .building import build_pipeline
 from .calls import CallAdapter, check_inputs
+from .helpers import HELPERS, HelperModel
 from .install import MODELS_DIR_ENV, checkpoint_complete, hf_cache_dir, hf_cached_snapshot
 from .request import (
     MAX_SEED,
@@ -58,6 +59,13 @@ def get_preset(preset_id: str) -> Preset:
         raise KeyError(f"unknown preset {preset_id!r}; known presets: {known}") from None
 
 
+def get_installable(item_id: str) -> Preset | HelperModel:
+    """A preset or a helper model by id: what the weights tools install, verify and remove."""
+    if item_id in HELPERS:
+        return HELPERS[item_id]
+    return get_preset(item_id)
+
+
 def family_of(preset: Preset | str) -> Family:
     """The family a preset (or a preset id) belongs to: its builder and its call adapter."""
     if isinstance(preset, str):
@@ -68,6 +76,7 @@ def family_of(preset: Preset | str) -> Family:
 __all__ = [
     "CATALOGUE",
     "FAMILIES",
+    "HELPERS",
     "MAX_SEED",
     "MODELS_DIR_ENV",
     "TASK_INPUTS",
@@ -80,6 +89,7 @@ __all__ = [
     "GenerationError",
     "GenerationRequest",
     "GenerationResult",
+    "HelperModel",
     "JobCancelled",
     "MemoryNeeds",
     "Preset",
@@ -90,6 +100,7 @@ __all__ = [
     "check_inputs",
     "checkpoint_complete",
     "family_of",
+    "get_installable",
     "get_preset",
     "hf_cache_dir",
     "hf_cached_snapshot",

@@ -21,7 +21,11 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from .base import Preset
-from .install import checkpoint_complete, hf_cache_dir
+from .helpers import HelperModel
+from .install import checkpoint_complete, hf_cache_dir, model_complete
+
+# A video model's pipeline, or a helper model (depth, pose, segmentation).
+Installable = Preset | HelperModel
 
 # What a diffusers pipeline folder needs: configs, tokenizer files, safetensors weights.
 ALLOW_PATTERNS = [
@@ -33,6 +37,8 @@ ALLOW_PATTERNS = [
     "*/*.jinja",
     "*/*.safetensors",
 ]
+# What a transformers model folder needs (a helper model's repository holds just that).
+HELPER_PATTERNS = ["*.json", "*.txt", "*.model", "*.safetensors"]
 # Room left over beyond the download itself (temporary files, logs).
 DISK_MARGIN = 1.05
 # Where components from other repositories are downloaded before they are moved into place,
@@ -119,9 +125,11 @@ def hub_size(repo: str, patterns: list[str], subfolder: str | None = None) -> in
     return sum(sizes[name] for name in chosen)
 
 
-def _sources(preset: Preset) -> list[tuple[str, str | None, str | None, list[str]]]:
+def _sources(preset: Installable) -> list[tuple[str, str | None, str | None, list[str]]]:
     """(repo, subfolder in repo, folder in the pipeline, patterns) for each download."""
     assert preset.source is not None
+    if isinstance(preset, HelperModel):
+        return [(preset.source, None, None, HELPER_PATTERNS)]
     replaced = set(preset.component_sources)
     base_patterns = [*ALLOW_PATTERNS, *(f"!{name}/*" for name in replaced)]
     if preset.source is None:
@@ -141,12 +149,12 @@ def _patterns(patterns: list[str]) -> tuple[list[str], list[str]]:
     return allow, ignore
 
 
-def download_size(preset: Preset, size_lookup: SizeLookup = hub_size) -> int:
+def download_size(preset: Installable, size_lookup: SizeLookup = hub_size) -> int:
     """Bytes `fetch` downloads for the preset: what each repository's patterns select."""
     return sum(size_lookup(repo, patterns, None) for repo, _, _, patterns in _sources(preset))
 
 
-def target_dir(preset: Preset) -> Path:
+def target_dir(preset: Installable) -> Path:
     local = preset.local_dir()
     if local is not None:
         return local
@@ -165,7 +173,7 @@ def _existing_parent(path: Path) -> Path:
 
 
 def fetch(
-    preset: Preset,
+    preset: Installable,
     *,
     size_lookup: SizeLookup = hub_size,
     say: Callable[[str], None] = print,
@@ -213,7 +221,7 @@ def fetch(
         if destination.exists():
             shutil.rmtree(destination)
         source.rename(destination)
-    if local is not None and preset.component_sources:
+    if local is not None and isinstance(preset, Preset) and preset.component_sources:
         shutil.rmtree(local / STAGING_DIR, ignore_errors=True)
         _write_model_index(preset, local)
     problems = verify(preset)
@@ -371,7 +379,7 @@ def _write_model_index(preset: Preset, folder: Path) -> None:
     index_path.write_text(json.dumps(index, indent=2))
 
 
-def verify(preset: Preset) -> list[str]:
+def verify(preset: Installable) -> list[str]:
     """Problems with the installed weights; empty when they load."""
     if preset.builtin:
         return []
@@ -381,7 +389,8 @@ def verify(preset: Preset) -> list[str]:
         if local is not None and local.exists():
             return [f"{local} is incomplete (a component or weight file is missing)"]
         return ["not installed"]
-    if not checkpoint_complete(folder):
+    complete = model_complete if isinstance(preset, HelperModel) else checkpoint_complete
+    if not complete(folder):
         return [f"{folder} is incomplete"]
     return [f"{path.relative_to(folder)} is unreadable ({reason})"
             for path, reason in _unreadable_files(folder).items()]
@@ -407,7 +416,7 @@ def _file_bytes(folder: Path) -> int:
     return sum(p.lstat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
 
 
-def installed_bytes(preset: Preset) -> int:
+def installed_bytes(preset: Installable) -> int:
     folder = preset.installed_path()
     if folder is None:
         return 0
@@ -415,7 +424,7 @@ def installed_bytes(preset: Preset) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
-def remove(preset: Preset) -> int:
+def remove(preset: Installable) -> int:
     """Delete the preset's weights from the models folder and the HF cache; bytes freed."""
     freed = 0
     folders: list[Path] = []

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from worker.catalogue import CATALOGUE, get_preset
+from worker.catalogue import CATALOGUE, HELPERS, HelperModel, Preset, get_installable
 
 
 class Command(BaseCommand):
@@ -29,7 +29,7 @@ class Command(BaseCommand):
         if not options["preset"]:
             raise CommandError("Name a preset (see --list).")
         try:
-            preset = get_preset(options["preset"])
+            preset = get_installable(options["preset"])
         except KeyError as exc:
             raise CommandError(exc.args[0]) from None
         if options["remove"]:
@@ -54,7 +54,8 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
 
     def _list(self, weights: Any) -> None:
-        for preset in CATALOGUE.values():
+        installables: list[Preset | HelperModel] = [*CATALOGUE.values(), *HELPERS.values()]
+        for preset in installables:
             if preset.builtin:
                 state = "built in"
             elif preset.is_installed():
