@@ -16,7 +16,7 @@ from generation.presets import MAX_SEED, Ability, Preset, Task, presets_for
 from generation.specs import MAX_PROMPT_CHARS, ImageToVideo, InputRef, JobSpec, TextToVideo
 from generation.uploads import UploadRefused, accept_upload
 
-TASK_CHOICES = [("t2v", "From a prompt"), ("i2v", "From an image")]
+TASK_CHOICES = [("t2v", "From a prompt"), ("i2v", "From an image"), ("control", "Transfer motion")]
 
 
 def _size_value(width: int, height: int) -> str:

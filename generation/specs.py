@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from generation.models import InputRole, Upload
+from generation.models import InputRole, Upload, Video
 from generation.presets import (
     MAX_SEED,
     TASK_LABELS,
@@ -25,6 +25,8 @@ from generation.presets import (
     get_preset,
 )
 from worker.catalogue import CATALOGUE
+from worker.catalogue.calls import MAX_CONDITIONING_SCALE
+from worker.catalogue.helpers import CONTROL_KINDS, HELPER_PURPOSE, helper_for
 from worker.catalogue.media import FIT_MODES
 
 MAX_PROMPT_CHARS = 2000
@@ -165,6 +167,7 @@ class JobSpec:
             mask=first(InputRole.MASK),
             reference_images=tuple(media.get(InputRole.REFERENCE) or ()),
             strength=getattr(self, "strength", None),
+            conditioning_scale=getattr(self, "conditioning_scale", None),
         )
 
 
@@ -262,9 +265,75 @@ class Personalize(JobSpec):
     roles = {InputRole.REFERENCE: RoleRule(least=1, most=5, ability=Ability.REFERENCE)}
 
 
+@dataclass(frozen=True, kw_only=True)
+class TransferMotion(JobSpec):
+    """A new video that keeps the source's motion and layout: its `control` track (depth,
+    pose, edges, greyscale or optical flow) from `start_s` on, at the preset's frame rate,
+    followed as strictly as `conditioning_scale`; everything else comes from the prompt."""
+
+    task = Task.CONTROL
+    roles = {InputRole.SOURCE_VIDEO: _one(Ability.VIDEO)}
+    control: str = "depth"
+    conditioning_scale: float = 1.0
+    start_s: float = 0.0
+
+    def errors(self) -> dict[str, str]:
+        errors = super().errors()
+        if self.control not in CONTROL_KINDS:
+            errors["control"] = (f"Choose a control track among: "
+                                 f"{', '.join(CONTROL_KINDS.values())}.")
+        elif self.control in HELPER_PURPOSE:
+            helper = helper_for(HELPER_PURPOSE[self.control])
+            if not helper.is_installed():
+                errors["control"] = (f"{CONTROL_KINDS[self.control]} needs {helper.label}, "
+                                     "which is not installed; ask an admin to add it.")
+        scale = self.conditioning_scale
+        if type(scale) not in (int, float) or not 0.0 <= scale <= MAX_CONDITIONING_SCALE:
+            errors["conditioning_scale"] = (f"The conditioning scale must be between 0 and "
+                                            f"{MAX_CONDITIONING_SCALE:g}.")
+        if type(self.start_s) not in (int, float) or self.start_s < 0:
+            errors["start_s"] = "The start must be a time of zero seconds or more."
+        elif "preset" not in errors and "num_frames" not in errors:
+            errors.update(self._length_errors())
+        return errors
+
+    def source_duration_s(self) -> float | None:
+        """How long the source video plays, from what probing or encoding recorded."""
+        refs = self.inputs_in(InputRole.SOURCE_VIDEO)
+        if not refs:
+            return None
+        ref = refs[0]
+        if ref.video_id is not None:
+            return Video.objects.filter(pk=ref.video_id).values_list(
+                "duration_s", flat=True).first()
+        assert ref.upload_id is not None
+        row = Upload.objects.filter(pk=ref.upload_id).values("kind", "frame_count",
+                                                             "fps").first()
+        if row is None:
+            return None
+        if row["kind"] != "video":
+            return -1.0
+        return row["frame_count"] / row["fps"] if row["fps"] else None
+
+    def _length_errors(self) -> dict[str, str]:
+        duration = self.source_duration_s()
+        if duration is None:
+            return {}
+        if duration < 0:
+            return {InputRole.SOURCE_VIDEO: "Choose a video, not an image."}
+        fps = get_preset(self.preset).fps
+        needed = self.start_s + (self.num_frames - 1) / fps
+        if needed > duration + 1e-6:
+            return {"start_s": (f"{self.num_frames} frames at {fps} fps from {self.start_s:g} s "
+                                f"reach {needed:.2f} s, past the source's end at "
+                                f"{duration:.2f} s: start earlier or make it shorter.")}
+        return {}
+
+
 SPECS: dict[Task, type[JobSpec]] = {
     spec.task: spec
-    for spec in (TextToVideo, ImageToVideo, VideoToVideo, EditVideo, ExtendVideo, Personalize)
+    for spec in (TextToVideo, ImageToVideo, VideoToVideo, EditVideo, ExtendVideo, Personalize,
+                 TransferMotion)
 }
 
 

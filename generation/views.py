@@ -19,6 +19,7 @@ from generation.media import serve_media
 from generation.models import Job, Video
 from generation.queries import recent_jobs, remixable_video, with_queue_positions
 from generation.specs import SpecError
+from generation.transfer_forms import TransferMotionForm, owned_source
 from webapp.http import SignedInRequest
 
 
@@ -35,6 +36,8 @@ def _studio_form(request: SignedInRequest, task: str | None, *args: Any, **kwarg
     """The studio's form for a task: from a prompt (the default) or from an image."""
     if task == ImageToVideoForm.task:
         return ImageToVideoForm(*args, user=request.user, **kwargs)
+    if task == TransferMotionForm.task:
+        return TransferMotionForm(*args, user=request.user, **kwargs)
     return TextToVideoForm(*args, **kwargs)
 
 
@@ -65,6 +68,11 @@ def studio(request: SignedInRequest) -> HttpResponse:
         initial = {"start_image": request.GET["start_image"]}
         if request.GET.get("prompt"):
             initial["prompt"] = request.GET["prompt"]
+    elif task == TransferMotionForm.task and request.GET.get("source_video"):
+        # From a video's page: motion transfer with that video as the source.
+        if owned_source(request.user, video_id=request.GET["source_video"]) is None:
+            raise Http404("No such video.")
+        initial = {"source_video": request.GET["source_video"]}
     return render(request, "generation/studio.html", {
         "form": _studio_form(request, task, initial=initial), "jobs": recent_jobs(request.user),
     })
@@ -74,7 +82,8 @@ def studio(request: SignedInRequest) -> HttpResponse:
 @require_safe
 def generation_form(request: SignedInRequest) -> HttpResponse:
     """The form for another model: its defaults and limits, keeping what the user typed."""
-    kept = ("preset", "prompt", "negative_prompt", "seed", "start_image", "end_image", "fit")
+    kept = ("preset", "prompt", "negative_prompt", "seed", "start_image", "end_image", "fit",
+            "source_video", "source_upload", "control", "conditioning_scale", "start_s")
     keep: dict[str, object] = {k: request.GET[k] for k in kept if request.GET.get(k)}
     task = request.GET.get("task")
     # A remix stays one (its lineage), as long as the video is still one the user may remix.
@@ -110,7 +119,8 @@ def submit(request: SignedInRequest) -> HttpResponse:
             if not request.htmx:
                 return redirect("studio")
             # A fresh form keeps the model and prompt, so a variation is one click away.
-            again = ("preset", "prompt", "negative_prompt", "fit", "start_image", "end_image")
+            again = ("preset", "prompt", "negative_prompt", "fit", "start_image", "end_image",
+                     "source_video", "source_upload", "control", "conditioning_scale", "start_s")
             form = _studio_form(request, task, initial={
                 k: form.cleaned_data[k] for k in again if form.cleaned_data.get(k)})
             return render(request, "generation/partials/submitted.html", {

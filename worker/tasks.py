@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import connection
 
 from generation import events, fleet, lifecycle
-from worker import execution, models_volume
+from worker import control_preview, execution, mask_tracking, models_volume
 from worker.capacity import current_capacity
 
 log = logging.getLogger("framecraft.worker")
@@ -120,3 +120,13 @@ def _on_worker_ready(**kwargs: object) -> None:
 @shared_task(name="framecraft.model_operation", bind=True, ignore_result=True)
 def model_operation(self: Task, operation_id: int) -> str | None:
     return models_volume.carry_out(operation_id, worker_name(self))
+
+
+@shared_task(name="framecraft.control_preview", ignore_result=True)
+def make_control_preview(preview_id: str) -> str | None:
+    return control_preview.make_preview(preview_id)
+
+
+@shared_task(name="framecraft.track_mask", ignore_result=True)
+def track_mask(tracking_id: str) -> str | None:
+    return mask_tracking.make_mask(tracking_id)

@@ -21,6 +21,17 @@ from .install import MODELS_DIR_ENV, hf_cache_dir, model_complete
 
 Purpose = Literal["depth", "pose", "segmentation"]
 
+# Control tracks of motion transfer (worker.editing.control), kind → what people read, in the
+# order the studio offers them; those drawn by a helper model name its purpose.
+CONTROL_KINDS: dict[str, str] = {
+    "depth": "Depth",
+    "pose": "Body pose",
+    "canny": "Edges (Canny)",
+    "grey": "Greyscale",
+    "flow": "Optical flow",
+}
+HELPER_PURPOSE: dict[str, Purpose] = {"depth": "depth", "pose": "pose"}
+
 PURPOSE_LABELS: dict[str, str] = {
     "depth": "depth maps (motion transfer)",
     "pose": "body pose (motion transfer)",

@@ -28,7 +28,9 @@ class GenerationRequest:
     or uint8 arrays (H, W, 3); `video` as uint8 frames (F, H, W, 3) or a list of images; `mask`
     as (F, H, W) arrays or a list of greyscale images, non-zero where the video is to be
     repainted; `reference_images` as a sequence of images. `strength` (0..1) says how far a
-    video-to-video job may move from its input; None takes the preset's default.
+    video-to-video job may move from its input; None takes the preset's default. For motion
+    transfer `video` is the control track already drawn, and `conditioning_scale` says how
+    strictly it is followed (None: the pipeline's 1.0).
     """
 
     preset_id: str
@@ -47,6 +49,7 @@ class GenerationRequest:
     mask: Any = field(default=None, compare=False, repr=False)
     reference_images: Sequence[Any] = field(default=(), compare=False, repr=False)
     strength: float | None = None
+    conditioning_scale: float | None = None
 
     def recipe(self) -> dict[str, Any]:
         """The parameters as a JSON-ready dict, e.g. for a video's metadata; media are only

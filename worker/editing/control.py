@@ -13,18 +13,9 @@ from typing import Any
 import numpy as np
 
 from worker.catalogue import HelperModel
-from worker.catalogue.helpers import helper_for
+from worker.catalogue.helpers import CONTROL_KINDS, HELPER_PURPOSE, helper_for
 
-# Kind → what people read; the studio's form offers them in this order.
-CONTROL_KINDS: dict[str, str] = {
-    "depth": "Depth",
-    "pose": "Body pose",
-    "canny": "Edges (Canny)",
-    "grey": "Greyscale",
-    "flow": "Optical flow",
-}
-# Kinds that need a helper model installed.
-HELPER_PURPOSE = {"depth": "depth", "pose": "pose"}
+__all__ = ["CONTROL_KINDS", "ControlError", "make_control_track"]
 # VACE's Canny annotator thresholds.
 CANNY_LOW, CANNY_HIGH = 100, 200
 # Frames per forward of a helper model: bounded memory at any clip length.
@@ -55,7 +46,7 @@ def make_control_track(kind: str, frames: np.ndarray, *, device: Any = None,
     if kind == "flow":
         return optical_flow(frames)
     purpose = HELPER_PURPOSE[kind]
-    helper = helper or helper_for(purpose)  # type: ignore[arg-type]
+    helper = helper or helper_for(purpose)
     if kind == "depth":
         return depth(frames, helper, device)
     return pose(frames, helper, device)
