@@ -99,7 +99,7 @@ def test_a_file_with_no_video_stream_is_refused_and_not_kept(owner_client, owner
     file = SimpleUploadedFile("sound.mp4", _audio_only(), content_type="video/mp4")
     _refused(owner_client, _form(source_file=file), "This file has no video track.")
     assert not Upload.objects.exists()
-    with pytest.raises(ClipError, match="The file has no video stream."):
+    with pytest.raises(ClipError, match=r"The file has no video stream\."):
         read_clip(io.BytesIO(_audio_only()), start_s=0, target_fps=16, count=5)
 
 
