@@ -26,7 +26,7 @@ from generation.presets import (
 )
 from worker.catalogue import CATALOGUE
 from worker.catalogue.calls import MAX_CONDITIONING_SCALE
-from worker.catalogue.helpers import CONTROL_KINDS, HELPER_PURPOSE, helper_for
+from worker.catalogue.helpers import CONTROL_KINDS, HELPER_PURPOSES, helper_for
 from worker.catalogue.media import FIT_MODES
 
 MAX_PROMPT_CHARS = 2000
@@ -282,11 +282,15 @@ class TransferMotion(JobSpec):
         if self.control not in CONTROL_KINDS:
             errors["control"] = (f"Choose a control track among: "
                                  f"{', '.join(CONTROL_KINDS.values())}.")
-        elif self.control in HELPER_PURPOSE:
-            helper = helper_for(HELPER_PURPOSE[self.control])
-            if not helper.is_installed():
-                errors["control"] = (f"{CONTROL_KINDS[self.control]} needs {helper.label}, "
-                                     "which is not installed; ask an admin to add it.")
+        else:
+            missing = [helper_for(purpose) for purpose in HELPER_PURPOSES.get(self.control, ())
+                       if not helper_for(purpose).is_installed()]
+            if missing:
+                names = " and ".join(helper.label for helper in missing)
+                errors["control"] = (f"{CONTROL_KINDS[self.control]} needs {names}, which "
+                                     f"{'is' if len(missing) == 1 else 'are'} not installed; "
+                                     "ask an admin to add "
+                                     f"{'it' if len(missing) == 1 else 'them'}.")
         scale = self.conditioning_scale
         if type(scale) not in (int, float) or not 0.0 <= scale <= MAX_CONDITIONING_SCALE:
             errors["conditioning_scale"] = (f"The conditioning scale must be between 0 and "

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from worker.catalogue.helpers import save_helper
+from worker.catalogue.helpers import HELPERS, save_helper
 
 
 @pytest.fixture
 def helpers(models: Path) -> Path:
-    for helper_id in ("depth-anything-v2-small", "vitpose-base", "sam2.1-hiera-tiny"):
+    for helper_id in HELPERS:
         save_helper(helper_id, models / helper_id)
     return models
 

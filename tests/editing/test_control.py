@@ -9,7 +9,13 @@ import pytest
 from tests.editing.conftest import moving_square
 from worker.catalogue import GenerationError
 from worker.catalogue.helpers import HELPERS
-from worker.editing.control import CONTROL_KINDS, ControlError, make_control_track
+from worker.editing.control import (
+    CONTROL_KINDS,
+    ControlError,
+    draw_skeleton,
+    make_control_track,
+    people_boxes,
+)
 
 
 @pytest.mark.parametrize("kind", list(CONTROL_KINDS))
@@ -55,7 +61,27 @@ def test_depth_and_pose_use_the_installed_helpers(helpers):
     assert np.array_equal(depth[..., 0], depth[..., 2])
     assert depth.min() == 0 and depth.max() == 255  # normalised over the clip
     pose = make_control_track("pose", clip, device="cpu")
-    assert pose.shape == clip.shape  # a skeleton on black (maybe empty: random weights)
+    assert pose.shape == clip.shape
+    # The tiny detector is made to see people: each frame has boxes inside the frame, so
+    # ViTPose ran on every frame (its random keypoints may be too unsure to draw).
+    boxes = people_boxes(clip, HELPERS["rtdetr-r50-people"], device="cpu")
+    assert len(boxes) == len(clip) and all(boxes)
+    assert all(x >= 0 and y >= 0 and x + w <= 64.5 and y + h <= 48.5
+               for found in boxes for x, y, w, h in found)
+
+
+def test_a_skeleton_is_drawn_in_openpose_colours_where_its_joints_are():
+    canvas = np.zeros((96, 64, 3), np.uint8)
+    keypoints = np.array([[32, 10], [30, 8], [34, 8], [28, 9], [36, 9], [24, 24], [40, 24],
+                          [20, 40], [44, 40], [18, 55], [46, 55], [26, 56], [38, 56],
+                          [26, 72], [38, 72], [26, 90], [38, 90]], dtype=float)
+    scores = np.ones(17)
+    scores[9] = 0.1  # an unsure left wrist is left out
+    draw_skeleton(keypoints, scores, canvas)
+    assert tuple(canvas[10, 32]) == (255, 0, 0)  # the nose: OpenPose's first colour
+    assert canvas[24, 24].any() and canvas[90, 38].any()  # a shoulder and an ankle
+    assert not canvas[55, 18].any()  # the unsure wrist
+    assert not canvas[0:4, 0:8].any()  # background stays black
 
 
 def test_a_missing_helper_is_a_clear_weights_error(models):

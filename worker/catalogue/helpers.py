@@ -19,7 +19,7 @@ from typing import Any, Literal
 from .base import Scale
 from .install import MODELS_DIR_ENV, hf_cache_dir, model_complete
 
-Purpose = Literal["depth", "pose", "segmentation"]
+Purpose = Literal["depth", "people", "pose", "segmentation"]
 
 # Control tracks of motion transfer (worker.editing.control), kind → what people read, in the
 # order the studio offers them; those drawn by a helper model name its purpose.
@@ -30,10 +30,12 @@ CONTROL_KINDS: dict[str, str] = {
     "grey": "Greyscale",
     "flow": "Optical flow",
 }
-HELPER_PURPOSE: dict[str, Purpose] = {"depth": "depth", "pose": "pose"}
+HELPER_PURPOSES: dict[str, tuple[Purpose, ...]] = {"depth": ("depth",),
+                                                   "pose": ("people", "pose")}
 
 PURPOSE_LABELS: dict[str, str] = {
     "depth": "depth maps (motion transfer)",
+    "people": "finding people for body pose (motion transfer)",
     "pose": "body pose (motion transfer)",
     "segmentation": "mask tracking (masked edits)",
 }
@@ -91,6 +93,12 @@ HELPERS: dict[str, HelperModel] = {helper.id: helper for helper in (
         source="depth-anything/Depth-Anything-V2-Small-hf", min_vram_gb=0.5,
     ),
     HelperModel(
+        id="rtdetr-r50-people", label="RT-DETR R50 (finds people for pose)",
+        description="Boxes around each person in a frame, for ViTPose to find their keypoints.",
+        purpose="people", model_class="RTDetrForObjectDetection",
+        source="PekingU/rtdetr_r50vd_coco_o365", min_vram_gb=0.5,
+    ),
+    HelperModel(
         id="vitpose-base", label="ViTPose base (COCO body keypoints)",
         description="17 body keypoints per person, drawn as the pose control track of VACE.",
         purpose="pose", model_class="VitPoseForPoseEstimation",
@@ -113,7 +121,8 @@ def helper_for(purpose: Purpose) -> HelperModel:
 
 def build_helper(helper_id: str, scale: Scale = "tiny") -> tuple[Any, Any]:
     """(model, image processor or None) of the helper's architecture with random weights."""
-    builders = {"depth": _build_depth, "pose": _build_pose, "segmentation": _build_sam2}
+    builders = {"depth": _build_depth, "people": _build_people, "pose": _build_pose,
+                "segmentation": _build_sam2}
     model, processor = builders[HELPERS[helper_id].purpose](scale)
     return model.eval().requires_grad_(False), processor
 
@@ -165,6 +174,38 @@ def _build_depth(scale: Scale) -> tuple[Any, Any]:
         ensure_multiple_of=14, resample=3, do_pad=False, do_normalize=True,
         image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225])
     return DepthAnythingForDepthEstimation(config), processor
+
+
+def _build_people(scale: Scale) -> tuple[Any, Any]:
+    import torch
+    from transformers import (
+        RTDetrConfig,
+        RTDetrForObjectDetection,
+        RTDetrImageProcessor,
+        RTDetrResNetConfig,
+    )
+
+    # COCO's 80 classes as the checkpoint numbers them; only "person" is looked up by name.
+    labels = {"id2label": {0: "person", **{i: f"LABEL_{i}" for i in range(1, 80)}}}
+    if scale != "tiny":  # rtdetr_r50vd: the library's defaults
+        return (RTDetrForObjectDetection(RTDetrConfig(**labels)),
+                RTDetrImageProcessor(size={"height": 640, "width": 640}))
+    backbone = RTDetrResNetConfig(embedding_size=16, hidden_sizes=[16, 32, 64, 128],
+                                  depths=[1, 1, 1, 1], layer_type="basic",
+                                  out_features=["stage2", "stage3", "stage4"])
+    config = RTDetrConfig(
+        backbone_config=backbone, encoder_hidden_dim=32, encoder_in_channels=[32, 64, 128],
+        encoder_ffn_dim=64, encoder_attention_heads=2, encoder_layers=1, d_model=32,
+        decoder_ffn_dim=64, decoder_layers=1, decoder_attention_heads=2, num_queries=20,
+        decoder_n_points=2, num_feature_levels=3, decoder_in_channels=[32, 32, 32],
+        eval_size=None, anchor_image_size=None, **labels)
+    model = RTDetrForObjectDetection(config)
+    # As with SAM 2: random weights would rarely see a person, and pose would draw nothing.
+    with torch.no_grad():
+        model.model.enc_score_head.bias[0] = 8.0
+        for head in model.model.decoder.class_embed:
+            head.bias[0] = 8.0
+    return model, RTDetrImageProcessor(size={"height": 64, "width": 64})
 
 
 def _build_pose(scale: Scale) -> tuple[Any, Any]:

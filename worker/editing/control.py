@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from worker.catalogue import HelperModel
-from worker.catalogue.helpers import CONTROL_KINDS, HELPER_PURPOSE, helper_for
+from worker.catalogue.helpers import CONTROL_KINDS, helper_for
 
 __all__ = ["CONTROL_KINDS", "ControlError", "make_control_track"]
 # VACE's Canny annotator thresholds.
@@ -22,6 +22,9 @@ CANNY_LOW, CANNY_HIGH = 100, 200
 BATCH = 8
 # Pose keypoints below this confidence are not drawn (as OpenPose renderings leave them out).
 KEYPOINT_THRESHOLD = 0.3
+# People found with less confidence are left out; at most this many are drawn per frame.
+PERSON_THRESHOLD = 0.5
+MAX_PEOPLE = 6
 
 
 class ControlError(ValueError):
@@ -30,7 +33,9 @@ class ControlError(ValueError):
 
 def make_control_track(kind: str, frames: np.ndarray, *, device: Any = None,
                        helper: HelperModel | None = None) -> np.ndarray:
-    """The control track of `kind` for uint8 RGB `frames` (F, H, W, 3): uint8, same shape."""
+    """The control track of `kind` for uint8 RGB `frames` (F, H, W, 3): uint8, same shape.
+    `helper` replaces the installed depth or pose model (the pose track's person detector is
+    always the installed one)."""
     if kind not in CONTROL_KINDS:
         raise ControlError(f"Unknown control kind {kind!r}; kinds are "
                            f"{', '.join(CONTROL_KINDS)}.")
@@ -45,11 +50,9 @@ def make_control_track(kind: str, frames: np.ndarray, *, device: Any = None,
         return edges(frames)
     if kind == "flow":
         return optical_flow(frames)
-    purpose = HELPER_PURPOSE[kind]
-    helper = helper or helper_for(purpose)
     if kind == "depth":
-        return depth(frames, helper, device)
-    return pose(frames, helper, device)
+        return depth(frames, helper or helper_for("depth"), device)
+    return pose(frames, helper or helper_for("pose"), helper_for("people"), device)
 
 
 def _grey(frame: np.ndarray) -> np.ndarray:
@@ -157,34 +160,66 @@ _COLOURS = ((255, 0, 0), (255, 85, 0), (255, 170, 0), (255, 255, 0), (170, 255, 
             (255, 0, 255), (255, 0, 170), (255, 0, 85))
 
 
-def pose(frames: np.ndarray, helper: HelperModel, device: Any = None) -> np.ndarray:
-    """The body's skeleton on black, OpenPose style. The whole frame is the person's box:
-    the main subject of the clip is the one whose motion is transferred."""
+def people_boxes(frames: np.ndarray, detector: HelperModel, device: Any = None
+                 ) -> list[list[list[float]]]:
+    """Per frame, the boxes (x, y, width, height in pixels) of the people the detector finds,
+    most confident first."""
     import torch
 
     from worker.editing.helpers import load_helper
 
-    model, processor = load_helper(helper, device)
+    model, processor = load_helper(detector, device)
+    person = next(int(i) for i, name in model.config.id2label.items() if name == "person")
     height, width = frames.shape[1:3]
-    box = [[0.0, 0.0, float(width), float(height)]]  # COCO's (x, y, w, h)
-    drawings = []
+    found: list[list[list[float]]] = []
     with torch.inference_mode():
         for start in range(0, len(frames), BATCH):
             batch = list(frames[start:start + BATCH])
-            boxes = [box] * len(batch)
-            inputs = processor(images=batch, boxes=boxes, return_tensors="pt").to(model.device)
+            inputs = processor(images=batch, return_tensors="pt").to(model.device)
             outputs = model(pixel_values=inputs["pixel_values"].to(model.dtype))
-            people = processor.post_process_pose_estimation(outputs, boxes=boxes)
-            for found in people:
-                person = found[0]
-                drawings.append(draw_skeleton(person["keypoints"].cpu().numpy(),
-                                              person["scores"].cpu().numpy(), height, width))
-    return np.stack(drawings)
+            results = processor.post_process_object_detection(
+                outputs, target_sizes=[(height, width)] * len(batch),
+                threshold=PERSON_THRESHOLD)
+            for result in results:
+                keep = (result["labels"] == person).nonzero().flatten().tolist()
+                keep.sort(key=lambda i: -float(result["scores"][i]))
+                boxes = []
+                for index in keep[:MAX_PEOPLE]:
+                    left, top, right, bottom = (float(v) for v in result["boxes"][index])
+                    boxes.append([left, top, right - left, bottom - top])
+                found.append(boxes)
+    return found
 
 
-def draw_skeleton(keypoints: np.ndarray, scores: np.ndarray, height: int, width: int
-                  ) -> np.ndarray:
-    """COCO keypoints (17, 2) in pixels with their scores → the OpenPose drawing."""
+def pose(frames: np.ndarray, helper: HelperModel, detector: HelperModel, device: Any = None
+         ) -> np.ndarray:
+    """Every person's skeleton on black, OpenPose style: people found by the detector, their
+    keypoints by ViTPose within each box; a frame with nobody in it stays black."""
+    import torch
+
+    from worker.editing.helpers import load_helper
+
+    boxes = people_boxes(frames, detector, device)
+    model, processor = load_helper(helper, device)
+    drawings = np.zeros_like(frames)
+    with_people = [index for index, found in enumerate(boxes) if found]
+    with torch.inference_mode():
+        for start in range(0, len(with_people), BATCH):
+            chosen = with_people[start:start + BATCH]
+            batch, batch_boxes = [frames[i] for i in chosen], [boxes[i] for i in chosen]
+            inputs = processor(images=batch, boxes=batch_boxes, return_tensors="pt")
+            outputs = model(pixel_values=inputs["pixel_values"].to(model.device, model.dtype))
+            estimated = processor.post_process_pose_estimation(outputs, boxes=batch_boxes)
+            for index, people in zip(chosen, estimated, strict=True):
+                for person in people:
+                    draw_skeleton(person["keypoints"].cpu().numpy(),
+                                  person["scores"].cpu().numpy(), drawings[index])
+    return drawings
+
+
+def draw_skeleton(keypoints: np.ndarray, scores: np.ndarray, canvas: np.ndarray) -> None:
+    """Draw one person's COCO keypoints (17, 2) in pixels, with their scores, on `canvas`
+    (H, W, 3) the way OpenPose draws a body."""
     import cv2
 
     points: list[tuple[float, float] | None] = []
@@ -195,7 +230,8 @@ def draw_skeleton(keypoints: np.ndarray, scores: np.ndarray, height: int, width:
         else:
             ok = scores[coco] >= KEYPOINT_THRESHOLD
             points.append((float(keypoints[coco][0]), float(keypoints[coco][1])) if ok else None)
-    canvas = np.zeros((height, width, 3), np.uint8)
+    height, width = canvas.shape[:2]
+    person = np.zeros_like(canvas)
     stick = max(1, round(4 * max(height, width) / 512))
     for index, (a, b) in enumerate(_LIMBS):
         first, second = points[a], points[b]
@@ -206,9 +242,9 @@ def draw_skeleton(keypoints: np.ndarray, scores: np.ndarray, height: int, width:
         angle = float(np.degrees(np.arctan2(y0 - y1, x0 - x1)))
         polygon = cv2.ellipse2Poly((int((x0 + x1) / 2), int((y0 + y1) / 2)),
                                    (int(length / 2), stick), int(angle), 0, 360, 1)
-        cv2.fillConvexPoly(canvas, polygon, _COLOURS[index])
-    canvas = (canvas * 0.6).astype(np.uint8)
+        cv2.fillConvexPoly(person, polygon, _COLOURS[index])
+    person = (person * 0.6).astype(np.uint8)  # limbs dimmer than joints, as OpenPose draws
     for index, point in enumerate(points):
         if point is not None:
-            cv2.circle(canvas, (int(point[0]), int(point[1])), stick, _COLOURS[index], -1)
-    return canvas
+            cv2.circle(person, (int(point[0]), int(point[1])), stick, _COLOURS[index], -1)
+    np.maximum(canvas, person, out=canvas)
