@@ -4,18 +4,28 @@ so that asking again is free, and served to the owner only."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
+from django.utils import timezone
 
 from accounts.models import User
+from generation.media import delete_after_commit
 from generation.models import ControlPreview, JobStatus, Upload, Video
 from webapp.celery import app as celery_app
+
+# A preview still not drawn after this long lost its worker (or its message): ask again.
+STALE_AFTER = timedelta(minutes=10)
 
 
 def request_preview(user: User, source: Video | Upload, *, control: str, start_s: float,
                     num_frames: int, fps: int) -> ControlPreview:
     """The preview for this clip: an existing one, or a new one queued for the models worker
-    (a failed one is queued again)."""
+    (a failed one, or one left undrawn for STALE_AFTER, is queued again)."""
     key = {"owner": user, "control": control, "start_s": round(float(start_s), 3),
            "num_frames": num_frames, "fps": fps,
            "video": source if isinstance(source, Video) else None,
@@ -28,9 +38,12 @@ def request_preview(user: User, source: Video | Upload, *, control: str, start_s
                     preview = ControlPreview.objects.create(**key)
             except IntegrityError:  # asked twice at once: the other request made it
                 return ControlPreview.objects.get(**key)
-        elif preview.status == JobStatus.FAILED:
+        elif preview.status == JobStatus.FAILED or (
+                preview.status != JobStatus.SUCCEEDED
+                and preview.created_at < timezone.now() - STALE_AFTER):
             preview.status, preview.message = JobStatus.QUEUED, ""
-            preview.save(update_fields=["status", "message"])
+            preview.created_at = timezone.now()
+            preview.save(update_fields=["status", "message", "created_at"])
         else:
             return preview
         preview_id = str(preview.id)
@@ -38,3 +51,9 @@ def request_preview(user: User, source: Video | Upload, *, control: str, start_s
             "framecraft.control_preview", args=[preview_id],
             queue=settings.CELERY_MODELS_QUEUE))
     return preview
+
+
+@receiver(post_delete, sender=ControlPreview)
+def _delete_file(sender: type[ControlPreview], instance: ControlPreview, **kwargs: Any) -> None:
+    """Remove a deleted preview's file (its source was deleted), once that is committed."""
+    delete_after_commit(instance.file)

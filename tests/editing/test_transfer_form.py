@@ -143,3 +143,30 @@ def test_the_spec_round_trips_through_the_jobs_params(owner, vace):
     assert source.duration_s == 0.75
     bad = TransferMotion(**{**spec.__dict__, "conditioning_scale": 3.0})
     assert bad.errors()["conditioning_scale"] == "The conditioning scale must be between 0 and 2."
+
+
+def test_a_preview_left_undrawn_is_asked_for_again_and_goes_with_its_source(
+        owner, vace, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.core.files.base import ContentFile
+    from django.utils import timezone
+
+    from generation.control_previews import request_preview
+    from generation.models import JobStatus
+
+    source = source_video(owner)
+    preview = request_preview(owner, source, control="grey", start_s=0, num_frames=5, fps=16)
+    assert preview.status == JobStatus.QUEUED
+    ControlPreview.objects.filter(pk=preview.pk).update(
+        status=JobStatus.RUNNING, created_at=timezone.now() - timedelta(minutes=11))
+    again = request_preview(owner, source, control="grey", start_s=0, num_frames=5, fps=16)
+    assert again.pk == preview.pk and again.status == JobStatus.QUEUED
+    fresh = request_preview(owner, source, control="grey", start_s=0, num_frames=5, fps=16)
+    assert fresh.status == JobStatus.QUEUED and ControlPreview.objects.count() == 1
+
+    fresh.file.save("preview.mp4", ContentFile(b"mp4"))
+    storage, name = fresh.file.storage, fresh.file.name
+    with django_capture_on_commit_callbacks(execute=True):
+        source.delete()
+    assert not ControlPreview.objects.exists() and not storage.exists(name)
