@@ -62,6 +62,12 @@ def control_track(job: Job, file: FieldFile) -> np.ndarray:
         return make_control_track(params["control"], clip)
     except (ClipError, ControlError) as problem:
         raise GenerationError(ErrorCode.BAD_PARAMETERS, str(problem)) from None
+    finally:
+        # The job's memory plan counts the video model alone: the helpers that drew the
+        # track (depth, pose) leave the GPU before it runs.
+        from worker.editing.helpers import forget_all
+
+        forget_all()
 
 
 def _file(row: JobInput) -> FieldFile:

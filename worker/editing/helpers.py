@@ -51,5 +51,9 @@ def load_helper(helper: HelperModel, device: Any = None) -> tuple[Any, Any]:
 
 
 def forget_all() -> None:
+    """Drop every warm helper, and hand their GPU memory back to the driver."""
     with _lock:
         _loaded.clear()
+    from worker.runtime.cache import free_memory
+
+    free_memory()
