@@ -76,6 +76,7 @@ class TransferMotionForm(TextToVideoForm):
                 upload.delete()
                 self.add_error("source_file", "Choose a video, not an image.")
                 return None
+            data["source_upload"] = upload.id
             bound = cast(QueryDict, self.data).copy()
             bound["source_upload"] = str(upload.id)
             self.data = bound  # the re-rendered form carries the id, not the file again

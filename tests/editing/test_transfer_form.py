@@ -170,3 +170,19 @@ def test_a_preview_left_undrawn_is_asked_for_again_and_goes_with_its_source(
     with django_capture_on_commit_callbacks(execute=True):
         source.delete()
     assert not ControlPreview.objects.exists() and not storage.exists(name)
+
+
+def test_a_video_sent_with_the_form_becomes_the_source(owner_client, owner, vace):
+    from generation.models import InputRole, JobInput
+    from tests.uploads.files import video
+
+    file = SimpleUploadedFile("dance.mp4", video(seconds=1.0, fps=16), content_type="video/mp4")
+    response = csrf_post(owner_client, reverse("submit_job"), _form(source_file=file),
+                         HTTP_HX_REQUEST="true")
+    assert response.status_code == 200, response.content.decode()
+    upload = Upload.objects.get(owner=owner)
+    assert (upload.kind, upload.original_name) == ("video", "dance.mp4")
+    row = JobInput.objects.get(job__kind="control")
+    assert (row.role, row.upload_id) == (InputRole.SOURCE_VIDEO, upload.id)
+    # The fresh form keeps the source, so a variation is one click away.
+    assert f'value="{upload.id}"' in response.content.decode()
