@@ -1,6 +1,7 @@
 """Making a tracked mask on the models worker: the clip decoded (long side at most
-MAX_SIDE), SAM 2 run on the CPU from the owner's clicks, the masks encoded losslessly and
-stored as one of the owner's uploads through the one way uploads come to be."""
+MAX_SIDE), SAM 2 run from the owner's clicks (on the worker's GPU if it has one), the masks
+encoded losslessly and stored as one of the owner's uploads through the one way uploads come
+to be."""
 
 from __future__ import annotations
 
@@ -61,7 +62,9 @@ def make_mask(tracking_id: str) -> str | None:
                              count=tracking.num_frames, size=size, fit="stretch")
         scale_x, scale_y = size[0] / source.width, size[1] / source.height
         clicks = [(c[0], c[1] * scale_x, c[2] * scale_y, c[3]) for c in tracking.clicks]
-        masks = track_mask(clip, clicks, device="cpu")
+        # FRAMECRAFT_DEVICE, else CUDA where the models worker has a GPU: SAM 2 takes
+        # seconds a frame on a CPU.
+        masks = track_mask(clip, clicks)
         with tempfile.TemporaryDirectory(prefix="framecraft-mask-") as tmp:
             path = Path(tmp) / "mask.mp4"
             encode_masks(masks, tracking.fps, path)
