@@ -17,7 +17,7 @@ import sys
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel
 from rich.console import Console
@@ -25,7 +25,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from api.client import ApiProblem, Client, load_settings
-from api.schemas import InputIn, JobIn, JobOut
+from api.schemas import InputIn, JobIn, JobOut, TaskName
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 err = Console(stderr=True)
@@ -48,8 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     generate = commands.add_parser("generate", help="make a video")
     generate.add_argument("prompt")
     generate.add_argument("--model", "-m", required=True, help="a preset id (see `presets`)")
-    generate.add_argument("--task", choices=["t2v", "i2v", "v2v", "edit", "extend",
-                                             "personalize"])
+    generate.add_argument("--task", choices=list(get_args(TaskName)))
     generate.add_argument("--negative", default="", help="what to avoid")
     for name in ("width", "height", "frames", "steps", "seed"):
         generate.add_argument(f"--{name}", type=int)

@@ -12,7 +12,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-TaskName = Literal["t2v", "i2v", "v2v", "edit", "extend", "personalize"]
+TaskName = Literal["t2v", "i2v", "v2v", "edit", "extend", "personalize", "control"]
 RoleName = Literal["start_image", "end_image", "source_video", "mask", "reference"]
 StatusName = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 VisibilityName = Literal["private", "unlisted", "public"]

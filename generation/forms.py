@@ -33,7 +33,8 @@ from worker.catalogue.loras import MAX_LORAS_PER_JOB, MAX_STRENGTH
 from worker.catalogue.speed import SPEED_HELP, SPEED_LABELS, SpeedMode, eta_s, preview_variant
 
 TASK_CHOICES = [("t2v", "From a prompt"), ("i2v", "From an image"),
-                ("personalize", "With a subject"), ("swap", "Swap in a subject")]
+                ("personalize", "With a subject"), ("swap", "Swap in a subject"),
+                ("control", "Transfer motion")]
 
 
 def _size_value(width: int, height: int) -> str:

@@ -3,7 +3,9 @@
 A start or end image, or a keyframe, is fitted to the job's size here, the one place that
 happens, by the spec's `fit` (crop, with the start image's crop box; pad; stretch). A video to
 edit (and a mask video) is trimmed to the job's clip and resampled to the model's frame rate
-here too, the one place that happens."""
+here too, the one place that happens. A motion transfer's source video becomes its control
+track here: the clip at the preset's frame rate, cropped to the job's size, drawn as depth,
+pose, edges, greyscale or flow."""
 
 from __future__ import annotations
 
@@ -20,9 +22,12 @@ from django.db.models.fields.files import FieldFile
 from PIL import Image, ImageOps
 
 from generation.models import InputRole, Job, JobInput, Upload
+from generation.presets import Task
 from worker.catalogue import ErrorCode, GenerationError, get_preset
 from worker.catalogue.media import fit_image
 from worker.catalogue.request import LoraWeights
+from worker.editing.clip import ClipError, read_clip
+from worker.editing.control import ControlError, make_control_track
 
 # Masks are greyscale: non-zero marks what is to be repainted.
 _GREY_ROLES = {InputRole.MASK}
@@ -61,6 +66,9 @@ def load_media(job: Job) -> dict[InputRole, list[Any]]:
     for row in rows:
         if row.role == InputRole.LORA:
             media[InputRole.LORA].append(lora_weights(row))
+            continue
+        if job.kind == Task.CONTROL and row.role == InputRole.SOURCE_VIDEO:
+            media[InputRole.SOURCE_VIDEO].append(control_track(job, _file(row)))
             continue
         decoded = _decode(row, clip if row.role in _CLIPPED_ROLES else None)
         if row.role in _FITTED_ROLES and isinstance(decoded, Image.Image):
@@ -104,10 +112,35 @@ def _fitted(job: Job, image: Image.Image, box: bool) -> Image.Image:
                      params.get("fit", "crop"), params.get("crop") if box else None)
 
 
-def _decode(row: JobInput, clip: Clip | None = None) -> Any:
+def control_track(job: Job, file: FieldFile) -> np.ndarray:
+    """The motion transfer's control track, at the job's size and the preset's frame rate."""
+    params = job.params
+    try:
+        with file.open("rb") as stream:
+            clip = read_clip(stream, start_s=float(params.get("start_s", 0.0)),
+                             target_fps=get_preset(job.preset).fps,
+                             count=int(params["num_frames"]),
+                             size=(int(params["width"]), int(params["height"])))
+        return make_control_track(params["control"], clip)
+    except (ClipError, ControlError) as problem:
+        raise GenerationError(ErrorCode.BAD_PARAMETERS, str(problem)) from None
+    finally:
+        # The job's memory plan counts the video model alone: the helpers that drew the
+        # track (depth, pose) leave the GPU before it runs.
+        from worker.editing.helpers import forget_all
+
+        forget_all()
+
+
+def _file(row: JobInput) -> FieldFile:
     file = row.upload.file if row.upload is not None else row.video.file if row.video else None
-    if file is None:
+    if not file:
         raise LookupError(f"The {row.get_role_display().lower()} of this job was deleted.")
+    return file
+
+
+def _decode(row: JobInput, clip: Clip | None = None) -> Any:
+    file = _file(row)
     mode = "L" if row.role in _GREY_ROLES else "RGB"
     is_video = row.video is not None or (row.upload is not None and row.upload.kind == "video")
     if not is_video:

@@ -539,3 +539,74 @@ class SubjectGrant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject} for {self.user}"
+
+
+def control_preview_to(preview: ControlPreview, filename: str) -> str:
+    return f"previews/{preview.owner_id}/{preview.id}{_suffix(filename)}"
+
+
+class ControlPreview(models.Model):
+    """A motion transfer's control track drawn small, before any GPU time is spent: one per
+    owner, source, kind and clip (start, frames, frame rate), made by the models worker."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                              related_name="control_previews")
+    video = models.ForeignKey(Video, null=True, blank=True, on_delete=models.CASCADE,
+                              related_name="+")
+    upload = models.ForeignKey(Upload, null=True, blank=True, on_delete=models.CASCADE,
+                               related_name="+")
+    control = models.CharField(max_length=16)
+    start_s = models.FloatField(default=0.0)
+    num_frames = models.PositiveIntegerField()
+    fps = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=JobStatus.choices,
+                              default=JobStatus.QUEUED)
+    message = models.TextField(blank=True)
+    file = models.FileField(upload_to=control_preview_to, max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("-created_at",)
+        constraints = [
+            models.UniqueConstraint(
+                fields=("owner", "video", "upload", "control", "start_s", "num_frames", "fps"),
+                name="control_preview_once", nulls_distinct=False),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.control} preview {self.id} ({self.status})"
+
+    @property
+    def is_ready(self) -> bool:
+        return self.status == JobStatus.SUCCEEDED and bool(self.file)
+
+
+class MaskTracking(models.Model):
+    """A mask that follows what the owner clicked on through a clip of a source video, made by
+    the models worker; the result is a lossless mask video among the owner's uploads, ready
+    for a masked edit."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                              related_name="mask_trackings")
+    video = models.ForeignKey(Video, null=True, blank=True, on_delete=models.CASCADE,
+                              related_name="+")
+    upload = models.ForeignKey(Upload, null=True, blank=True, on_delete=models.CASCADE,
+                               related_name="+")
+    clicks = models.JSONField(help_text="[frame, x, y, positive] in source pixels.")
+    start_s = models.FloatField(default=0.0)
+    num_frames = models.PositiveIntegerField()
+    fps = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=JobStatus.choices,
+                              default=JobStatus.QUEUED)
+    message = models.TextField(blank=True)
+    mask = models.ForeignKey(Upload, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="tracked_from")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return f"mask tracking {self.id} ({self.status})"

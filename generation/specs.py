@@ -26,6 +26,8 @@ from generation.presets import (
     get_preset,
 )
 from worker.catalogue import CATALOGUE, GenerationResult, Keyframe
+from worker.catalogue.calls import MAX_CONDITIONING_SCALE
+from worker.catalogue.helpers import CONTROL_KINDS, HELPER_PURPOSES, helper_for
 from worker.catalogue.lora_targets import BASE_LABELS
 from worker.catalogue.loras import MAX_LORAS_PER_JOB, MAX_STRENGTH, LoraWeights
 from worker.catalogue.media import FIT_MODES
@@ -234,6 +236,7 @@ class JobSpec:
             strength=getattr(self, "strength", None), keyframes=keyframes,
             speed=self.speed, fp8=self.fp8,
             loras=tuple(cast(Sequence[LoraWeights], media.get(InputRole.LORA) or ())),
+            conditioning_scale=getattr(self, "conditioning_scale", None),
         )
 
 
@@ -623,9 +626,79 @@ class Personalize(JobSpec):
     subjects: tuple[Mapping[str, str], ...] = ()
 
 
+@dataclass(frozen=True, kw_only=True)
+class TransferMotion(JobSpec):
+    """A new video that keeps the source's motion and layout: its `control` track (depth,
+    pose, edges, greyscale or optical flow) from `start_s` on, at the preset's frame rate,
+    followed as strictly as `conditioning_scale`; everything else comes from the prompt."""
+
+    task = Task.CONTROL
+    roles = {InputRole.SOURCE_VIDEO: _one(Ability.VIDEO)}
+    control: str = "depth"
+    conditioning_scale: float = 1.0
+    start_s: float = 0.0
+
+    def errors(self) -> dict[str, str]:
+        errors = super().errors()
+        if self.control not in CONTROL_KINDS:
+            errors["control"] = (f"Choose a control track among: "
+                                 f"{', '.join(CONTROL_KINDS.values())}.")
+        else:
+            missing = [helper_for(purpose) for purpose in HELPER_PURPOSES.get(self.control, ())
+                       if not helper_for(purpose).is_installed()]
+            if missing:
+                names = " and ".join(helper.label for helper in missing)
+                errors["control"] = (f"{CONTROL_KINDS[self.control]} needs {names}, which "
+                                     f"{'is' if len(missing) == 1 else 'are'} not installed; "
+                                     "ask an admin to add "
+                                     f"{'it' if len(missing) == 1 else 'them'}.")
+        scale = self.conditioning_scale
+        if type(scale) not in (int, float) or not 0.0 <= scale <= MAX_CONDITIONING_SCALE:
+            errors["conditioning_scale"] = (f"The conditioning scale must be between 0 and "
+                                            f"{MAX_CONDITIONING_SCALE:g}.")
+        if type(self.start_s) not in (int, float) or self.start_s < 0:
+            errors["start_s"] = "The start must be a time of zero seconds or more."
+        elif "preset" not in errors and "num_frames" not in errors:
+            errors.update(self._length_errors())
+        return errors
+
+    def source_duration_s(self) -> float | None:
+        """How long the source video plays, from what probing or encoding recorded."""
+        refs = self.inputs_in(InputRole.SOURCE_VIDEO)
+        if not refs:
+            return None
+        ref = refs[0]
+        if ref.video_id is not None:
+            return Video.objects.filter(pk=ref.video_id).values_list(
+                "duration_s", flat=True).first()
+        assert ref.upload_id is not None
+        row = Upload.objects.filter(pk=ref.upload_id).values("kind", "frame_count",
+                                                             "fps").first()
+        if row is None:
+            return None
+        if row["kind"] != "video":
+            return -1.0
+        return row["frame_count"] / row["fps"] if row["fps"] else None
+
+    def _length_errors(self) -> dict[str, str]:
+        duration = self.source_duration_s()
+        if duration is None:
+            return {}
+        if duration < 0:
+            return {InputRole.SOURCE_VIDEO: "Choose a video, not an image."}
+        fps = get_preset(self.preset).fps
+        needed = self.start_s + (self.num_frames - 1) / fps
+        if needed > duration + 1e-6:
+            return {"start_s": (f"{self.num_frames} frames at {fps} fps from {self.start_s:g} s "
+                                f"reach {needed:.2f} s, past the source's end at "
+                                f"{duration:.2f} s: start earlier or make it shorter.")}
+        return {}
+
+
 SPECS: dict[Task, type[JobSpec]] = {
     spec.task: spec
-    for spec in (TextToVideo, ImageToVideo, VideoToVideo, EditVideo, ExtendVideo, Personalize)
+    for spec in (TextToVideo, ImageToVideo, VideoToVideo, EditVideo, ExtendVideo, Personalize,
+                 TransferMotion)
 }
 
 

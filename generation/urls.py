@@ -1,7 +1,15 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from generation import edit_views, gallery_views, lora_views, subject_views, upload_views, views
+from generation import (
+    control_views,
+    edit_views,
+    gallery_views,
+    lora_views,
+    subject_views,
+    upload_views,
+    views,
+)
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="studio"), name="home"),
@@ -10,6 +18,13 @@ urlpatterns = [
     path("jobs/", views.submit, name="submit_job"),
     path("edit/", edit_views.edit_studio, name="edit_studio"),
     path("edit/form/", edit_views.edit_form, name="edit_form"),
+    path("studio/control-preview/", control_views.control_preview, name="control_preview"),
+    path("control-previews/<uuid:preview_id>/", control_views.control_preview_card,
+         name="control_preview_card"),
+    path("control-previews/<uuid:preview_id>/file.mp4", control_views.control_preview_file,
+         name="control_preview_file"),
+    path("masks/track/", control_views.track_mask, name="track_mask"),
+    path("masks/track/<uuid:tracking_id>/", control_views.mask_tracking, name="mask_tracking"),
     path("jobs/<uuid:job_id>/", views.job_card, name="job_card"),
     path("jobs/<uuid:job_id>/cancel/", views.cancel, name="cancel_job"),
     path("jobs/<uuid:job_id>/retry/", views.retry, name="retry_job"),

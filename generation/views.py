@@ -21,6 +21,7 @@ from generation.models import Job, Video
 from generation.personalize_form import PersonalizeForm, SwapForm
 from generation.queries import recent_jobs, remixable_video, with_queue_positions
 from generation.specs import SpecError
+from generation.transfer_forms import TransferMotionForm, owned_source
 from webapp.http import SignedInRequest
 from worker.catalogue.loras import MAX_LORAS_PER_JOB
 
@@ -45,6 +46,8 @@ def _studio_form(request: SignedInRequest, task: str | None, *args: Any, **kwarg
         return PersonalizeForm(*args, user=request.user, **kwargs)
     if task == SwapForm.task:
         return SwapForm(*args, user=request.user, **kwargs)
+    if task == TransferMotionForm.task:
+        return TransferMotionForm(*args, user=request.user, **kwargs)
     return TextToVideoForm(*args, user=request.user, **kwargs)
 
 
@@ -75,6 +78,11 @@ def studio(request: SignedInRequest) -> HttpResponse:
         initial = {"start_image": request.GET["start_image"]}
         if request.GET.get("prompt"):
             initial["prompt"] = request.GET["prompt"]
+    elif task == TransferMotionForm.task and request.GET.get("source_video"):
+        # From a video's page: motion transfer with that video as the source.
+        if owned_source(request.user, video_id=request.GET["source_video"]) is None:
+            raise Http404("No such video.")
+        initial = {"source_video": request.GET["source_video"]}
     return render(request, "generation/studio.html", {
         "form": _studio_form(request, task, initial=initial), "jobs": recent_jobs(request.user),
     })
@@ -87,7 +95,8 @@ def generation_form(request: SignedInRequest) -> HttpResponse:
     the user typed), or after an image was chosen or a keyframe added (keeping the settings
     too; a new start image gets the size nearest its shape and loses the old crop box)."""
     kept = ["preset", "prompt", "negative_prompt", "seed", "start_image", "end_image", "fit",
-            "source_video", "mask", "speed",
+            "source_video", "source_upload", "control", "conditioning_scale", "start_s",
+            "mask", "speed",
             *(f"lora_{n}" for n in range(1, MAX_LORAS_PER_JOB + 1)),
             *(f"lora_strength_{n}" for n in range(1, MAX_LORAS_PER_JOB + 1))]
     trigger = request.htmx.trigger_name if request.htmx else None
@@ -139,6 +148,7 @@ def submit(request: SignedInRequest) -> HttpResponse:
             # A fresh form keeps the model and prompt, so a variation is one click away.
             again = getattr(form, "kept_after_submit", (
                 "preset", "prompt", "negative_prompt", "fit", "start_image", "end_image",
+                "source_video", "source_upload", "control", "conditioning_scale", "start_s",
                 *KEYFRAME_FIELDS))
             form = _studio_form(request, task, initial={
                 # A file sent with the form is an upload's id in the data by now.

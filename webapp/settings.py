@@ -164,6 +164,9 @@ CELERY_TASK_ROUTES = {
     "framecraft.reap_stale_jobs": {"queue": FRAMECRAFT_JOB_QUEUES[0]},
     "framecraft.model_operation": {"queue": CELERY_MODELS_QUEUE},
     "framecraft.remove_background": {"queue": CELERY_MODELS_QUEUE},
+    # Small CPU work asked for from the studio: never behind the GPU queue's long jobs.
+    "framecraft.control_preview": {"queue": CELERY_MODELS_QUEUE},
+    "framecraft.track_mask": {"queue": CELERY_MODELS_QUEUE},
 }
 
 # --- Jobs -----------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import connection
 
 from generation import events, fleet, lifecycle
-from worker import execution, models_volume
+from worker import control_preview, execution, mask_tracking, models_volume
 from worker.capacity import current_capacity
 from worker.runtime import parallel
 
@@ -170,3 +170,13 @@ def remove_background(photo_id: int) -> str:
     from worker.backgrounds import make_cutout  # torch and transformers: the models worker's
 
     return make_cutout(photo_id)
+
+
+@shared_task(name="framecraft.control_preview", ignore_result=True)
+def make_control_preview(preview_id: str) -> str | None:
+    return control_preview.make_preview(preview_id)
+
+
+@shared_task(name="framecraft.track_mask", ignore_result=True)
+def track_mask(tracking_id: str) -> str | None:
+    return mask_tracking.make_mask(tracking_id)

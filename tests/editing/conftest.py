@@ -1,4 +1,6 @@
-"""Sources for the editing tests: gallery videos with real MP4 files, and models to edit with."""
+"""Sources for the editing tests: gallery videos with real MP4 files, models to edit with, tiny
+random checkpoints of the real helper architectures (saved in the Hub's layout into the test's
+models folder), and small synthetic clips."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from django.core.files.base import ContentFile
 
 from generation.models import Job, JobStatus, Upload, UploadKind, Video
 from tests.editing.media import mp4_bytes, numbered_frames, png_bytes
+from worker.catalogue.helpers import HELPERS, save_helper
 
 VACE = "wan2.1-vace-1.3b"
 
@@ -62,3 +65,19 @@ def vace_installed(models: Path) -> Path:
     folder.mkdir()
     (folder / "model_index.json").write_text(json.dumps({"_class_name": "WanVACEPipeline"}))
     return folder
+
+
+@pytest.fixture
+def helpers(models: Path) -> Path:
+    for helper_id in HELPERS:
+        save_helper(helper_id, models / helper_id)
+    return models
+
+
+def moving_square(frames: int = 6, height: int = 48, width: int = 64) -> np.ndarray:
+    """A bright square on a dark background moving right by 3 pixels a frame."""
+    clip = np.full((frames, height, width, 3), 20, dtype=np.uint8)
+    for index in range(frames):
+        left = 8 + 3 * index
+        clip[index, 16:32, left:left + 16] = (230, 200, 40)
+    return clip

@@ -85,6 +85,7 @@ def _inputs(task: Task, preset: Preset) -> dict[str, Any]:
         Task.EDIT: {"video": video, "mask": mask},
         Task.EXTEND: {"video": video[:1]},
         Task.PERSONALIZE: {"reference_images": [Image.fromarray(_image(2))]},
+        Task.CONTROL: {"video": video, "conditioning_scale": 0.5},
     }[task]
 
 
@@ -142,6 +143,10 @@ def _direct(folder: Path, preset: Preset, request: GenerationRequest) -> np.ndar
     if task == Task.EDIT:
         kwargs["video"] = [Image.fromarray(frame) for frame in request.video]
         kwargs["mask"] = [Image.fromarray(m.astype(np.uint8) * 255) for m in request.mask]
+    if task == Task.CONTROL:  # a control track, the whole frame to make, followed at a scale
+        kwargs["video"] = [Image.fromarray(frame) for frame in request.video]
+        kwargs["mask"] = [Image.new("L", (SIDE, SIDE), 255)] * request.num_frames
+        kwargs["conditioning_scale"] = request.conditioning_scale
     if task == Task.V2V:
         del kwargs["num_frames"]
         kwargs["video"] = [Image.fromarray(frame) for frame in request.video]
@@ -172,7 +177,7 @@ def test_tiny_checkpoint_loads_and_runs_every_task_like_diffusers(preset: Preset
         assert result.frames.shape == (request.num_frames, SIDE, SIDE, 3), task
         assert result.fps == preset.fps
         assert seen and seen[-1].step == seen[-1].total, task
-        if task == _primary(preset) or task == Task.EDIT:
+        if task in (_primary(preset), Task.EDIT, Task.CONTROL):
             assert np.array_equal(result.frames, _direct(folder, preset, request)), task
     loaded = cache.get_loaded(preset.id)
     assert type(loaded.pipeline).__name__ == preset.pipeline_class

@@ -23,6 +23,7 @@ from .base import (
 )
 from .building import build_pipeline
 from .calls import CallAdapter, check_inputs
+from .helpers import HELPERS, HelperModel
 from .install import MODELS_DIR_ENV, checkpoint_complete, hf_cache_dir, hf_cached_snapshot
 from .request import (
     MAX_SEED,
@@ -61,12 +62,13 @@ def get_preset(preset_id: str) -> Preset:
         raise KeyError(f"unknown preset {preset_id!r}; known presets: {known}") from None
 
 
-# Everything an operator installs: pipeline presets and segmentation models.
-INSTALLABLE: dict[str, Preset | Segmenter] = {**CATALOGUE, **SEGMENTERS}
+# Everything an operator installs: pipeline presets, segmentation models for subjects, and
+# helper models for editing (depth, pose, mask tracking).
+INSTALLABLE: dict[str, Preset | Segmenter | HelperModel] = {**CATALOGUE, **SEGMENTERS, **HELPERS}
 
 
-def get_installable(model_id: str) -> Preset | Segmenter:
-    """A preset or a segmentation model by id; KeyError names the known ids."""
+def get_installable(model_id: str) -> Preset | Segmenter | HelperModel:
+    """A preset or a segmentation or helper model by id; KeyError names the known ids."""
     try:
         return INSTALLABLE[model_id]
     except KeyError:
@@ -85,6 +87,7 @@ def family_of(preset: Preset | str) -> Family:
 __all__ = [
     "CATALOGUE",
     "FAMILIES",
+    "HELPERS",
     "INSTALLABLE",
     "MAX_SEED",
     "MODELS_DIR_ENV",
@@ -99,6 +102,7 @@ __all__ = [
     "GenerationError",
     "GenerationRequest",
     "GenerationResult",
+    "HelperModel",
     "JobCancelled",
     "Keyframe",
     "MemoryNeeds",

@@ -44,6 +44,7 @@ class Task(StrEnum):
     EDIT = "edit"  # the masked part of an input video repainted
     EXTEND = "extend"  # an input video continued past its last frame
     PERSONALIZE = "personalize"  # a subject from reference photos, placed as the prompt says
+    CONTROL = "control"  # an input video's motion and layout (a control track), all else new
 
 
 TASK_INPUTS: dict[Task, frozenset[Ability]] = {
@@ -53,6 +54,7 @@ TASK_INPUTS: dict[Task, frozenset[Ability]] = {
     Task.EDIT: frozenset({Ability.TEXT, Ability.VIDEO, Ability.MASK}),
     Task.EXTEND: frozenset({Ability.TEXT, Ability.VIDEO}),
     Task.PERSONALIZE: frozenset({Ability.TEXT, Ability.REFERENCE}),
+    Task.CONTROL: frozenset({Ability.TEXT, Ability.VIDEO}),
 }
 
 TASK_LABELS: dict[Task, str] = {
@@ -62,6 +64,7 @@ TASK_LABELS: dict[Task, str] = {
     Task.EDIT: "video editing",
     Task.EXTEND: "video extension",
     Task.PERSONALIZE: "personalization",
+    Task.CONTROL: "motion transfer",
 }
 
 

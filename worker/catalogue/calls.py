@@ -11,6 +11,9 @@ from .base import Ability, Preset, Task
 from .media import bad, fit, to_frames, to_image
 from .request import GenerationRequest
 
+# How strictly a control track may be followed: VACE is trained at 1; past 2 it only burns in.
+MAX_CONDITIONING_SCALE = 2.0
+
 
 def check_inputs(preset: Preset, request: GenerationRequest) -> None:
     """Refuse a task the preset cannot do, or inputs the task needs but lacks or cannot take."""
@@ -37,6 +40,7 @@ def check_inputs(preset: Preset, request: GenerationRequest) -> None:
         Task.EDIT: {"video", "mask"},
         Task.EXTEND: {"video"},
         Task.PERSONALIZE: {"reference_images"},
+        Task.CONTROL: {"video"},
     }[task]
     allowed = set(needs)
     if task == Task.I2V and preset.supports(Ability.END_IMAGE):
@@ -58,7 +62,7 @@ def check_inputs(preset: Preset, request: GenerationRequest) -> None:
                 f"The input video must have 1 to {preset.max_input_frames} frames; "
                 f"it has {frames}."
             )
-        if task in (Task.V2V, Task.EDIT) and frames < request.num_frames:
+        if task in (Task.V2V, Task.EDIT, Task.CONTROL) and frames < request.num_frames:
             raise bad(f"The input video has {frames} frames; the job asks for "
                       f"{request.num_frames}.")
         if task == Task.EXTEND and frames >= request.num_frames:
@@ -79,6 +83,11 @@ def check_inputs(preset: Preset, request: GenerationRequest) -> None:
         or not 0.0 < strength <= 1.0
     ):
         raise bad(f"Strength must be above 0 and at most 1; {strength!r} is not.")
+    scale = request.conditioning_scale
+    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int | float)
+                              or not 0.0 <= scale <= MAX_CONDITIONING_SCALE):
+        raise bad(f"The conditioning scale must be between 0 and {MAX_CONDITIONING_SCALE:g}; "
+                  f"{scale!r} is not.")
 
 
 class CallAdapter:

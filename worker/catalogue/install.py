@@ -73,3 +73,8 @@ def _shards_present(component: Path, index: Path) -> bool:
     except (OSError, ValueError, KeyError, AttributeError):
         return False
     return bool(shards) and all((component / shard).is_file() for shard in shards)
+
+
+def model_complete(folder: Path) -> bool:
+    """Whether a transformers model folder has its config and all weight files."""
+    return (folder / "config.json").is_file() and _has_weights(folder)

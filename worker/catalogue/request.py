@@ -51,7 +51,9 @@ class GenerationRequest:
     repainted; `reference_images` as a sequence of images; `keyframes` as `Keyframe`s (an
     image-to-video job's images at later frames, where the preset takes them). `strength`
     (0..1) says how far a video-to-video job may move from its input; None takes the preset's
-    default.
+    default. For motion
+    transfer `video` is the control track already drawn, and `conditioning_scale` says how
+    strictly it is followed (None: the pipeline's 1.0).
     """
 
     preset_id: str
@@ -79,6 +81,7 @@ class GenerationRequest:
         """The LoRAs as a recipe names them: name, strength and id, never the path."""
         return [{"name": lora.name, "strength": lora.strength, "id": lora.key}
                 for lora in self.loras]
+    conditioning_scale: float | None = None
 
     def recipe(self) -> dict[str, Any]:
         """The parameters as a JSON-ready dict, e.g. for a video's metadata; media are only

@@ -108,7 +108,8 @@ def build_wan_vace(preset_id: str, scale: Scale) -> dict[str, Any]:
 class VaceCalls(CallAdapter):
     """Every task is a control video and a mask (grey frames and white mask where VACE is to
     make the video, the input's frames and a black mask where it keeps them), or reference
-    images for personalization."""
+    images for personalization. Motion transfer gives a control track (depth, pose, edges,
+    greyscale, flow) with an all-white mask, followed as strictly as `conditioning_scale`."""
 
     def inputs(
         self, task: Task, preset: Preset, request: GenerationRequest, kwargs: dict[str, Any]
@@ -125,6 +126,11 @@ class VaceCalls(CallAdapter):
             return {"video": frames, "mask": [keep] + [repaint] * (count - 1)}
         if task == Task.V2V:
             return {"video": self.video(request)}
+        if task == Task.CONTROL:
+            # The whole frame is made anew, shaped by the control track (depth, pose, ...).
+            return {"video": self.video(request), "mask": [repaint] * count,
+                    "conditioning_scale": 1.0 if request.conditioning_scale is None
+                    else request.conditioning_scale}
         if task == Task.EDIT:
             masks = [fit(m, *size) for m in to_frames(request.mask, "mask", mode="L")[:count]]
             masks = [m.point(lambda value: 255 if value else 0) for m in masks]

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from .base import Preset
-from .install import checkpoint_complete, hf_cache_dir
+from .helpers import HelperModel
+from .install import checkpoint_complete, hf_cache_dir, model_complete
 from .segmentation import Segmenter, segmenter_complete
 
 # What a diffusers pipeline folder needs: configs, tokenizer files, safetensors weights.
@@ -34,6 +35,8 @@ ALLOW_PATTERNS = [
     "*/*.jinja",
     "*/*.safetensors",
 ]
+# What a transformers model folder needs (a helper model's repository holds just that).
+HELPER_PATTERNS = ["*.json", "*.txt", "*.model", "*.safetensors"]
 # Room left over beyond the download itself (temporary files, logs).
 DISK_MARGIN = 1.05
 # Where components from other repositories are downloaded before they are moved into place,
@@ -42,8 +45,9 @@ STAGING_DIR = ".download"
 
 # (repo, patterns, subfolder) -> bytes; a pattern starting with "!" excludes what it matches.
 SizeLookup = Callable[[str, list[str], str | None], int]
-# What installs here: a pipeline preset, or a segmentation model (background removal).
-Installable = Preset | Segmenter
+# What installs here: a pipeline preset, a segmentation model (background removal), or a helper
+# model for editing (depth, pose, mask tracking).
+Installable = Preset | Segmenter | HelperModel
 T = TypeVar("T")
 
 
@@ -125,6 +129,8 @@ def hub_size(repo: str, patterns: list[str], subfolder: str | None = None) -> in
 def _sources(preset: Installable) -> list[tuple[str, str | None, str | None, list[str]]]:
     """(repo, subfolder in repo, folder in the pipeline, patterns) for each download."""
     assert preset.source is not None
+    if isinstance(preset, HelperModel):
+        return [(preset.source, None, None, HELPER_PATTERNS)]
     replaced = set(preset.component_sources)
     allow = list(getattr(preset, "allow_patterns", ALLOW_PATTERNS))
     base_patterns = [*allow, *(f"!{name}/*" for name in replaced)]
@@ -219,7 +225,7 @@ def fetch(
         if destination.exists():
             shutil.rmtree(destination)
         source.rename(destination)
-    if local is not None and preset.component_sources and isinstance(preset, Preset):
+    if local is not None and isinstance(preset, Preset) and preset.component_sources:
         shutil.rmtree(local / STAGING_DIR, ignore_errors=True)
         _write_model_index(preset, local)
     problems = verify(preset)
@@ -419,7 +425,8 @@ def verify(preset: Installable) -> list[str]:
         if local is not None and local.exists():
             return [f"{local} is incomplete (a component or weight file is missing)"]
         return ["not installed"]
-    complete = segmenter_complete if isinstance(preset, Segmenter) else checkpoint_complete
+    complete = (segmenter_complete if isinstance(preset, Segmenter) else
+                model_complete if isinstance(preset, HelperModel) else checkpoint_complete)
     if not complete(folder):
         return [f"{folder} is incomplete"]
     return [f"{path.relative_to(folder)} is unreadable ({reason})"

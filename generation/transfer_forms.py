@@ -1,0 +1,107 @@
+"""The studio's "Transfer motion" form: a source video (one of the user's gallery videos or
+uploads), the control track to keep from it, how strictly, and the prompt for the rest."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.http import QueryDict
+
+from generation.forms import TextToVideoForm
+from generation.models import InputRole, Upload, UploadKind, Video
+from generation.presets import Preset, Task, presets_for
+from generation.specs import InputRef, TransferMotion
+from generation.uploads import UploadRefused, accept_upload
+from worker.catalogue.calls import MAX_CONDITIONING_SCALE
+from worker.catalogue.helpers import CONTROL_KINDS
+
+VIDEO_TYPES = "video/mp4,video/quicktime,video/webm"
+
+
+def owned_source(user: Any, video_id: Any = None, upload_id: Any = None
+                 ) -> Video | Upload | None:
+    """The user's gallery video or video upload by id; None for anyone else's or no such."""
+    try:
+        if video_id:
+            return Video.objects.filter(owner=user, pk=video_id).first()
+        if upload_id:
+            return Upload.objects.filter(owner=user, pk=upload_id,
+                                         kind=UploadKind.VIDEO).first()
+    except ValidationError:  # not a UUID
+        return None
+    return None
+
+
+class TransferMotionForm(TextToVideoForm):
+    task = "control"
+    source_video = forms.UUIDField(required=False, widget=forms.HiddenInput)
+    source_upload = forms.UUIDField(required=False, widget=forms.HiddenInput)
+    source_file = forms.FileField(required=False, label="Source video",
+                                  widget=forms.ClearableFileInput(attrs={"accept": VIDEO_TYPES}))
+    control = forms.ChoiceField(label="Keep from the source", choices=list(CONTROL_KINDS.items()),
+                                initial="depth")
+    conditioning_scale = forms.FloatField(
+        label="Follow it", min_value=0.0, max_value=MAX_CONDITIONING_SCALE, initial=1.0,
+        help_text="How strictly the new video follows the control track: 1 as trained, less "
+                  "for a looser take.",
+        widget=forms.NumberInput(attrs={"step": 0.05}))
+    start_s = forms.FloatField(label="Start at (seconds)", min_value=0.0, initial=0.0,
+                               widget=forms.NumberInput(attrs={"step": 0.1}))
+
+    def available_presets(self) -> list[Preset]:
+        return presets_for(Task.CONTROL)
+
+    def _value(self, name: str) -> Any:
+        return self.data.get(name) if self.is_bound else self.initial.get(name)
+
+    def source(self) -> Video | Upload | None:
+        """The source chosen so far, if it is the user's (for its preview and thumbnail)."""
+        return owned_source(self.user, self._value("source_video"), self._value("source_upload"))
+
+    def _source_ref(self, data: dict[str, Any]) -> InputRef | None:
+        file = data.get("source_file")
+        if file:
+            try:
+                upload = accept_upload(self.user, file)
+            except UploadRefused as refused:
+                self.add_error("source_file", refused.message)
+                return None
+            if upload.kind != UploadKind.VIDEO:
+                upload.delete()
+                self.add_error("source_file", "Choose a video, not an image.")
+                return None
+            data["source_upload"] = upload.id
+            bound = cast(QueryDict, self.data).copy()
+            bound["source_upload"] = str(upload.id)
+            self.data = bound  # the re-rendered form carries the id, not the file again
+            return InputRef(InputRole.SOURCE_VIDEO, upload_id=upload.id)
+        wanted_video, wanted_upload = data.get("source_video"), data.get("source_upload")
+        if not wanted_video and not wanted_upload:
+            self.add_error("source_file", "Choose the video whose motion to keep.")
+            return None
+        source = owned_source(self.user, wanted_video, wanted_upload)
+        if source is None:
+            self.add_error("source_file", "No such video of yours.")
+            return None
+        if isinstance(source, Video):
+            return InputRef(InputRole.SOURCE_VIDEO, video_id=source.id)
+        return InputRef(InputRole.SOURCE_VIDEO, upload_id=source.id)
+
+    def clean(self) -> dict[str, Any]:
+        data = forms.Form.clean(self) or {}
+        if self.selected_preset is None:
+            raise forms.ValidationError(
+                "No model that transfers motion is installed yet; ask an admin to add one.")
+        ref = self._source_ref(data)
+        if self.errors or ref is None:
+            return data
+        self._spec = TransferMotion(
+            **self._common(data), control=data["control"],
+            conditioning_scale=data["conditioning_scale"], start_s=data["start_s"],
+            inputs=(ref,))
+        for field_name, message in self._spec.errors().items():
+            target = "source_file" if field_name == InputRole.SOURCE_VIDEO else field_name
+            self.add_error(target if target in self.fields else None, message)
+        return data

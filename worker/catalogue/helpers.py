@@ -1,0 +1,279 @@
+"""Helper models: the smaller transformers models that editing runs beside the video models
+(depth and pose for motion transfer, point-prompted video segmentation for mask tracking).
+
+Installed, verified and removed like any preset (`weights.fetch`, the admin's Models page,
+`fetch_model`), into `$FRAMECRAFT_MODELS_DIR/<id>` or the Hugging Face cache. Each has a
+builder of its real architecture with random weights, tiny or full size, for tests and
+benchmarks. Plain data at import: transformers and torch only inside the builders.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .base import Scale
+from .install import MODELS_DIR_ENV, hf_cache_dir, model_complete
+
+Purpose = Literal["depth", "people", "pose", "segmentation"]
+
+# Control tracks of motion transfer (worker.editing.control), kind → what people read, in the
+# order the studio offers them; those drawn by a helper model name its purpose.
+CONTROL_KINDS: dict[str, str] = {
+    "depth": "Depth",
+    "pose": "Body pose",
+    "canny": "Edges (Canny)",
+    "grey": "Greyscale",
+    "flow": "Optical flow",
+}
+HELPER_PURPOSES: dict[str, tuple[Purpose, ...]] = {"depth": ("depth",),
+                                                   "pose": ("people", "pose")}
+
+PURPOSE_LABELS: dict[str, str] = {
+    "depth": "depth maps (motion transfer)",
+    "people": "finding people for body pose (motion transfer)",
+    "pose": "body pose (motion transfer)",
+    "segmentation": "mask tracking (masked edits)",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class HelperModel:
+    """One transformers checkpoint: `model_class` is loaded from its folder, with the image
+    processor its `preprocessor_config.json` names (none for video segmentation, whose frames
+    are prepared in `worker.editing.tracking`)."""
+
+    id: str
+    label: str
+    description: str
+    purpose: Purpose
+    model_class: str
+    source: str
+    min_vram_gb: float
+    # What the weights machinery asks of every installable thing.
+    builtin: bool = False
+    component_sources: Mapping[str, tuple[str, str | None]] = field(default_factory=dict)
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        return (PURPOSE_LABELS[self.purpose],)
+
+    def local_dir(self) -> Path | None:
+        root = os.environ.get(MODELS_DIR_ENV)
+        return Path(root) / self.id if root else None
+
+    def installed_path(self) -> Path | None:
+        """The folder holding complete weights (models folder first, then the HF cache)."""
+        local = self.local_dir()
+        if local is not None and model_complete(local):
+            return local
+        snapshot = _cached_model(self.source)
+        return snapshot if snapshot is not None and model_complete(snapshot) else None
+
+    def is_installed(self) -> bool:
+        return self.installed_path() is not None
+
+
+def _cached_model(repo_id: str) -> Path | None:
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(repo_id, "config.json", cache_dir=hf_cache_dir())
+    return Path(found).parent if isinstance(found, str) else None
+
+
+HELPERS: dict[str, HelperModel] = {helper.id: helper for helper in (
+    HelperModel(
+        id="depth-anything-v2-small", label="Depth Anything V2 Small",
+        description="Relative depth for each frame: the depth control track of VACE.",
+        purpose="depth", model_class="DepthAnythingForDepthEstimation",
+        source="depth-anything/Depth-Anything-V2-Small-hf", min_vram_gb=0.5,
+    ),
+    HelperModel(
+        id="rtdetr-r50-people", label="RT-DETR R50 (finds people for pose)",
+        description="Boxes around each person in a frame, for ViTPose to find their keypoints.",
+        purpose="people", model_class="RTDetrForObjectDetection",
+        source="PekingU/rtdetr_r50vd_coco_o365", min_vram_gb=0.5,
+    ),
+    HelperModel(
+        id="vitpose-base", label="ViTPose base (COCO body keypoints)",
+        description="17 body keypoints per person, drawn as the pose control track of VACE.",
+        purpose="pose", model_class="VitPoseForPoseEstimation",
+        source="usyd-community/vitpose-base-simple", min_vram_gb=0.6,
+    ),
+    HelperModel(
+        id="sam2.1-hiera-tiny", label="SAM 2.1 Hiera tiny (video segmentation)",
+        description="Follows what a user clicked on through a clip: masks that track.",
+        purpose="segmentation", model_class="Sam2VideoModel",
+        source="facebook/sam2.1-hiera-tiny", min_vram_gb=1.0,
+    ),
+)}
+
+
+def helper_for(purpose: Purpose) -> HelperModel:
+    """The helper that serves `purpose` (the first installed one, else the first listed)."""
+    candidates = [h for h in HELPERS.values() if h.purpose == purpose]
+    return next((h for h in candidates if h.is_installed()), candidates[0])
+
+
+def build_helper(helper_id: str, scale: Scale = "tiny") -> tuple[Any, Any]:
+    """(model, image processor or None) of the helper's architecture with random weights."""
+    builders = {"depth": _build_depth, "people": _build_people, "pose": _build_pose,
+                "segmentation": _build_sam2}
+    model, processor = builders[HELPERS[helper_id].purpose](scale)
+    return model.eval().requires_grad_(False), processor
+
+
+def save_helper(helper_id: str, folder: Path, scale: Scale = "tiny", seed: int = 0) -> Path:
+    """A random checkpoint in the Hub's folder layout, as `from_pretrained` reads it."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model, processor = build_helper(helper_id, scale)
+    model.save_pretrained(folder)
+    if processor is not None:
+        processor.save_pretrained(folder)
+    else:  # the Hub's SAM 2 checkpoints carry one; the loader reads only the model
+        (folder / "preprocessor_config.json").write_text(json.dumps(
+            {"image_processor_type": "Sam2ImageProcessorFast"}))
+    return folder
+
+
+def _build_depth(scale: Scale) -> tuple[Any, Any]:
+    from transformers import (
+        DepthAnythingConfig,
+        DepthAnythingForDepthEstimation,
+        Dinov2Config,
+        DPTImageProcessor,
+    )
+
+    stages = ["stage1", "stage2", "stage3", "stage4"]
+    if scale == "tiny":
+        backbone = Dinov2Config(hidden_size=32, num_hidden_layers=4, num_attention_heads=2,
+                                intermediate_size=64, image_size=56, patch_size=14,
+                                out_features=stages, reshape_hidden_states=False)
+        config = DepthAnythingConfig(backbone_config=backbone, reassemble_hidden_size=32,
+                                     neck_hidden_sizes=[16, 16, 16, 16], fusion_hidden_size=16,
+                                     head_hidden_size=8, patch_size=14)
+        side = 56
+    else:  # Depth-Anything-V2-Small-hf
+        backbone = Dinov2Config(hidden_size=384, num_hidden_layers=12, num_attention_heads=6,
+                                image_size=518, patch_size=14, layerscale_value=1.0,
+                                out_indices=[3, 6, 9, 12], reshape_hidden_states=False)
+        config = DepthAnythingConfig(backbone_config=backbone, reassemble_hidden_size=384,
+                                     neck_hidden_sizes=[48, 96, 192, 384],
+                                     fusion_hidden_size=64, head_hidden_size=32, patch_size=14,
+                                     depth_estimation_type="relative")
+        side = 518
+    processor = DPTImageProcessor(
+        do_resize=True, size={"height": side, "width": side}, keep_aspect_ratio=True,
+        ensure_multiple_of=14, resample=3, do_pad=False, do_normalize=True,
+        image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225])
+    return DepthAnythingForDepthEstimation(config), processor
+
+
+def _build_people(scale: Scale) -> tuple[Any, Any]:
+    import torch
+    from transformers import (
+        RTDetrConfig,
+        RTDetrForObjectDetection,
+        RTDetrImageProcessor,
+        RTDetrResNetConfig,
+    )
+
+    # COCO's 80 classes as the checkpoint numbers them; only "person" is looked up by name.
+    labels = {"id2label": {0: "person", **{i: f"LABEL_{i}" for i in range(1, 80)}}}
+    if scale != "tiny":  # rtdetr_r50vd: the library's defaults
+        return (RTDetrForObjectDetection(RTDetrConfig(**labels)),
+                RTDetrImageProcessor(size={"height": 640, "width": 640}))
+    backbone = RTDetrResNetConfig(embedding_size=16, hidden_sizes=[16, 32, 64, 128],
+                                  depths=[1, 1, 1, 1], layer_type="basic",
+                                  out_features=["stage2", "stage3", "stage4"])
+    config = RTDetrConfig(
+        backbone_config=backbone, encoder_hidden_dim=32, encoder_in_channels=[32, 64, 128],
+        encoder_ffn_dim=64, encoder_attention_heads=2, encoder_layers=1, d_model=32,
+        decoder_ffn_dim=64, decoder_layers=1, decoder_attention_heads=2, num_queries=20,
+        decoder_n_points=2, num_feature_levels=3, decoder_in_channels=[32, 32, 32],
+        eval_size=None, anchor_image_size=None, **labels)
+    model = RTDetrForObjectDetection(config)
+    # As with SAM 2: random weights would rarely see a person, and pose would draw nothing.
+    with torch.no_grad():
+        model.model.enc_score_head.bias[0] = 8.0
+        for head in model.model.decoder.class_embed:
+            head.bias[0] = 8.0
+    return model, RTDetrImageProcessor(size={"height": 64, "width": 64})
+
+
+def _build_pose(scale: Scale) -> tuple[Any, Any]:
+    from transformers import (
+        VitPoseBackboneConfig,
+        VitPoseConfig,
+        VitPoseForPoseEstimation,
+        VitPoseImageProcessor,
+    )
+
+    if scale == "tiny":
+        backbone = VitPoseBackboneConfig(hidden_size=32, num_hidden_layers=2,
+                                         num_attention_heads=2, mlp_ratio=2,
+                                         image_size=[64, 48], out_indices=[2])
+        size = {"height": 64, "width": 48}
+    else:  # vitpose-base-simple
+        backbone = VitPoseBackboneConfig(hidden_size=768, num_hidden_layers=12,
+                                         num_attention_heads=12, image_size=[256, 192],
+                                         out_indices=[12])
+        size = {"height": 256, "width": 192}
+    config = VitPoseConfig(backbone_config=backbone, num_labels=17, use_simple_decoder=True)
+    return VitPoseForPoseEstimation(config), VitPoseImageProcessor(size=size)
+
+
+def _build_sam2(scale: Scale) -> tuple[Any, None]:
+    import torch
+    from transformers import (
+        Sam2HieraDetConfig,
+        Sam2VideoConfig,
+        Sam2VideoModel,
+        Sam2VisionConfig,
+    )
+
+    if scale != "tiny":  # sam2.1-hiera-tiny: the library's defaults but for the backbone
+        hiera = Sam2HieraDetConfig(hidden_size=96, num_attention_heads=1,
+                                   blocks_per_stage=[1, 2, 7, 2],
+                                   embed_dim_per_stage=[96, 192, 384, 768],
+                                   num_attention_heads_per_stage=[1, 2, 4, 8],
+                                   global_attention_blocks=[5, 7, 9])
+        vision = Sam2VisionConfig(backbone_config=hiera)
+        return Sam2VideoModel(Sam2VideoConfig(vision_config=vision)), None
+    # The memory's width is fixed at 64; the model's own width must be a multiple above it.
+    side, width = 128, 128
+    hiera = Sam2HieraDetConfig(hidden_size=16, num_attention_heads=1, image_size=[side, side],
+                               blocks_per_stage=[1, 1, 2, 1],
+                               embed_dim_per_stage=[16, 32, 64, 128],
+                               num_attention_heads_per_stage=[1, 1, 1, 1],
+                               window_size_per_stage=[4, 4, 4, 4], global_attention_blocks=[3],
+                               window_positional_embedding_background_size=[2, 2])
+    vision = Sam2VisionConfig(
+        backbone_config=hiera, backbone_channel_list=[128, 64, 32, 16],
+        backbone_feature_sizes=[[side // 4] * 2, [side // 8] * 2, [side // 16] * 2],
+        fpn_hidden_size=width)
+    config = Sam2VideoConfig(
+        vision_config=vision, image_size=side,
+        prompt_encoder_config={"hidden_size": width, "image_size": side, "patch_size": 16,
+                               "mask_input_channels": 4},
+        mask_decoder_config={"hidden_size": width, "mlp_dim": 64, "num_hidden_layers": 1,
+                             "num_attention_heads": 2, "iou_head_hidden_dim": 32},
+        memory_attention_hidden_size=width, memory_attention_num_layers=1,
+        memory_attention_feed_forward_hidden_size=64,
+        memory_attention_rope_feat_sizes=[side // 16, side // 16],
+        memory_encoder_hidden_size=width, memory_encoder_output_channels=64,
+        mask_downsampler_embed_dim=width, memory_fuser_embed_dim=width,
+        memory_fuser_intermediate_dim=64, num_maskmem=3)
+    model = Sam2VideoModel(config)
+    # Random weights would mostly say "no object here" and every mask would be empty: the
+    # tiny model is made to see one, so its masks follow the clicks.
+    with torch.no_grad():
+        model.mask_decoder.pred_obj_score_head.proj_out.bias.fill_(10.0)
+    return model, None
