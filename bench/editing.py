@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
-import gc
 import json
 import sys
 import time
@@ -35,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from bench.cuda_clock import measured_peak_gb, reset_memory, sync  # noqa: E402
 from worker.catalogue import (  # noqa: E402
     CATALOGUE,
     GenerationRequest,
@@ -58,22 +58,6 @@ VACE = "wan2.1-vace-1.3b"
 PROMPT = "a red sailing boat crossing the harbour at dawn, cinematic"
 CONTEXT = 17
 MARK_START, MARK_END = "<!-- editing benchmark -->", "<!-- /editing benchmark -->"
-
-
-def _sync() -> None:
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-
-
-def _reset() -> None:
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats()
-
-
-def _peak_gb() -> float:
-    return torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else 0.0
 
 
 def requests(width: int, height: int, frames: int, steps: int) -> dict[str, GenerationRequest]:
@@ -115,7 +99,7 @@ class Bench:
         pipeline = build_pipeline(VACE, self.scale, device=self.device, dtype=dtype)
         if self.device.type == "cuda":
             pipeline.to("cpu")
-        _reset()
+        reset_memory()
         print(f"  built {VACE} ({self.scale}) in {time.perf_counter() - started:.1f}s",
               flush=True)
         return pipeline
@@ -125,28 +109,28 @@ class Bench:
         cache = PipelineCache(loader=lambda preset_id: LoadedPipeline(
             pipeline, str(self.device), str(plan.profile), plan=plan,
             gpu=gpu_memory(self.device) if self.device.type == "cuda" else None))
-        _reset()
+        reset_memory()
         started = time.perf_counter()
         result = run_generation(request, lambda info: None, cache)
-        _sync()
+        sync()
         total = time.perf_counter() - started
         timings = result.timings
         return {"job_s": total, "s_per_step": timings["denoise_s"] / request.steps,
                 "encode_s": timings["encode_s"], "decode_s": timings["decode_s"],
-                "peak_gb": _peak_gb()}, result.frames
+                "peak_gb": measured_peak_gb()}, result.frames
 
     def plain_job(self, pipeline: Any, request: GenerationRequest) -> dict[str, Any]:
         """What a user's script does: the pipeline on the GPU, one call, the same inputs."""
         preset = get_preset(VACE)
         kwargs = family_of(preset).calls.pipeline_kwargs(preset, request)  # PIL inputs, untimed
-        _reset()
+        reset_memory()
         marks: dict[str, float] = {}
 
         def first(module: Any, args: Any) -> None:
             marks.setdefault("first", time.perf_counter())
 
         def step_end(pipe: Any, index: int, timestep: Any, tensors: dict) -> dict:
-            _sync()
+            sync()
             marks["last"] = time.perf_counter()
             return {}
 
@@ -154,12 +138,12 @@ class Bench:
         started = time.perf_counter()
         pipeline(**kwargs, generator=torch.Generator("cpu").manual_seed(request.seed),
                  output_type="np", callback_on_step_end=step_end)
-        _sync()
+        sync()
         total = time.perf_counter() - started
         hook.remove()
         return {"job_s": total, "s_per_step": (marks["last"] - marks["first"]) / request.steps,
                 "encode_s": marks["first"] - started, "decode_s": started + total - marks["last"],
-                "peak_gb": _peak_gb()}
+                "peak_gb": measured_peak_gb()}
 
     def add(self, task: str, profile: str, request: GenerationRequest, figures: dict[str, Any],
             note: str = "") -> None:
@@ -197,7 +181,7 @@ class Bench:
             plans.append(("runner: low-VRAM plan (group offload leaf + tiling)", Plan(
                 MemoryProfile.GROUP_LEAF, True, False, 0, 0)))
         del pipeline
-        _reset()
+        reset_memory()
         for label, plan in plans:
             pipeline = self.build()
             apply_plan(pipeline, plan, self.device)
@@ -211,7 +195,7 @@ class Bench:
             if callable(remove):
                 remove()
             del pipeline
-            _reset()
+            reset_memory()
 
 
 def render(rows: list[dict[str, Any]], machine: str) -> str:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
-import gc
 import json
 import os
 import platform
@@ -33,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
+from bench.cuda_clock import measured_peak_gb, reset_memory, sync  # noqa: E402
 from worker.catalogue import (  # noqa: E402
     CATALOGUE,
     GenerationRequest,
@@ -55,22 +55,6 @@ P = MemoryProfile
 # Sections other benchmarks fill (bench/speed.py's, bench/editing.py's) are kept as they are.
 KEPT_MARKERS = ("\n## Speed modes", "\n<!-- editing benchmark -->")
 PROMPT = "a red fox running through fresh snow at dawn, cinematic"
-
-
-def _sync() -> None:
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-
-
-def _reset_memory() -> None:
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats()
-
-
-def _peak_gb() -> float:
-    return torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else 0.0
 
 
 class Bench:
@@ -110,13 +94,13 @@ class Bench:
         pipeline = build_pipeline(preset_id, self.scale, device=self.device, dtype=dtype)
         if self.device.type == "cuda":
             pipeline.to("cpu")
-        _reset_memory()
+        reset_memory()
         print(f"  built {preset_id} in {time.perf_counter() - started:.1f}s", flush=True)
         return pipeline
 
     def run_job(self, pipeline: Any, plan: Plan, request: GenerationRequest,
                 placed: bool = False) -> dict[str, Any]:
-        _reset_memory()
+        reset_memory()
         if not placed:
             apply_plan(pipeline, plan, self.device, exclude_leaf=("image_encoder",))
         if plan.profile == P.CPU:
@@ -124,10 +108,10 @@ class Bench:
         cache = PipelineCache(
             loader=lambda preset_id: LoadedPipeline(pipeline, str(self.device), plan.profile),
         )
-        _reset_memory()
+        reset_memory()
         started = time.perf_counter()
         result = run_generation(request, lambda info: None, cache)
-        _sync()
+        sync()
         total = time.perf_counter() - started
         timings = result.timings
         steps = request.steps
@@ -136,20 +120,20 @@ class Bench:
             "job_s": total,
             "encode_s": timings["encode_s"],
             "decode_s": timings["decode_s"],
-            "peak_gb": _peak_gb(),
+            "peak_gb": measured_peak_gb(),
         }
 
     def plain_diffusers(self, pipeline: Any, request: GenerationRequest) -> dict[str, Any]:
         """The same job as a plain diffusers script: everything on the GPU, one call."""
         pipeline.to(self.device)
-        _reset_memory()
+        reset_memory()
         marks: dict[str, float] = {}
 
         def first(module: Any, args: Any) -> None:
             marks.setdefault("first", time.perf_counter())
 
         def step_end(pipe: Any, index: int, timestep: Any, tensors: dict) -> dict:
-            _sync()
+            sync()
             marks["last"] = time.perf_counter()
             return {}
 
@@ -162,7 +146,7 @@ class Bench:
             generator=torch.Generator("cpu").manual_seed(request.seed), output_type="np",
             callback_on_step_end=step_end,
         )
-        _sync()
+        sync()
         total = time.perf_counter() - started
         hook.remove()
         return {
@@ -170,14 +154,14 @@ class Bench:
             "job_s": total,
             "encode_s": marks["first"] - started,
             "decode_s": started + total - marks["last"],
-            "peak_gb": _peak_gb(),
+            "peak_gb": measured_peak_gb(),
         }
 
     def release(self, pipeline: Any) -> None:
         remove = getattr(pipeline, "remove_all_hooks", None)
         if callable(remove):
             remove()
-        _reset_memory()
+        reset_memory()
 
     def add(self, section: str, model: str, profile: str, size: tuple[int, int, int],
             steps: int, figures: dict[str, Any], note: str = "") -> None:
@@ -222,14 +206,14 @@ class Bench:
                 self.add(section, preset_id, label, size, steps, {}, f"OOM: {exc}"[:120])
             self.release(pipeline)
             del pipeline
-            _reset_memory()
+            reset_memory()
         if plain:
             print(f"{section}: plain diffusers", flush=True)
             pipeline = self.build_on_host(preset_id)
             self.add(section, preset_id, "plain diffusers (all on GPU)", size, steps,
                      self.plain_diffusers(pipeline, request), predicted(P.GPU, False))
             del pipeline
-            _reset_memory()
+            reset_memory()
 
     def presets_section(self, ids: list[str]) -> None:
         steps = self.steps["presets"]
@@ -254,7 +238,7 @@ class Bench:
             except Exception as exc:  # one broken preset must not lose the others' rows
                 self.add("presets", preset_id, str(plan.profile), size, steps, {},
                          f"failed: {type(exc).__name__}: {exc}"[:160])
-            _reset_memory()
+            reset_memory()
 
     def cold_warm_section(self, preset_id: str) -> None:
         """Cold load from local disk through the production loader, then a warm second job."""
@@ -267,17 +251,17 @@ class Bench:
             )
             pipeline.save_pretrained(Path(models) / preset_id)
             del pipeline
-            _reset_memory()
+            reset_memory()
             os.environ["FRAMECRAFT_MODELS_DIR"] = models
             os.environ["FRAMECRAFT_DEVICE"] = str(self.device)
             dropped = _drop_page_cache()
             cache = PipelineCache()
             request = self.request(preset_id, steps, size)
             for label in ("cold", "warm"):
-                _reset_memory()
+                reset_memory()
                 started = time.perf_counter()
                 result = run_generation(request, lambda info: None, cache)
-                _sync()
+                sync()
                 to_first_step = result.timings["load_s"] + result.timings["encode_s"]
                 note = "page cache dropped" if label == "cold" and dropped else ""
                 self.add("coldwarm", preset_id, f"{label} job ({result.memory_profile})", size,
@@ -285,7 +269,7 @@ class Bench:
                                  "to_first_step_s": to_first_step,
                                  "job_s": time.perf_counter() - started,
                                  "s_per_step": result.timings["denoise_s"] / steps,
-                                 "peak_gb": _peak_gb()}, note)
+                                 "peak_gb": measured_peak_gb()}, note)
             cache.clear()
 
 

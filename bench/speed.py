@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import gc
 import json
 import os
 import subprocess
@@ -36,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
+from bench.cuda_clock import measured_peak_gb, reset_memory, sync  # noqa: E402
 from worker.catalogue import CATALOGUE, GenerationRequest, build_pipeline, get_preset  # noqa: E402
 from worker.catalogue.speed import preview_variant, step_cache_for  # noqa: E402
 from worker.runtime import speed  # noqa: E402
@@ -51,22 +51,6 @@ STARTED = time.perf_counter()
 
 def say(*parts: Any) -> None:
     print(f"[{time.perf_counter() - STARTED:6.0f}s]", *parts, flush=True)
-
-
-def _sync() -> None:
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-
-
-def _reset() -> None:
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats()
-
-
-def _peak_gb() -> float:
-    return torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else 0.0
 
 
 def _graphs() -> int:
@@ -102,7 +86,7 @@ class Bench:
 
     def plain(self, pipeline: Any, request: GenerationRequest) -> dict[str, Any]:
         """The job as a plain diffusers script: one call, everything on the GPU."""
-        _reset()
+        reset_memory()
         latents: list[torch.Tensor] = []
         marks: dict[str, float] = {}
 
@@ -110,7 +94,7 @@ class Bench:
             marks.setdefault("first", time.perf_counter())
 
         def step_end(pipe: Any, index: int, timestep: Any, tensors: dict) -> dict:
-            _sync()
+            sync()
             marks["last"] = time.perf_counter()
             if index == request.steps - 1:
                 latents.append(tensors["latents"].float().cpu())
@@ -123,16 +107,16 @@ class Bench:
                  num_inference_steps=request.steps, guidance_scale=request.guidance,
                  generator=torch.Generator("cpu").manual_seed(request.seed), output_type="np",
                  callback_on_step_end=step_end, callback_on_step_end_tensor_inputs=["latents"])
-        _sync()
+        sync()
         hook.remove()
-        return {"job_s": time.perf_counter() - started, "peak_gb": _peak_gb(),
+        return {"job_s": time.perf_counter() - started, "peak_gb": measured_peak_gb(),
                 "denoise_s": marks["last"] - marks["first"],
                 "latents": latents[-1] if latents else None}
 
     def runner(self, loaded: LoadedPipeline, request: GenerationRequest) -> dict[str, Any]:
         """The job through the worker's runner, on an already placed pipeline."""
         cache = PipelineCache(loader=lambda key: loaded)
-        _reset()
+        reset_memory()
         latents: list[torch.Tensor] = []
 
         def on_step(info: Any) -> None:
@@ -142,8 +126,8 @@ class Bench:
         graphs = _graphs()
         started = time.perf_counter()
         result = run_generation(request, on_step, cache)
-        _sync()
-        return {"job_s": time.perf_counter() - started, "peak_gb": _peak_gb(),
+        sync()
+        return {"job_s": time.perf_counter() - started, "peak_gb": measured_peak_gb(),
                 "denoise_s": result.timings["denoise_s"], "speed": result.speed,
                 "new_graphs": _graphs() - graphs, "latents": latents[-1] if latents else None}
 
@@ -194,7 +178,7 @@ class Bench:
         if "offload" in parts and self.device.type == "cuda":
             self.part("offload", self.offload, pipeline)
         del loaded, pipeline
-        _reset()
+        reset_memory()
 
     def quality(self, loaded: LoadedPipeline, plain: dict[str, Any] | None) -> None:
         steps = self.args.steps
@@ -283,7 +267,7 @@ class Bench:
             row = self.runner(self.loaded(pipeline, SMALL), self.request(SMALL, steps, mode))
             gpu_rows[mode] = row["job_s"]
         pipeline.to("cpu")
-        _reset()
+        reset_memory()
         plan = Plan(profile=MemoryProfile.GROUP_LEAF, vae_tiling=True, fp8=False, peak_gb=0,
                     estimated_s=0)
         apply_plan(pipeline, plan, self.device)
