@@ -20,7 +20,7 @@ from accounts.models import User
 from generation.models import CutoutStatus, InputRole, Subject, SubjectPhoto, Upload
 from generation.specs import InputRef
 from webapp.celery import app as celery_app
-from worker.catalogue import background_remover
+from worker.catalogue import helper_for
 
 MAX_PHOTOS = 5
 MAX_SUBJECTS_PER_JOB = 3
@@ -96,7 +96,7 @@ def snapshot(subject: Subject) -> dict[str, Any]:
 def request_cutouts(photos: Sequence[SubjectPhoto]) -> None:
     """Ask the models worker to remove each photo's background (once the rows are committed);
     without an installed segmentation model, say so on the photos at once."""
-    remover = background_remover()
+    remover = helper_for("background")
     if not remover.is_installed():
         SubjectPhoto.objects.filter(pk__in=[p.pk for p in photos]).update(
             cutout_status=CutoutStatus.UNAVAILABLE, use_cutout=False,

@@ -12,7 +12,7 @@ from PIL import Image, ImageOps
 
 from generation.models import CutoutStatus, SubjectPhoto, Upload
 from generation.uploads import UploadRefused, accept_upload
-from worker.catalogue import background_remover
+from worker.catalogue import helper_for
 from worker.runtime.background import NoSubjectFound, remove_background
 
 log = logging.getLogger("framecraft.worker")
@@ -24,7 +24,7 @@ def make_cutout(photo_id: int) -> str:
         pk=photo_id).first()
     if photo is None:
         return "gone"
-    remover = background_remover()
+    remover = helper_for("background")
     folder = remover.installed_path()
     if folder is None:
         return _finish(photo_id, CutoutStatus.UNAVAILABLE,

@@ -29,6 +29,9 @@ def test_list_shows_every_preset_and_what_is_installed(models):
     assert "not installed" in next(
         line for line in listing.splitlines() if line.startswith("cogvideox-5b")
     )
+    remover = next(line for line in listing.splitlines()
+                   if line.startswith("segformer-b2-clothes"))
+    assert "not installed" in remover and "background removal (subject photos)" in remover
 
 
 def test_verify_passes_a_good_checkpoint_and_names_a_damaged_file(models):

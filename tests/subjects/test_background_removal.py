@@ -1,6 +1,7 @@
-"""Background removal: the suggested crop from a mask, a tiny random SegFormer saved in the
-Hub's layout and loaded through the production loader, and the models worker (a real Celery
-worker on the `models` queue) making a new photo's cutout."""
+"""Background removal: the suggested crop from a mask, a tiny random SegFormer (the catalogue's
+"background" helper model) saved in the Hub's layout and loaded through the production loader,
+and the models worker (a real Celery worker on the `models` queue) making a new photo's
+cutout."""
 
 from __future__ import annotations
 
@@ -18,9 +19,11 @@ from generation.models import CutoutStatus, Subject, Upload
 from tests.conftest import csrf_post
 from tests.i2v.helpers import png_bytes
 from tests.processes import Service, service_env, wait_for
-from worker.catalogue import background_remover, weights
-from worker.catalogue.segmentation import build_segmenter
+from worker.catalogue import HELPERS, helper_for, weights
+from worker.catalogue.helpers import build_helper
 from worker.runtime.background import NoSubjectFound, crop_from_mask, remove_background
+
+REMOVER = "segformer-b2-clothes"
 
 
 def test_the_crop_is_the_masks_box_with_a_margin():
@@ -40,7 +43,7 @@ def test_a_photo_that_is_all_background_has_no_crop():
 def _tiny_segmenter(folder: Path, subject_everywhere: bool) -> Path:
     """A tiny SegFormer whose classifier says "subject" (Hair) or "background" everywhere."""
     folder.mkdir(parents=True, exist_ok=True)
-    model, processor = build_segmenter("tiny")
+    model, processor = build_helper(REMOVER, "tiny")
     with torch.no_grad():
         classifier = model.decode_head.classifier
         classifier.weight.zero_()
@@ -65,7 +68,7 @@ def test_the_production_loader_runs_a_tiny_checkpoint(tmp_path):
 @pytest.fixture
 def models_worker(models: Path, tmp_path: Path, settings):
     settings.MEDIA_ROOT = tmp_path / "media"
-    _tiny_segmenter(models / background_remover().id, subject_everywhere=True)
+    _tiny_segmenter(models / REMOVER, subject_everywhere=True)
     worker = Service(
         [sys.executable, "-m", "celery", "-A", "webapp",
          "worker", "--pool", "prefork", "--concurrency", "1", "--queues",
@@ -109,8 +112,16 @@ def test_the_models_worker_removes_a_new_photos_background(owner_client, owner, 
     assert 'data-version="cutout"' in polled.content.decode()
 
 
+def test_background_removal_is_the_segformer_helper():
+    remover = helper_for("background")
+    assert remover is HELPERS[REMOVER]
+    assert (remover.model_class, remover.source) == ("SegformerForSemanticSegmentation",
+                                                     "mattmdjaga/segformer_b2_clothes")
+    assert remover.tasks == ("background removal (subject photos)",)
+
+
 def test_the_segmenter_installs_like_any_other_weights(models):
-    remover = background_remover()
+    remover = helper_for("background")
     assert not remover.is_installed()
     assert weights.verify(remover) == ["not installed"]
     with pytest.raises(weights.WeightsError, match="Cannot reach the Hugging Face Hub"):
@@ -118,6 +129,10 @@ def test_the_segmenter_installs_like_any_other_weights(models):
     _tiny_segmenter(models / remover.id, subject_everywhere=True)
     assert remover.installed_path() == models / remover.id
     assert weights.verify(remover) == []
-    assert weights._sources(remover)[0][3] == ["config.json", "preprocessor_config.json",
-                                               "*.safetensors"]
+    assert weights._sources(remover) == [(remover.source, None, None,
+                                          weights.HELPER_PATTERNS)]
+    (models / remover.id / "preprocessor_config.json").unlink()
+    assert not remover.is_installed()
+    assert weights.verify(remover) == [f"{models / remover.id} is incomplete (a component or "
+                                       "weight file is missing)"]
     assert weights.remove(remover) > 0 and not remover.is_installed()

@@ -23,7 +23,7 @@ from .base import (
 )
 from .building import build_pipeline
 from .calls import CallAdapter, check_inputs
-from .helpers import HELPERS, HelperModel
+from .helpers import HELPERS, HelperModel, helper_for
 from .install import MODELS_DIR_ENV, checkpoint_complete, hf_cache_dir, hf_cached_snapshot
 from .request import (
     MAX_SEED,
@@ -35,7 +35,6 @@ from .request import (
     Keyframe,
     StepInfo,
 )
-from .segmentation import SEGMENTERS, Segmenter, background_remover
 
 FAMILIES: dict[str, Family] = {
     module.FAMILY.name: module.FAMILY
@@ -62,13 +61,13 @@ def get_preset(preset_id: str) -> Preset:
         raise KeyError(f"unknown preset {preset_id!r}; known presets: {known}") from None
 
 
-# Everything an operator installs: pipeline presets, segmentation models for subjects, and
-# helper models for editing (depth, pose, mask tracking).
-INSTALLABLE: dict[str, Preset | Segmenter | HelperModel] = {**CATALOGUE, **SEGMENTERS, **HELPERS}
+# Everything an operator installs: pipeline presets and helper models (background removal for
+# subjects; depth, pose and mask tracking for editing).
+INSTALLABLE: dict[str, Preset | HelperModel] = {**CATALOGUE, **HELPERS}
 
 
-def get_installable(model_id: str) -> Preset | Segmenter | HelperModel:
-    """A preset or a segmentation or helper model by id; KeyError names the known ids."""
+def get_installable(model_id: str) -> Preset | HelperModel:
+    """A preset or a helper model by id; KeyError names the known ids."""
     try:
         return INSTALLABLE[model_id]
     except KeyError:
@@ -91,7 +90,6 @@ __all__ = [
     "INSTALLABLE",
     "MAX_SEED",
     "MODELS_DIR_ENV",
-    "SEGMENTERS",
     "TASK_INPUTS",
     "TASK_LABELS",
     "TEXT_ONLY",
@@ -109,16 +107,15 @@ __all__ = [
     "Parallelism",
     "Preset",
     "Scale",
-    "Segmenter",
     "StepInfo",
     "Task",
-    "background_remover",
     "build_pipeline",
     "check_inputs",
     "checkpoint_complete",
     "family_of",
     "get_installable",
     "get_preset",
+    "helper_for",
     "hf_cache_dir",
     "hf_cached_snapshot",
 ]

@@ -1,5 +1,6 @@
-"""Helper models: the smaller transformers models that editing runs beside the video models
-(depth and pose for motion transfer, point-prompted video segmentation for mask tracking).
+"""Helper models: the smaller transformers models run beside the video models (depth and pose
+for motion transfer, point-prompted video segmentation for mask tracking, semantic
+segmentation for subject photos' background removal).
 
 Installed, verified and removed like any preset (`weights.fetch`, the admin's Models page,
 `fetch_model`), into `$FRAMECRAFT_MODELS_DIR/<id>` or the Hugging Face cache. Each has a
@@ -19,7 +20,7 @@ from typing import Any, Literal
 from .base import Scale
 from .install import MODELS_DIR_ENV, hf_cache_dir, model_complete
 
-Purpose = Literal["depth", "people", "pose", "segmentation"]
+Purpose = Literal["background", "depth", "people", "pose", "segmentation"]
 
 # Control tracks of motion transfer (worker.editing.control), kind → what people read, in the
 # order the studio offers them; those drawn by a helper model name its purpose.
@@ -34,6 +35,7 @@ HELPER_PURPOSES: dict[str, tuple[Purpose, ...]] = {"depth": ("depth",),
                                                    "pose": ("people", "pose")}
 
 PURPOSE_LABELS: dict[str, str] = {
+    "background": "background removal (subject photos)",
     "depth": "depth maps (motion transfer)",
     "people": "finding people for body pose (motion transfer)",
     "pose": "body pose (motion transfer)",
@@ -110,6 +112,13 @@ HELPERS: dict[str, HelperModel] = {helper.id: helper for helper in (
         purpose="segmentation", model_class="Sam2VideoModel",
         source="facebook/sam2.1-hiera-tiny", min_vram_gb=1.0,
     ),
+    HelperModel(
+        id="segformer-b2-clothes", label="SegFormer B2 (people: background removal)",
+        description="A SegFormer B2 fine-tuned to parse people (ATR: background, hair, face, "
+                    "clothes …); every class but the background is the subject.",
+        purpose="background", model_class="SegformerForSemanticSegmentation",
+        source="mattmdjaga/segformer_b2_clothes", min_vram_gb=0.5,
+    ),
 )}
 
 
@@ -121,8 +130,8 @@ def helper_for(purpose: Purpose) -> HelperModel:
 
 def build_helper(helper_id: str, scale: Scale = "tiny") -> tuple[Any, Any]:
     """(model, image processor or None) of the helper's architecture with random weights."""
-    builders = {"depth": _build_depth, "people": _build_people, "pose": _build_pose,
-                "segmentation": _build_sam2}
+    builders = {"background": _build_background, "depth": _build_depth,
+                "people": _build_people, "pose": _build_pose, "segmentation": _build_sam2}
     model, processor = builders[HELPERS[helper_id].purpose](scale)
     return model.eval().requires_grad_(False), processor
 
@@ -141,6 +150,33 @@ def save_helper(helper_id: str, folder: Path, scale: Scale = "tiny", seed: int =
         (folder / "preprocessor_config.json").write_text(json.dumps(
             {"image_processor_type": "Sam2ImageProcessorFast"}))
     return folder
+
+
+def _build_background(scale: Scale) -> tuple[Any, Any]:
+    """A SegFormer of the B2 checkpoint's classes (18 ATR classes, background first)."""
+    from transformers import (
+        SegformerConfig,
+        SegformerForSemanticSegmentation,
+        SegformerImageProcessorPil,
+    )
+
+    labels = ["Background", "Hat", "Hair", "Sunglasses", "Upper-clothes", "Skirt", "Pants",
+              "Dress", "Belt", "Left-shoe", "Right-shoe", "Face", "Left-leg", "Right-leg",
+              "Left-arm", "Right-arm", "Bag", "Scarf"]
+    if scale == "tiny":
+        dims: dict[str, Any] = {"hidden_sizes": [8, 16, 24, 32], "depths": [1, 1, 1, 1],
+                                "num_attention_heads": [1, 1, 1, 1],
+                                "decoder_hidden_size": 16}
+        size = 64
+    else:  # mit-b2
+        dims = {"hidden_sizes": [64, 128, 320, 512], "depths": [3, 4, 6, 3],
+                "num_attention_heads": [1, 2, 5, 8], "decoder_hidden_size": 768}
+        size = 512
+    config = SegformerConfig(num_labels=len(labels),
+                             id2label=dict(enumerate(labels)),
+                             label2id={name: i for i, name in enumerate(labels)}, **dims)
+    processor = SegformerImageProcessorPil(size={"height": size, "width": size})
+    return SegformerForSemanticSegmentation(config), processor
 
 
 def _build_depth(scale: Scale) -> tuple[Any, Any]:

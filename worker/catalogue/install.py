@@ -76,5 +76,11 @@ def _shards_present(component: Path, index: Path) -> bool:
 
 
 def model_complete(folder: Path) -> bool:
-    """Whether a transformers model folder has its config and all weight files."""
-    return (folder / "config.json").is_file() and _has_weights(folder)
+    """Whether a transformers model folder has its config, its image processor's config (both
+    readable) and all weight files."""
+    try:
+        for config in ("config.json", "preprocessor_config.json"):
+            json.loads((folder / config).read_text())
+    except (OSError, ValueError):
+        return False
+    return _has_weights(folder)

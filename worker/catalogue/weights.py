@@ -23,7 +23,6 @@ from typing import Any, TypeVar, cast
 from .base import Preset
 from .helpers import HelperModel
 from .install import checkpoint_complete, hf_cache_dir, model_complete
-from .segmentation import Segmenter, segmenter_complete
 
 # What a diffusers pipeline folder needs: configs, tokenizer files, safetensors weights.
 ALLOW_PATTERNS = [
@@ -45,9 +44,9 @@ STAGING_DIR = ".download"
 
 # (repo, patterns, subfolder) -> bytes; a pattern starting with "!" excludes what it matches.
 SizeLookup = Callable[[str, list[str], str | None], int]
-# What installs here: a pipeline preset, a segmentation model (background removal), or a helper
-# model for editing (depth, pose, mask tracking).
-Installable = Preset | Segmenter | HelperModel
+# What installs here: a pipeline preset, or a helper model (background removal, depth, pose,
+# mask tracking).
+Installable = Preset | HelperModel
 T = TypeVar("T")
 
 
@@ -132,8 +131,7 @@ def _sources(preset: Installable) -> list[tuple[str, str | None, str | None, lis
     if isinstance(preset, HelperModel):
         return [(preset.source, None, None, HELPER_PATTERNS)]
     replaced = set(preset.component_sources)
-    allow = list(getattr(preset, "allow_patterns", ALLOW_PATTERNS))
-    base_patterns = [*allow, *(f"!{name}/*" for name in replaced)]
+    base_patterns = [*ALLOW_PATTERNS, *(f"!{name}/*" for name in replaced)]
     if preset.source is None:
         return []  # built in: nothing to download
     downloads: list[tuple[str, str | None, str | None, list[str]]] = [
@@ -425,8 +423,7 @@ def verify(preset: Installable) -> list[str]:
         if local is not None and local.exists():
             return [f"{local} is incomplete (a component or weight file is missing)"]
         return ["not installed"]
-    complete = (segmenter_complete if isinstance(preset, Segmenter) else
-                model_complete if isinstance(preset, HelperModel) else checkpoint_complete)
+    complete = model_complete if isinstance(preset, HelperModel) else checkpoint_complete
     if not complete(folder):
         return [f"{folder} is incomplete"]
     return [f"{path.relative_to(folder)} is unreadable ({reason})"

@@ -1,6 +1,7 @@
-"""Background removal for subject photos: a segmentation checkpoint (worker/catalogue/
-segmentation.py) gives the subject's mask; the cutout is the subject on white, framed on the
-suggested crop (the mask's bounding box with a margin). Django-free; torch only inside."""
+"""Background removal for subject photos: a segmentation checkpoint (the "background" helper
+model of worker/catalogue/helpers.py) gives the subject's mask; the cutout is the subject on
+white, framed on the suggested crop (the mask's bounding box with a margin). Django-free; torch
+only inside."""
 
 from __future__ import annotations
 

@@ -61,5 +61,5 @@ class Command(BaseCommand):
                 state = f"installed, {weights.installed_bytes(preset) / 1e9:.1f} GB"
             else:
                 state = "not installed"
-            tasks = ", ".join(getattr(preset, "tasks", ())) or "background removal"
+            tasks = ", ".join(preset.tasks)
             self.stdout.write(f"{preset.id:26} {state:22} {tasks:34} {preset.source or ''}")
