@@ -75,12 +75,24 @@ def _shards_present(component: Path, index: Path) -> bool:
     return bool(shards) and all((component / shard).is_file() for shard in shards)
 
 
+# A transformers processor's settings: the image processor's, or (SAM 2.1 video on the Hub) the
+# processor's or the video processor's.
+PROCESSOR_CONFIGS = ("preprocessor_config.json", "processor_config.json",
+                     "video_preprocessor_config.json")
+
+
 def model_complete(folder: Path) -> bool:
-    """Whether a transformers model folder has its config, its image processor's config (both
-    readable) and all weight files."""
-    try:
-        for config in ("config.json", "preprocessor_config.json"):
-            json.loads((folder / config).read_text())
-    except (OSError, ValueError):
+    """Whether a transformers model folder has its config, a processor config (both readable)
+    and all weight files."""
+    if not _readable_json(folder / "config.json") or not any(
+            _readable_json(folder / name) for name in PROCESSOR_CONFIGS):
         return False
     return _has_weights(folder)
+
+
+def _readable_json(path: Path) -> bool:
+    try:
+        json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return True
