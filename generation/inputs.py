@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db.models.fields.files import FieldFile
 from PIL import Image, ImageOps
 
-from generation.models import InputRole, Job, JobInput, Upload
+from generation.models import InputRole, Job, JobInput, MaskTracking, Upload
 from generation.presets import Task
 from worker.catalogue import ErrorCode, GenerationError, get_preset
 from worker.catalogue.media import fit_image
@@ -70,11 +70,19 @@ def load_media(job: Job) -> dict[InputRole, list[Any]]:
         if job.kind == Task.CONTROL and row.role == InputRole.SOURCE_VIDEO:
             media[InputRole.SOURCE_VIDEO].append(control_track(job, _file(row)))
             continue
-        decoded = _decode(row, clip if row.role in _CLIPPED_ROLES else None)
+        decoded = _decode(row, _clip_for(row, clip) if row.role in _CLIPPED_ROLES else None)
         if row.role in _FITTED_ROLES and isinstance(decoded, Image.Image):
             decoded = _fitted(job, decoded, box=row.role == InputRole.START_IMAGE)
         media[InputRole(row.role)].append(decoded)
     return dict(media)
+
+
+def _clip_for(row: JobInput, clip: Clip | None) -> Clip | None:
+    """A tracked mask was made for the job's clip alone: it starts where the clip starts."""
+    if clip is None or row.role != InputRole.MASK or row.upload_id is None \
+            or not MaskTracking.objects.filter(mask_id=row.upload_id).exists():
+        return clip
+    return Clip(0.0, None, clip.fps)
 
 
 def lora_weights(row: JobInput) -> LoraWeights:

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple, cast
 
-from generation.models import InputRole, Lora, Upload, Video
+from generation.models import InputRole, Lora, MaskTracking, Upload, Video
 from generation.presets import (
     MAX_SEED,
     TASK_LABELS,
@@ -512,10 +512,14 @@ class EditVideo(VideoJob):
         upload = Upload.objects.filter(pk=ref.upload_id).first() if ref.upload_id else None
         if upload is None:
             return "A mask is an image or video upload of yours."
-        if (upload.width, upload.height) != (facts.width, facts.height):
+        tracked = MaskTracking.objects.filter(mask=upload).first()
+        if tracked is not None:
+            if problem := self._tracked_mask_error(tracked):
+                return problem
+        elif (upload.width, upload.height) != (facts.width, facts.height):
             return (f"The mask is {upload.width} × {upload.height}; the video is "
                     f"{facts.width} × {facts.height}. Draw or make it at the video's size.")
-        if upload.kind == "video" and upload.frame_count != facts.frame_count:
+        elif upload.kind == "video" and upload.frame_count != facts.frame_count:
             return (f"The mask video has {upload.frame_count} frames; the video has "
                     f"{facts.frame_count}. A mask video covers the whole video, frame for "
                     f"frame.")
@@ -526,6 +530,23 @@ class EditVideo(VideoJob):
             return "The mask is empty: mark the area to change."
         if coverage == 1.0 and self.mode == "keep":
             return "The mask covers the whole frame: there is nothing left to change."
+        return None
+
+    def _tracked_mask_error(self, tracked: MaskTracking) -> str | None:
+        """A tracked mask covers its clip only (generation.inputs decodes it from its first
+        frame): it must be of this source, from this start, at the model's frame rate and
+        long enough for the job."""
+        source = self.source()
+        fps = get_preset(self.preset).fps
+        if source is None or (tracked.video_id, tracked.upload_id) != (source.video_id,
+                                                                         source.upload_id):
+            return "This tracked mask follows a subject in another video; track it on this one."
+        if abs(tracked.start_s - self.trim_start) > 1e-3 or tracked.fps != fps \
+                or tracked.num_frames < self.num_frames:
+            return (f"The mask was tracked over {tracked.num_frames} frames from "
+                    f"{tracked.start_s:g} s at {tracked.fps} fps; this edit takes "
+                    f"{self.num_frames} frames from {self.trim_start:g} s at {fps} fps. "
+                    f"Track it again for this clip.")
         return None
 
     def to_request(self, media: Mapping[InputRole, Sequence[Any]] | None = None

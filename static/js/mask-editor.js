@@ -3,6 +3,10 @@
 // rectangle, a brush or an eraser. The marks live in a second, hidden canvas at the video's
 // own size (white on black); after each stroke it becomes a PNG in the form's mask file input,
 // which the server stores losslessly as the job's mask.
+// "Follow a subject" instead takes clicks on paused frames (shift or alt, or the box, for a
+// spot that is not the subject) and has the models worker track the subject over the job's
+// clip (framecraft.trackMask, static/js/mask-tracking.js); the tracked mask video becomes the
+// form's mask. Drawn marks and tracking clicks replace one another: a mask is one or the other.
 (() => {
   const editor = document.querySelector("[data-mask-editor]");
   if (!editor) return;
@@ -12,11 +16,18 @@
   const scrub = editor.querySelector("[data-mask-scrub]");
   const status = editor.querySelector("[data-mask-status]");
   const brushSize = editor.querySelector("[data-mask-brush-size]");
+  const trackTools = editor.querySelector("[data-track-tools]");
+  const trackButton = editor.querySelector("[data-track-start]");
+  const negative = editor.querySelector("[data-track-negative]");
+  const clickCount = editor.querySelector("[data-track-count]");
+  const preview = editor.querySelector("[data-track-preview]");
   const mask = document.createElement("canvas");
   const view = canvas.getContext("2d");
   const marks = mask.getContext("2d");
   let drawn = null; // the PNG of the marks, once there are any
   let stroke = null;
+  let clicks = []; // {time, x, y, positive}: where the subject is (or is not), in video pixels
+  let tracked = null; // {upload, url} of the tracked mask, once there is one
 
   const form = () => document.getElementById("generation-form");
   const masking = () => form()?.dataset.editTask === "edit";
@@ -31,12 +42,59 @@
     clear();
   };
 
-  const clear = () => {
-    view.clearRect(0, 0, canvas.width, canvas.height);
+  const clearMarks = () => {
     marks.fillStyle = "#000";
     marks.fillRect(0, 0, mask.width, mask.height);
     drawn = null;
+  };
+
+  const clearClicks = () => {
+    clicks = [];
+    tracked = null;
+    preview.hidden = true;
+    preview.removeAttribute("src");
+    const id = form()?.querySelector("input[name=mask]");
+    if (id) id.value = "";
+  };
+
+  const clear = () => {
+    view.clearRect(0, 0, canvas.width, canvas.height);
+    clearMarks();
+    clearClicks();
     attach();
+    showClicks();
+  };
+
+  const fps = () => Number(form()?.dataset.fps) || 16;
+
+  // The view shows the marks for the drawing tools, and the clicks on this frame for tracking.
+  const showMarks = () => {
+    const pixels = marks.getImageData(0, 0, mask.width, mask.height);
+    const shown = view.createImageData(canvas.width, canvas.height);
+    for (let i = 0; i < pixels.data.length; i += 4) {
+      if (pixels.data[i] > 127) shown.data.set([255, 45, 85, 255], i);
+    }
+    view.putImageData(shown, 0, 0);
+  };
+
+  const showClicks = () => {
+    const positives = clicks.filter((c) => c.positive).length;
+    trackButton.disabled = positives === 0;
+    clickCount.textContent = clicks.length
+      ? `${positives} on the subject, ${clicks.length - positives} off it` : "";
+    if (tool() !== "track") return;
+    view.clearRect(0, 0, canvas.width, canvas.height);
+    const radius = 6 * (canvas.width / (canvas.getBoundingClientRect().width || canvas.width));
+    for (const c of clicks) {
+      if (Math.abs(c.time - video.currentTime) > 0.5 / fps()) continue;
+      view.beginPath();
+      view.arc(c.x, c.y, radius, 0, 2 * Math.PI);
+      view.fillStyle = c.positive ? "#34c759" : "#ff2d55";
+      view.fill();
+      view.lineWidth = radius / 3;
+      view.strokeStyle = "#fff";
+      view.stroke();
+    }
   };
 
   const point = (event) => {
@@ -78,7 +136,51 @@
     const files = new DataTransfer();
     if (drawn) files.items.add(drawn);
     input.files = files.files;
-    if (status) status.textContent = drawn ? "Area marked." : "";
+    const id = form().querySelector("input[name=mask]");
+    if (id && tracked) id.value = tracked.upload;
+    if (status) {
+      status.textContent = tracked ? "Mask tracked: it follows the subject through the clip."
+        : drawn ? "Area marked." : "";
+    }
+  };
+
+  const say = (message) => {
+    if (status) status.textContent = message;
+  };
+
+  // The clicks go to the worker as [frame, x, y, positive], frames counted in the job's clip:
+  // from its start, at the model's frame rate, as many as the job takes.
+  const track = async () => {
+    const f = form();
+    const start = Number(f.querySelector("input[name=trim_start]")?.value || 0);
+    const count = Number(f.querySelector("[name=num_frames]")?.value);
+    const rate = fps();
+    const prompts = clicks.map((c) => [Math.round((c.time - start) * rate), c.x, c.y, c.positive]);
+    if (prompts.some(([frame]) => frame < 0 || frame >= count)) {
+      say(`Click on frames of the clip: ${count} frames from ${start} s ` +
+          `(to ${(start + (count - 1) / rate).toFixed(2)} s).`);
+      return;
+    }
+    trackButton.disabled = true;
+    try {
+      const state = await window.framecraft.trackMask({
+        source_video: f.querySelector("input[name=source_video]")?.value || undefined,
+        source_upload: f.querySelector("input[name=source_upload]")?.value || undefined,
+        preset: f.querySelector("[name=preset]")?.value, start_s: start, num_frames: count,
+        clicks: prompts,
+        onStatus: (s) => say(s.status === "queued" ? "Waiting for the models worker…"
+          : s.status === "running" ? `Following the subject over ${count} frames…` : ""),
+      });
+      tracked = {upload: state.mask_upload, url: state.mask_url};
+      preview.src = state.mask_url;
+      preview.hidden = false;
+      preview.play().catch(() => {});
+      attach();
+    } catch (error) {
+      say(error.message);
+    } finally {
+      trackButton.disabled = !clicks.some((c) => c.positive);
+    }
   };
 
   const save = () => {
@@ -90,8 +192,25 @@
 
   canvas.addEventListener("pointerdown", (event) => {
     event.preventDefault();
-    canvas.setPointerCapture(event.pointerId);
     const at = point(event);
+    if (tool() === "track") {
+      video.pause();
+      if (drawn) {
+        clearMarks();
+        attach();
+      }
+      const positive = !(event.shiftKey || event.altKey || negative.checked);
+      clicks.push({time: video.currentTime, x: Math.round(at.x * 10) / 10,
+                   y: Math.round(at.y * 10) / 10, positive});
+      showClicks();
+      return;
+    }
+    if (clicks.length || tracked) {
+      clearClicks();
+      showMarks();
+      attach();
+    }
+    canvas.setPointerCapture(event.pointerId);
     stroke = { start: at, last: at, snapshot: view.getImageData(0, 0, canvas.width, canvas.height) };
     if (tool() !== "rect") paint(line(at, at), tool() === "eraser");
   });
@@ -123,6 +242,15 @@
   canvas.addEventListener("pointerup", finish);
   canvas.addEventListener("pointercancel", finish);
   editor.querySelector("[data-mask-clear]")?.addEventListener("click", clear);
+  trackButton.addEventListener("click", track);
+  editor.querySelectorAll("input[name=mask-tool]").forEach((radio) => {
+    radio.addEventListener("change", () => {
+      trackTools.hidden = tool() !== "track";
+      if (tool() === "track") showClicks();
+      else showMarks();
+    });
+  });
+  video.addEventListener("seeked", showClicks);
 
   // Scrubbing: the frame under the canvas, and the clip's start and end from it.
   video.addEventListener("loadedmetadata", () => {
