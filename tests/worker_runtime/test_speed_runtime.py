@@ -116,7 +116,9 @@ def test_a_mode_the_preset_lacks_is_refused_before_loading(make_request, cache):
 @pytest.mark.parametrize(("device", "mode", "profile", "override", "on"), [
     ("cpu", SpeedMode.QUALITY, None, None, False),
     ("cuda", SpeedMode.QUALITY, MemoryProfile.GPU, None, True),
-    ("cuda", SpeedMode.QUALITY, MemoryProfile.GROUP_LEAF, "auto", True),
+    ("cuda", SpeedMode.QUALITY, MemoryProfile.GROUP_LEAF, "auto", False),
+    ("cuda", SpeedMode.QUALITY, MemoryProfile.GROUP_BLOCK, None, False),
+    ("cuda", SpeedMode.QUALITY, MemoryProfile.MODEL_OFFLOAD, None, True),
     ("cuda", SpeedMode.QUALITY, MemoryProfile.SEQUENTIAL, None, False),
     ("cuda", SpeedMode.BALANCED, MemoryProfile.GPU, None, False),
     ("cuda", SpeedMode.PREVIEW, MemoryProfile.GPU, None, False),
