@@ -50,6 +50,10 @@ def _frames(cache: PipelineCache, *loras: LoraWeights) -> np.ndarray:
 
 def test_loras_under_every_memory_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("FRAMECRAFT_DEVICE", "cuda")
+    # Memory profiles move weights, not arithmetic: eager against eager (measured on an H200,
+    # compiled blocks against eager ones differ by more than kernel-order noise on random
+    # weights; compile's own numerics are test_gpu_speed's).
+    monkeypatch.setenv("FRAMECRAFT_COMPILE", "0")
     style, subject = _lora(tmp_path, "style", 1), _lora(tmp_path, "subject", 2, ".attn2.")
     reference = None
     for profile in GPU_PROFILES:

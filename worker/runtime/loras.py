@@ -100,12 +100,16 @@ class LoraAdapters:
 
     def _device(self, slot: str) -> torch.device:
         """Where the slot's matrices live (where a swap copies to), else the transformer's
-        weights: the file is read and padded there, on the GPU a matter of milliseconds."""
+        weights: the file is read and padded there, on the GPU a matter of milliseconds.
+        Weights that an offload hook keeps on the meta device are read on the CPU (measured
+        on an H200: safetensors cannot read onto meta)."""
+        device = torch.device(self.transformer.device)
         for module in self.transformer.modules():
             lora_a = getattr(module, "lora_A", None)
             if lora_a is not None and slot in lora_a:
-                return torch.device(lora_a[slot].weight.device)
-        return torch.device(self.transformer.device)
+                device = torch.device(lora_a[slot].weight.device)
+                break
+        return torch.device("cpu") if device.type == "meta" else device
 
     def _fill(self, slot: str, lora: LoraWeights, preset_id: str, held: _Slot | None) -> None:
         device = self._device(slot)
