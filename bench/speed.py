@@ -309,9 +309,10 @@ class Bench:
         if "preview" in parts:
             # Plain's whole 50-step job, from its per-step time at `steps` steps.
             scaled = dict(plain)
-            # Its first step is in `denoise_s` only from its start: a slight under-count.
-            per_step = plain["denoise_s"] / max(1, steps - 1) if steps > 1 else plain["job_s"]
-            scaled["job_s"] = plain["job_s"] - plain["denoise_s"] + per_step * (50 - 1)
+            # `denoise_s` runs from the first step's first forward to the last step's end: all
+            # `steps` steps (dividing by steps - 1 overstated plain's job by 2x at 2 steps).
+            per_step = plain["denoise_s"] / steps
+            scaled["job_s"] = plain["job_s"] - plain["denoise_s"] + per_step * 50
             say(f"14B plain diffusers, 50 steps, scaled from {steps}: ≈{scaled['job_s']:.0f}s "
                 f"({per_step:.2f}s a step, encode and decode as measured)")
             self.part("14B preview", self.preview, pipeline, BIG, scaled, 50)
