@@ -288,3 +288,14 @@ def test_every_family_runs_balanced_with_its_step_cache(preset, monkeypatch):
     after = run_generation(request, _ignore, caches["hooked"])
     clean = run_generation(request, _ignore, caches["clean"])
     assert np.array_equal(after.frames, clean.frames)
+
+
+def test_a_denoiser_split_over_gpus_keeps_default_attention_and_runs_eager():
+    from types import SimpleNamespace
+
+    pipeline = SimpleNamespace(components={})  # nothing is asked of it when split
+    state = speed.prepare(pipeline, get_preset(BASE), "cpu", fp8=False, split=True)
+    assert (state.attention, state.split) == ("native", True)
+    decision = speed.ensure_compiled(pipeline, get_preset(BASE), state, None, "cuda")
+    assert not decision.on and "several GPUs" in decision.reason
+    assert not state.compiled

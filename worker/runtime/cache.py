@@ -140,11 +140,10 @@ def load_pipeline(key: str) -> LoadedPipeline:
         pipeline.to(device)
     from .parallel import parallelize  # it runs pipelines from this cache
 
-    # Split over the group first: the speed mode's attention and compile apply to the split.
-    parallelize(pipeline, preset)
+    split = parallelize(pipeline, preset)
     if fp8 and (problem := speed.fp8_error(device, plan)) is not None:
         raise GenerationError(ErrorCode.BAD_PARAMETERS, problem)
-    state = speed.prepare(pipeline, preset, device, fp8=fp8)
+    state = speed.prepare(pipeline, preset, device, fp8=fp8, split=split)
     return LoadedPipeline(
         pipeline=pipeline,
         device=str(device),

@@ -131,11 +131,12 @@ def _cpu_as_one_device() -> Iterator[None]:
         torch.accelerator.device_count = count
 
 
-def parallelize(pipeline: Any, preset: Preset) -> None:
-    """Split a freshly placed pipeline's denoiser over the group (no-op outside one)."""
+def parallelize(pipeline: Any, preset: Preset) -> bool:
+    """Split a freshly placed pipeline's denoiser over the group (no-op outside one); whether
+    it was split."""
     group = current()
     if group is None or group.size == 1:
-        return
+        return False
     heads = preset.parallelism.heads if preset.parallelism else None
     transformer = getattr(pipeline, "transformer", None)
     if heads is None or transformer is None or getattr(transformer, "_cp_plan", None) is None:
@@ -144,6 +145,7 @@ def parallelize(pipeline: Any, preset: Preset) -> None:
             f"{preset.label} cannot run on {group.size} GPUs at once; run it on a one-GPU worker.")
     with _cpu_as_one_device():
         transformer.enable_parallelism(config=context_parallel_config(heads, group.size))
+    return True
 
 
 def _broadcast(group: Group, value: Any = None) -> Any:

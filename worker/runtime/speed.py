@@ -202,12 +202,19 @@ class SpeedState:
     compiled: bool = False
     compile_reason: str = ""
     compile_s: float = 0.0  # the first compiled job's extra time, measured by the runner
+    split: bool = False  # the denoiser runs split over a process group (context parallelism)
     shapes_seen: set[tuple[int, int, int]] = field(default_factory=set)
 
 
-def prepare(pipeline: Any, preset: Preset, device: Any, *, fp8: bool) -> SpeedState:
-    """At load: the fastest exact attention for every transformer, and fp8 linears if asked."""
-    state = SpeedState(attention=best_attention_backend(device))
+def prepare(pipeline: Any, preset: Preset, device: Any, *, fp8: bool, split: bool = False
+            ) -> SpeedState:
+    """At load: the fastest exact attention for every transformer, and fp8 linears if asked.
+
+    A denoiser split over a process group keeps diffusers' default attention and runs eager:
+    the split was measured that way (docs/performance.md), and not every backend or a
+    compiled block is known to work under context parallelism."""
+    state = SpeedState(split=True) if split else SpeedState(
+        attention=best_attention_backend(device))
     for transformer in _transformers(pipeline):
         if state.attention != "native" and hasattr(transformer, "set_attention_backend"):
             transformer.set_attention_backend(state.attention)
@@ -281,6 +288,8 @@ def ensure_compiled(pipeline: Any, preset: Preset, state: SpeedState, plan: Plan
     # A CUDA device string without CUDA is a test's stand-in pipeline: nothing to compile.
     device_type = torch.device(device).type if torch.cuda.is_available() else "cpu"
     decision = compile_decision(device_type, SpeedMode.QUALITY, plan, os.environ.get(COMPILE_ENV))
+    if state.split:
+        decision = CompileDecision(False, "split over several GPUs: runs eager, as measured")
     if not decision.on or state.compiled:
         return decision if not state.compiled else CompileDecision(True, state.compile_reason)
     use_compile_cache(compile_cache_dir(torch.cuda.get_device_name(device), torch.__version__))
