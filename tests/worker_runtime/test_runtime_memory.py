@@ -103,6 +103,21 @@ def test_fp8_halves_the_transformer_and_lets_14b_sit_whole_on_32gb():
     assert whole_fp8.peak_gb <= usable_gb(gpu) < whole.peak_gb
 
 
+@pytest.mark.parametrize(("preset_id", "gb", "tiling"), [
+    ("wan2.1-t2v-1.3b", 8, True), ("wan2.1-t2v-1.3b", 12, False),
+    ("wan2.1-t2v-14b", 24, False), ("wan2.1-vace-1.3b", 12, False),
+])
+def test_a_compiling_worker_streams_whole_blocks_which_it_can_compile(preset_id, gb, tiling):
+    """Leaf-level hooks sit inside the blocks, so only block-level offload runs compiled: where
+    both fit, a worker that compiles streams blocks, and one that does not streams layers."""
+    needs, gpu = get_preset(preset_id).memory, GpuMemory(gb, gb)
+    eager = choose_plan(needs, gpu)
+    compiled = choose_plan(needs, gpu, compiled=True)
+    assert (eager.profile, eager.vae_tiling) == (P.GROUP_LEAF, tiling)
+    assert (compiled.profile, compiled.vae_tiling) == (P.GROUP_BLOCK, tiling)
+    assert compiled.peak_gb <= usable_gb(gpu) and compiled.estimated_s < eager.estimated_s
+
+
 def test_worker_overrides_come_from_the_environment(monkeypatch):
     preset = get_preset("wan2.1-t2v-1.3b")
     h200 = GpuMemory(141, 141)
@@ -116,6 +131,10 @@ def test_worker_overrides_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("FRAMECRAFT_FP8", "0")
     monkeypatch.setenv("FRAMECRAFT_VAE_TILING", "auto")
     assert plan_for(preset, h200).profile == P.GPU
+    twelve = GpuMemory(12, 12)
+    assert plan_for(preset, twelve).profile == P.GROUP_BLOCK  # compiles unless told not to
+    monkeypatch.setenv("FRAMECRAFT_COMPILE", "0")
+    assert plan_for(preset, twelve).profile == P.GROUP_LEAF
 
 
 @pytest.mark.parametrize(

@@ -86,6 +86,44 @@ def test_balanced_runs_compiled_blocks_eagerly_and_gives_their_code_back(tiny_pi
     assert all(block._compiled_call_impl is sentinel for block in blocks)
 
 
+def test_blocks_compile_beneath_group_offload_hooks_as_one_graph_and_stay_exact(
+        tiny_pipeline):
+    """Block-level group offload hooks every block; the blocks' arithmetic is compiled beneath
+    them: one Dynamo graph for all blocks (not one per block's hook), the same output as eager,
+    and Balanced's eager switch leaves no graph behind it."""
+    from diffusers.hooks import apply_group_offloading
+    from torch._dynamo.utils import counters
+
+    from worker.runtime.offload_compile import install_switches, switches
+
+    torch._dynamo.reset()
+    transformer = tiny_pipeline.transformer
+    blocks = len(transformer.blocks)
+    assert blocks >= 2 and install_switches(transformer) == blocks
+    apply_group_offloading(transformer, onload_device="cpu", offload_device="cpu",
+                           offload_type="block_level", num_blocks_per_group=1)
+    assert len(switches(transformer)) == blocks  # found beneath the offload hooks
+    generator = torch.Generator().manual_seed(0)
+    inputs = {"hidden_states": torch.randn(1, 16, 2, 8, 8, generator=generator),
+              "timestep": torch.tensor([500]),
+              "encoder_hidden_states": torch.randn(1, 8, transformer.config.text_dim,
+                                                   generator=generator),
+              "return_dict": False}
+    eager = transformer(**inputs)[0]
+    plan = choose_plan(get_preset(BASE).memory, GpuMemory(80, 80),
+                       profile=MemoryProfile.GROUP_BLOCK)
+    assert speed.compile_blocks(tiny_pipeline, get_preset(BASE), plan, backend="eager") is None
+    graphs = counters["stats"]["unique_graphs"]
+    compiled = transformer(**inputs)[0]
+    assert counters["stats"]["unique_graphs"] - graphs == 1
+    torch.testing.assert_close(compiled, eager)
+    with speed.eager_blocks(tiny_pipeline):
+        assert not any(switch.on for switch in switches(transformer))
+        transformer(**inputs)
+    assert all(switch.on for switch in switches(transformer))
+    assert counters["stats"]["unique_graphs"] - graphs == 1
+
+
 def test_preview_runs_the_distilled_variant_with_its_steps_and_scheduler(make_request, cache):
     steps: list[int] = []
     result = run_generation(make_request(steps=20, guidance=6.0, speed="preview"),
@@ -117,7 +155,7 @@ def test_a_mode_the_preset_lacks_is_refused_before_loading(make_request, cache):
     ("cpu", SpeedMode.QUALITY, None, None, False),
     ("cuda", SpeedMode.QUALITY, MemoryProfile.GPU, None, True),
     ("cuda", SpeedMode.QUALITY, MemoryProfile.GROUP_LEAF, "auto", False),
-    ("cuda", SpeedMode.QUALITY, MemoryProfile.GROUP_BLOCK, None, False),
+    ("cuda", SpeedMode.QUALITY, MemoryProfile.GROUP_BLOCK, None, True),
     ("cuda", SpeedMode.QUALITY, MemoryProfile.MODEL_OFFLOAD, None, True),
     ("cuda", SpeedMode.QUALITY, MemoryProfile.SEQUENTIAL, None, False),
     ("cuda", SpeedMode.BALANCED, MemoryProfile.GPU, None, False),

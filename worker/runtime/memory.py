@@ -18,12 +18,16 @@ from enum import StrEnum
 from typing import Any
 
 from worker.catalogue import MemoryNeeds, Preset
+from worker.catalogue.speed import QUALITY_FACTOR
+
+from .offload_compile import install_switches
 
 logger = logging.getLogger("framecraft.worker")
 
 PROFILE_ENV = "FRAMECRAFT_MEMORY_PROFILE"
 FP8_ENV = "FRAMECRAFT_FP8"
 TILING_ENV = "FRAMECRAFT_VAE_TILING"
+COMPILE_ENV = "FRAMECRAFT_COMPILE"  # 1, 0 or auto (compile on CUDA)
 
 # Host-to-device copy rates, GB/s: pinned buffers on their own CUDA stream (group offload)
 # and the pageable copies accelerate's hooks make (model and sequential offload).
@@ -69,6 +73,9 @@ GPU_PROFILES = (
     MemoryProfile.GROUP_BLOCK,
     MemoryProfile.SEQUENTIAL,
 )
+# Where Quality compiles the denoiser's blocks (leaf-level hooks sit inside them, and
+# sequential offload waits on copies, not compute).
+COMPILED_PROFILES = (MemoryProfile.GPU, MemoryProfile.MODEL_OFFLOAD, MemoryProfile.GROUP_BLOCK)
 
 
 @dataclass(frozen=True)
@@ -136,10 +143,14 @@ def peak_gb(
 
 
 def estimated_s(
-    profile: MemoryProfile, needs: MemoryNeeds, steps: int, *, vae_tiling: bool, fp8: bool
+    profile: MemoryProfile, needs: MemoryNeeds, steps: int, *, vae_tiling: bool, fp8: bool,
+    compiled: bool = False,
 ) -> float:
-    """Predicted time of one job: per-step compute and copies, plus per-job copies."""
+    """Predicted time of one job: per-step compute and copies, plus per-job copies. `compiled`
+    says the worker compiles Quality's blocks where the profile lets it."""
     step = needs.step_s * (FP8_FACTOR if fp8 else 1.0)
+    if compiled and profile in COMPILED_PROFILES:
+        step *= QUALITY_FACTOR
     transformer = needs.transformer_gb * (0.5 if fp8 else 1.0)
     weights = transformer + needs.text_encoder_gb + needs.image_encoder_gb + needs.other_gb
     # Two forwards a step (CFG), each streaming the transformer's weights once.
@@ -171,11 +182,14 @@ def choose_plan(
     fp8: bool = False,
     vae_tiling: bool | None = None,
     profile: MemoryProfile | None = None,
+    compiled: bool = False,
 ) -> Plan:
     """The fastest placement whose predicted peak fits the GPU's usable memory.
 
     `vae_tiling` None means "tile only where an untiled decode would not fit"; `profile`
-    forces a profile (tiling is still chosen for it). Where nothing fits, the plan with the
+    forces a profile (tiling is still chosen for it). `compiled` (a CUDA worker that compiles)
+    favours block-level over leaf-level offload, whose blocks cannot be compiled. Where nothing
+    fits, the plan with the
     smallest peak is returned: the job may still run, or fail with out_of_memory.
     """
     budget = usable_gb(gpu)
@@ -187,7 +201,8 @@ def choose_plan(
             vae_tiling=tiled,
             fp8=fp8,
             peak_gb=peak_gb(candidate, needs, vae_tiling=tiled, fp8=fp8),
-            estimated_s=estimated_s(candidate, needs, steps, vae_tiling=tiled, fp8=fp8),
+            estimated_s=estimated_s(candidate, needs, steps, vae_tiling=tiled, fp8=fp8,
+                                    compiled=compiled),
         )
         for candidate in profiles
         for tiled in tilings
@@ -234,6 +249,7 @@ def plan_for(preset: Preset, gpu: GpuMemory) -> Plan:
         fp8=bool(_flag(FP8_ENV)),
         vae_tiling=_flag(TILING_ENV),
         profile=profile_override(),
+        compiled=_flag(COMPILE_ENV) is not False,
     )
 
 
@@ -298,6 +314,9 @@ def apply_plan(
                 continue
             denoiser = name.startswith("transformer")
             as_leaf = (leaf or not denoiser) and name not in exclude_leaf
+            if denoiser and not as_leaf:
+                # Beneath the hooks, so Quality can compile the blocks without them.
+                install_switches(component)
             _group_offload(component, device, leaf=as_leaf)
     elif plan.profile == MemoryProfile.SEQUENTIAL:
         pipeline.enable_sequential_cpu_offload(device=device)

@@ -22,11 +22,11 @@ from typing import Any
 from worker.catalogue import MODELS_DIR_ENV, ErrorCode, GenerationError, Preset
 from worker.catalogue.speed import SpeedMode, StepCache, fp8_capable
 
-from .memory import MemoryProfile, Plan
+from . import offload_compile
+from .memory import COMPILE_ENV, MemoryProfile, Plan
 
 logger = logging.getLogger("framecraft.worker")
 
-COMPILE_ENV = "FRAMECRAFT_COMPILE"  # 1, 0 or auto (compile on CUDA)
 ATTENTION_ENV = "FRAMECRAFT_ATTENTION"  # a diffusers attention backend name, or auto
 SPEED_DIR = ".speed"  # in the models folder: the attention choice and compiled artefacts
 # Exact kernels the micro-benchmark tries, in diffusers 0.42.1's names; a backend whose
@@ -60,13 +60,14 @@ def compile_decision(device_type: str, mode: SpeedMode, plan: Plan | None,
     if plan is not None and plan.profile == MemoryProfile.SEQUENTIAL:
         return CompileDecision(False, "sequential offload copies every layer: compute is not "
                                       "what a job waits for")
-    if plan is not None and plan.profile in (MemoryProfile.GROUP_LEAF, MemoryProfile.GROUP_BLOCK):
-        # Measured on an H200: dynamo recompiled group offload's hooks until it hit its limit,
-        # the job ran 1.37x slower than compiled on the GPU, and a VACE edit's frames differed
-        # from eager ones. Offloaded jobs run eager until that is solved.
-        return CompileDecision(False, "group offload's hooks break the compiled blocks apart")
+    if plan is not None and plan.profile == MemoryProfile.GROUP_LEAF:
+        # Leaf-level hooks sit on every layer inside a block: no part of a block is free of
+        # them to compile (offload_compile).
+        return CompileDecision(False, "leaf-level offload hooks every layer inside the blocks")
     if wanted not in ("", "auto", "1", "on", "true", "yes"):
         raise ValueError(f"{COMPILE_ENV} must be 1, 0 or auto, not {wanted!r}")
+    if plan is not None and plan.profile == MemoryProfile.GROUP_BLOCK:
+        return CompileDecision(True, "the repeated blocks compiled beneath group offload's hooks")
     return CompileDecision(True, "regional compile of the repeated blocks")
 
 
@@ -262,19 +263,37 @@ def quantize_fp8(pipeline: Any) -> None:
         quantize_(transformer, config, filter_fn=in_blocks)
 
 
-def compile_blocks(pipeline: Any, preset: Preset, plan: Plan | None) -> str | None:
-    """Compile every transformer's repeated blocks, static shapes; None, or why it could not."""
+# Presets whose shape buckets the recompile limit has room for (a reloaded pipeline reuses the
+# graphs compiled for its blocks' classes).
+_ROOM_MADE_FOR: set[str] = set()
+
+
+def compile_blocks(pipeline: Any, preset: Preset, plan: Plan | None,
+                   backend: str = "inductor") -> str | None:
+    """Compile every transformer's repeated blocks, static shapes; None, or why it could not.
+    (`backend` is Inductor's in a worker; the CPU tests trace with Dynamo's `eager`.)"""
     import torch
 
-    limit = max(8, shape_buckets(preset) + 2)
-    for name in ("recompile_limit", "cache_size_limit"):
-        if hasattr(torch._dynamo.config, name):
-            setattr(torch._dynamo.config, name, max(getattr(torch._dynamo.config, name), limit))
-    # Group offload's hooks break the graph around each layer's copy.
-    fullgraph = plan is None or plan.profile in (MemoryProfile.GPU, MemoryProfile.MODEL_OFFLOAD)
+    # Every compiled block class of every loaded preset shares one code object's cache (the
+    # module call, or the block's forward), so each compiled pipeline adds room for its own
+    # shape buckets rather than setting a limit a second preset would run out of.
+    if preset.id not in _ROOM_MADE_FOR:
+        _ROOM_MADE_FOR.add(preset.id)
+        extra = shape_buckets(preset) + 2
+        for name in ("recompile_limit", "cache_size_limit"):
+            if hasattr(torch._dynamo.config, name):
+                setattr(torch._dynamo.config, name, getattr(torch._dynamo.config, name) + extra)
+    beneath_hooks = plan is not None and plan.profile == MemoryProfile.GROUP_BLOCK
     for transformer in _transformers(pipeline):
+        if beneath_hooks:
+            found = offload_compile.switches(transformer)
+            if not found:
+                return f"{type(transformer).__name__} has no blocks to compile beneath its hooks"
+            for switch in found:
+                switch.compile(fullgraph=True, dynamic=False, backend=backend)
+            continue
         try:
-            transformer.compile_repeated_blocks(fullgraph=fullgraph, dynamic=False)
+            transformer.compile_repeated_blocks(fullgraph=True, dynamic=False, backend=backend)
         except ValueError as exc:  # no `_repeated_blocks` on this class
             return str(exc)
     return None
@@ -306,17 +325,23 @@ def eager_blocks(pipeline: Any) -> Iterator[None]:
     """Run compiled blocks eagerly for one job (Balanced's hooks replace their forward), then
     give them back their compiled code, untouched, for the next Quality job."""
     stashed: list[tuple[Any, Any]] = []
+    switched: list[offload_compile.SwitchableForward] = []
     for transformer in _transformers(pipeline):
         for module in transformer.modules():
             compiled = getattr(module, "_compiled_call_impl", None)
             if compiled is not None:
                 stashed.append((module, compiled))
                 module._compiled_call_impl = None
+        switched += [switch for switch in offload_compile.switches(transformer) if switch.on]
+    for switch in switched:
+        switch.on = False
     try:
         yield
     finally:
         for module, compiled in stashed:
             module._compiled_call_impl = compiled
+        for switch in switched:
+            switch.on = True
 
 
 # --- Balanced: step caching ---------------------------------------------------------------
