@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# One call on the GPU machine: install the wheels carried in .whl (the image lacks diffusers),
+# then run the named parts, each logged to $OUT/<part>.log with its own time limit.
+#   bash bench/gpu_run.sh tests speed-offload speed-fp8 editing
+set -u
+python3 -m pip install -q --no-index --no-deps .whl/*.whl 2>&1 | tail -2
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
+OUT=${OUT:-/tmp/out}
+mkdir -p "$OUT"
+export FRAMECRAFT_MODELS_DIR=${FRAMECRAFT_MODELS_DIR:-/tmp/fc-models}
+for part in "$@"; do
+  started=$(date +%s)
+  case "$part" in
+    tests) timeout 420 python3 -m pytest --noconftest -p no:django -p no:cacheprovider \
+             -p no:logging -o addopts="" -q -rf --tb=short tests/gpu \
+             --deselect tests/gpu/test_multi_gpu.py ;;
+    tests-*) timeout 420 python3 -m pytest --noconftest -p no:django -p no:cacheprovider \
+             -p no:logging -o addopts="" -q -rf --tb=long "tests/gpu/test_gpu_${part#tests-}.py" ;;
+    speed-offload) timeout 400 python3 bench/speed.py --parts quality,offload ;;
+    speed-fp8) timeout 400 python3 bench/speed.py --parts fp8 ;;
+    speed) timeout 580 python3 bench/speed.py ;;
+    editing) timeout 500 python3 bench/editing.py --steps "${EDIT_STEPS:-20}" --no-write ;;
+    *) echo "unknown part $part" ;;
+  esac > "$OUT/$part.log" 2>&1
+  echo "== $part: rc $? in $(( $(date +%s) - started ))s"
+  tail -n 25 "$OUT/$part.log"
+done
