@@ -2,6 +2,7 @@
 # One call on the GPU machine: install the wheels carried in .whl (the image lacks diffusers),
 # then run the named parts, each logged to $OUT/<part>.log with its own time limit.
 #   bash bench/gpu_run.sh tests speed-offload speed-fp8 editing
+#   bash bench/gpu_run.sh tests-speed,editing     # some of tests/gpu/test_gpu_*.py
 set -u
 python3 -m pip install -q --no-index --no-deps .whl/*.whl 2>&1 | tail -2
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
@@ -14,14 +15,15 @@ for part in "$@"; do
     tests) timeout 420 python3 -m pytest --noconftest -p no:django -p no:cacheprovider \
              -p no:logging -o addopts="" -q -rf --tb=short tests/gpu \
              --ignore=tests/gpu/test_multi_gpu.py ;;
-    tests-*) timeout 420 python3 -m pytest --noconftest -p no:django -p no:cacheprovider \
-             -p no:logging -o addopts="" -q -rf --tb=long "tests/gpu/test_gpu_${part#tests-}.py" ;;
-    speed-offload) timeout 400 python3 bench/speed.py --parts quality,offload ;;
+    tests-*) files=(); names=${part#tests-}; for name in ${names//,/ }; do files+=("tests/gpu/test_gpu_$name.py"); done
+             timeout 300 python3 -m pytest --noconftest -p no:django -p no:cacheprovider \
+             -p no:logging -o addopts="" -q -rf --tb=short "${files[@]}" ;;
+    speed-offload) timeout 380 python3 bench/speed.py --parts offload ;;
     speed-fp8) timeout 400 python3 bench/speed.py --parts fp8 ;;
     speed) timeout 580 python3 bench/speed.py ;;
     editing) timeout 500 python3 bench/editing.py --steps "${EDIT_STEPS:-20}" --no-write ;;
     *) echo "unknown part $part" ;;
-  esac > "$OUT/$part.log" 2>&1
+  esac > "$OUT/${part//,/_}.log" 2>&1
   echo "== $part: rc $? in $(( $(date +%s) - started ))s"
-  tail -n 25 "$OUT/$part.log"
+  tail -n 25 "$OUT/${part//,/_}.log"
 done

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import pytest
 import torch
 
@@ -55,49 +55,72 @@ def _graphs() -> int:
     return int(counters["stats"]["unique_graphs"])
 
 
+def _job(request: GenerationRequest, cache: PipelineCache) -> tuple[Any, torch.Tensor]:
+    """A job through the runner, and its latents after the first step."""
+    latents: list[torch.Tensor] = []
+
+    def on_step(info: Any) -> None:
+        if info.step == 1 and info.latents is not None:
+            latents.append(info.latents.float().cpu())
+
+    return run_generation(request, on_step, cache), latents[0]
+
+
+def _close_to_eager(compiled: torch.Tensor, eager: torch.Tensor) -> None:
+    """After one step the latents differ only by one forward's bf16 kernel order (over a whole
+    job a random tiny model amplifies that: measured on an H200, frames up to 255 apart)."""
+    diff = (compiled - eager).abs()
+    stats = f"max {diff.max():.4f}, mean {diff.mean():.5f}, |eager| {eager.abs().mean():.3f}"
+    assert diff.max() <= 0.05 and diff.mean() <= 0.005, stats
+
+
+def _stats() -> str:
+    from torch._dynamo.utils import counters
+
+    return str({key: dict(value) for key, value in counters.items() if value})
+
+
 def test_quality_compiles_once_per_size_and_matches_plain(gpu_store, monkeypatch):
     monkeypatch.setenv("FRAMECRAFT_COMPILE", "0")
     plain_cache = PipelineCache()
-    plain = run_generation(_request(), lambda info: None, plain_cache)
+    _, plain = _job(_request(), plain_cache)
     plain_cache.clear()
     monkeypatch.setenv("FRAMECRAFT_COMPILE", "auto")
     cache = PipelineCache()
-    first = run_generation(_request(), lambda info: None, cache)
+    before = _graphs()
+    first, compiled = _job(_request(), cache)
     assert first.speed["compiled"] is True and first.speed["new_shape"] is True
+    assert _graphs() > before, _stats()
     before = _graphs()
     second = run_generation(_request(seed=4), lambda info: None, cache)
     assert second.speed["new_shape"] is False
-    assert _graphs() == before  # the same size compiles nothing new
-    _close_to_eager(first.frames, plain.frames)
+    assert _graphs() == before, _stats()  # the same size compiles nothing new
+    _close_to_eager(compiled, plain)
     assert first.speed["attention"] in speed.EXACT_BACKENDS
     cache.clear()
 
 
-def _close_to_eager(compiled: np.ndarray, eager: np.ndarray) -> None:
-    """Compiled kernels reorder bf16 arithmetic; over a few steps of a random tiny model a
-    few pixels can swing far (measured on an H200: one pixel 255 levels apart), so the test
-    is on the whole video: mean and 99th percentile of the per-pixel difference."""
-    diff = np.abs(compiled.astype(int) - eager.astype(int))
-    stats = f"mean {diff.mean():.3f}, p99 {np.percentile(diff, 99):.0f}, max {diff.max()}"
-    assert diff.mean() <= 2.0 and np.percentile(diff, 99) <= 16, stats
-
-
 def test_quality_compiles_beneath_block_offload_once_and_matches_eager(gpu_store, monkeypatch):
+    from worker.runtime.offload_compile import switches
+
     monkeypatch.setenv("FRAMECRAFT_MEMORY_PROFILE", "group_offload_block")
     monkeypatch.setenv("FRAMECRAFT_COMPILE", "0")
     eager_cache = PipelineCache()
-    eager = run_generation(_request(), lambda info: None, eager_cache)
+    _, eager = _job(_request(), eager_cache)
     eager_cache.clear()
     monkeypatch.setenv("FRAMECRAFT_COMPILE", "auto")
     cache = PipelineCache()
     before = _graphs()
-    first = run_generation(_request(), lambda info: None, cache)
+    first, compiled = _job(_request(), cache)
     assert first.memory_profile == "group_offload_block" and first.speed["compiled"] is True
-    assert _graphs() - before == 1  # every block shares one graph: no recompile per hook
+    found = switches(cache.get(WAN).transformer)
+    assert found and all(switch.compiled_calls > 0 for switch in found)
+    # Every block shares one graph (a recompile per block's hook would add one each).
+    assert _graphs() - before == 1, _stats()
     before = _graphs()
     run_generation(_request(seed=4), lambda info: None, cache)
-    assert _graphs() == before
-    _close_to_eager(first.frames, eager.frames)
+    assert _graphs() == before, _stats()
+    _close_to_eager(compiled, eager)
     cache.clear()
 
 

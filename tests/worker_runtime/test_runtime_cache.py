@@ -93,3 +93,26 @@ def test_importing_the_runtime_does_not_initialise_cuda():
     import worker.runtime.runner  # noqa: F401
 
     assert not torch.cuda.is_initialized()
+
+
+@pytest.mark.parametrize(("preset_id", "task_class", "dtypes"), [
+    # The Wan VAE stays in float32 beside a bf16 denoiser (fp32_components).
+    ("wan2.1-t2v-1.3b", "WanVideoToVideoPipeline", {"transformer": "bfloat16", "vae": "float32"}),
+    ("ltx-video", "LTXConditionPipeline", {"transformer": "bfloat16", "vae": "bfloat16"}),
+])
+def test_a_task_pipeline_shares_the_loaded_components_as_they_are(preset_id, task_class, dtypes):
+    """A restyle or keyframe job runs another pipeline class on the same weights: nothing is
+    copied, and no component changes dtype (diffusers' from_pipe cast them all to float32)."""
+    import torch
+
+    from worker.catalogue import build_pipeline
+
+    pipeline = build_pipeline(preset_id, "tiny", dtype=torch.bfloat16)
+    loaded = LoadedPipeline(pipeline, "cpu", "cpu")
+    variant = loaded.for_task(task_class)
+    assert type(variant).__name__ == task_class
+    assert loaded.for_task(task_class) is variant
+    for name, dtype in dtypes.items():
+        assert getattr(variant, name) is getattr(pipeline, name)
+        assert str(getattr(pipeline, name).dtype) == f"torch.{dtype}", name
+    assert variant.text_encoder.dtype == torch.bfloat16

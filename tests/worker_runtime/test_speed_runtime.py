@@ -116,6 +116,7 @@ def test_blocks_compile_beneath_group_offload_hooks_as_one_graph_and_stay_exact(
     graphs = counters["stats"]["unique_graphs"]
     compiled = transformer(**inputs)[0]
     assert counters["stats"]["unique_graphs"] - graphs == 1
+    assert all(switch.compiled_calls == 1 for switch in switches(transformer))
     torch.testing.assert_close(compiled, eager)
     with speed.eager_blocks(tiny_pipeline):
         assert not any(switch.on for switch in switches(transformer))

@@ -173,7 +173,7 @@ class Preset:
     """One model the studio can run, with the limits users may pick within.
 
     `pipeline_class` is the class the checkpoint is loaded as; `tasks` names, per task, the
-    diffusers class that runs it, built from the same loaded components (`from_pipe`).
+    diffusers class that runs it, built from the same loaded components (`cache.sibling`).
     `family` picks the architecture (and so how inputs are passed to the pipeline).
     """
 

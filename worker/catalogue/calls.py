@@ -102,7 +102,7 @@ class CallAdapter:
 
     def task_components(self, class_name: str, pipeline: Any) -> dict[str, Any]:
         """Components that `class_name` needs in place of the loaded pipeline's ones (it is
-        built with `from_pipe` once, then kept); none by default."""
+        built once on the same components, then kept); none by default."""
         return {}
 
     def pipeline_kwargs(self, preset: Preset, request: GenerationRequest) -> dict[str, Any]:

@@ -271,7 +271,9 @@ def _build_sam2(scale: Scale) -> tuple[Any, None]:
     from transformers import (
         Sam2HieraDetConfig,
         Sam2VideoConfig,
+        Sam2VideoMaskDecoderConfig,
         Sam2VideoModel,
+        Sam2VideoPromptEncoderConfig,
         Sam2VisionConfig,
     )
 
@@ -297,10 +299,13 @@ def _build_sam2(scale: Scale) -> tuple[Any, None]:
         fpn_hidden_size=width)
     config = Sam2VideoConfig(
         vision_config=vision, image_size=side,
-        prompt_encoder_config={"hidden_size": width, "image_size": side, "patch_size": 16,
-                               "mask_input_channels": 4},
-        mask_decoder_config={"hidden_size": width, "mlp_dim": 64, "num_hidden_layers": 1,
-                             "num_attention_heads": 2, "iou_head_hidden_dim": 32},
+        # Config objects, not dicts: transformers 5.x on the GPU image built the mask decoder
+        # from a dict with the prompt encoder's config class.
+        prompt_encoder_config=Sam2VideoPromptEncoderConfig(
+            hidden_size=width, image_size=side, patch_size=16, mask_input_channels=4),
+        mask_decoder_config=Sam2VideoMaskDecoderConfig(
+            hidden_size=width, mlp_dim=64, num_hidden_layers=1, num_attention_heads=2,
+            iou_head_hidden_dim=32),
         memory_attention_hidden_size=width, memory_attention_num_layers=1,
         memory_attention_feed_forward_hidden_size=64,
         memory_attention_rope_feat_sizes=[side // 16, side // 16],

@@ -7,6 +7,7 @@ and a CUDA context created before the fork is unusable in the child.
 from __future__ import annotations
 
 import gc
+import inspect
 import logging
 import os
 import threading
@@ -65,10 +66,23 @@ class LoadedPipeline:
             import diffusers
 
             own = components(class_name, self.pipeline) if components else {}
-            variant = getattr(diffusers, class_name).from_pipe(self.pipeline, **own)
+            variant = sibling(getattr(diffusers, class_name), self.pipeline, own)
             variant.set_progress_bar_config(disable=True)
             self.variants[class_name] = variant
         return self.variants[class_name]
+
+
+def sibling(pipeline_class: Any, pipeline: Any, own: dict[str, Any]) -> Any:
+    """`pipeline_class` on `pipeline`'s components (and settings), with `own` in place of any.
+
+    Not `from_pipe`: it casts every component to the dtype it is given, float32 by default,
+    which on a GPU turned a bf16 LTX pipeline's shared components to fp32 (a keyframe job
+    peaked at 36.8 GB against the 18.6 GB planned; a VAE left resident under group offload
+    then met bf16 latents and failed), and any single dtype would undo fp32_components."""
+    settings = {k: v for k, v in pipeline.config.items() if not k.startswith("_")}
+    shared = {**settings, **pipeline.components, **own}  # e.g. Wan 2.2's expand_timesteps
+    accepted = inspect.signature(pipeline_class.__init__).parameters
+    return pipeline_class(**{name: value for name, value in shared.items() if name in accepted})
 
 
 def select_device() -> torch.device:

@@ -30,6 +30,7 @@ class SwitchableForward:
         self.eager = forward
         self.compiled: Callable[..., Any] | None = None
         self.on = True
+        self.compiled_calls = 0  # how often the compiled code ran: what tests look for
 
     def compile(self, **options: Any) -> None:
         import torch
@@ -39,6 +40,7 @@ class SwitchableForward:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self.on and self.compiled is not None:
+            self.compiled_calls += 1
             return self.compiled(*args, **kwargs)
         return self.eager(*args, **kwargs)
 
