@@ -19,7 +19,7 @@ for part in "$@"; do
              timeout 300 python3 -m pytest --noconftest -p no:django -p no:cacheprovider \
              -p no:logging -o addopts="" -q -rf --tb=short "${files[@]}" ;;
     speed-offload) timeout 380 python3 bench/speed.py --parts offload ;;
-    speed-fp8) timeout 400 python3 bench/speed.py --parts fp8 ;;
+    speed-fp8) timeout 330 python3 bench/speed.py --parts fp8 ;;
     speed) timeout 580 python3 bench/speed.py ;;
     editing) timeout 500 python3 bench/editing.py --steps "${EDIT_STEPS:-20}" --no-write ;;
     *) echo "unknown part $part" ;;

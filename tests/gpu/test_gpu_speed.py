@@ -109,6 +109,9 @@ def test_quality_compiles_beneath_block_offload_once_and_matches_eager(gpu_store
     _, eager = _job(_request(), eager_cache)
     eager_cache.clear()
     monkeypatch.setenv("FRAMECRAFT_COMPILE", "auto")
+    # Dynamo keeps a graph on the block's forward: one compiled by an earlier test would be
+    # reused here, as it is by a worker (the GPU plan's and this one's are the same graph).
+    torch._dynamo.reset()
     cache = PipelineCache()
     before = _graphs()
     first, compiled = _job(_request(), cache)

@@ -56,6 +56,9 @@ def install_switches(transformer: Any) -> int:
     Returns how many blocks got one."""
     count = 0
     for block in repeated_blocks(transformer):
+        # A block compiled whole before (`Module.compile`, on the GPU plan) would trace the
+        # hooks from its compiled call: it gets its own code back, and compiles beneath them.
+        block._compiled_call_impl = None
         if not isinstance(block.__dict__.get("forward"), SwitchableForward):
             block.forward = SwitchableForward(block.forward)
         count += 1
