@@ -18,10 +18,11 @@ for part in "$@"; do
     tests-*) files=(); names=${part#tests-}; for name in ${names//,/ }; do files+=("tests/gpu/test_gpu_$name.py"); done
              timeout 300 python3 -m pytest --noconftest -p no:django -p no:cacheprovider \
              -p no:logging -o addopts="" -q -rf --tb=short "${files[@]}" ;;
-    speed-offload) timeout 380 python3 bench/speed.py --parts offload ;;
+    speed-offload) timeout ${OFFLOAD_LIMIT:-380} python3 bench/speed.py --parts offload \
+                     --offload-steps "${OFFLOAD_STEPS:-25}" ;;
     speed-fp8) timeout 330 python3 bench/speed.py --parts fp8 ;;
     speed) timeout 580 python3 bench/speed.py ;;
-    editing) timeout 500 python3 bench/editing.py --steps "${EDIT_STEPS:-20}" --no-write ;;
+    editing) timeout ${EDIT_LIMIT:-500} python3 bench/editing.py --steps "${EDIT_STEPS:-20}" --no-write ;;
     *) echo "unknown part $part" ;;
   esac > "$OUT/${part//,/_}.log" 2>&1
   echo "== $part: rc $? in $(( $(date +%s) - started ))s"
