@@ -44,6 +44,7 @@ from worker.catalogue import (  # noqa: E402
     get_preset,
 )
 from worker.editing import join, masks  # noqa: E402
+from worker.runtime import speed  # noqa: E402
 from worker.runtime.cache import LoadedPipeline, PipelineCache  # noqa: E402
 from worker.runtime.memory import (  # noqa: E402
     GpuMemory,
@@ -136,11 +137,14 @@ class Bench:
             return {}
 
         hook = pipeline.transformer.register_forward_pre_hook(first)
-        started = time.perf_counter()
-        pipeline(**kwargs, generator=torch.Generator("cpu").manual_seed(request.seed),
-                 output_type="np", callback_on_step_end=step_end)
-        sync()
-        total = time.perf_counter() - started
+        # The runner's Quality compile sets compiled code on these same blocks: plain diffusers
+        # runs them eager (a run of 2026-11-28 timed plain with the runner's compiled blocks).
+        with speed.eager_blocks(pipeline):
+            started = time.perf_counter()
+            pipeline(**kwargs, generator=torch.Generator("cpu").manual_seed(request.seed),
+                     output_type="np", callback_on_step_end=step_end)
+            sync()
+            total = time.perf_counter() - started
         hook.remove()
         return {"job_s": total, "s_per_step": (marks["last"] - marks["first"]) / request.steps,
                 "encode_s": marks["first"] - started, "decode_s": started + total - marks["last"],
@@ -154,7 +158,8 @@ class Bench:
         self.rows.append(row)
         print("  " + json.dumps(row), flush=True)
 
-    def run(self, jobs: dict[str, GenerationRequest], low_vram: bool) -> None:
+    def run(self, jobs: dict[str, GenerationRequest], low_vram: bool,
+            runner_on_gpu: bool = True) -> None:
         gpu = (gpu_memory(self.device) if self.device.type == "cuda"
                else GpuMemory(141.0, 141.0))
         preset = get_preset(VACE)
@@ -168,12 +173,14 @@ class Bench:
         # The runner's Quality mode compiles the repeated blocks in its first job at a size
         # (about 20 s for 1.3B on an H200; a worker's compile cache keeps it across restarts):
         # out of the rows, or the first row measures the compile.
-        for request in jobs.values():
+        for request in jobs.values() if runner_on_gpu else ():
             self.runner_job(pipeline, all_gpu, dataclasses.replace(request, steps=2))
         for task, request in jobs.items():
             print(f"{task}: plain diffusers", flush=True)
             self.add(task, "plain diffusers (all on GPU)", request,
                      self.plain_job(pipeline, request))
+            if not runner_on_gpu:
+                continue
             print(f"{task}: runner, all on GPU", flush=True)
             figures, frames = self.runner_job(pipeline, all_gpu, request)
             figures["post_s"] = finish(task, request, frames)
@@ -181,7 +188,8 @@ class Bench:
             if auto.profile == MemoryProfile.GPU and not auto.vae_tiling:
                 self.add(task, "runner: automatic plan", request, figures,
                          "the plan for this GPU is all on GPU: the row above")
-        plans = [] if auto.profile == MemoryProfile.GPU and not auto.vae_tiling else [
+        plans = [] if not runner_on_gpu or (
+            auto.profile == MemoryProfile.GPU and not auto.vae_tiling) else [
             ("runner: automatic plan", auto)]
         if low_vram and self.device.type == "cuda":
             # What a compiling worker on an 8 GB card plans (block-level offload, whose blocks
@@ -266,6 +274,8 @@ def main() -> None:
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--no-low-vram", action="store_true", help="skip the offload rows")
+    parser.add_argument("--low-vram-only", action="store_true",
+                        help="only plain diffusers and the low-VRAM plan's rows")
     parser.add_argument("--out", default=str(ROOT / "docs" / "performance.md"))
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
@@ -276,7 +286,8 @@ def main() -> None:
                                               default_width=64, default_height=64)
     bench = Bench(args.scale, args.device)
     started = time.perf_counter()
-    bench.run(requests(width, height, frames, args.steps), low_vram=not args.no_low_vram)
+    bench.run(requests(width, height, frames, args.steps), low_vram=not args.no_low_vram,
+              runner_on_gpu=not args.low_vram_only)
     if torch.cuda.is_available():
         props = torch.cuda.get_device_properties(0)
         machine = f"{props.name}, {props.total_memory / 2**30:.0f} GiB, torch {torch.__version__}"

@@ -22,6 +22,8 @@ for part in "$@"; do
                      --offload-steps "${OFFLOAD_STEPS:-25}" ;;
     speed-fp8) timeout 330 python3 bench/speed.py --parts fp8 ;;
     speed) timeout 580 python3 bench/speed.py ;;
+    editing-low-vram) timeout ${EDIT_LIMIT:-500} python3 bench/editing.py --low-vram-only \
+                        --steps "${EDIT_STEPS:-20}" --no-write ;;
     editing) timeout ${EDIT_LIMIT:-500} python3 bench/editing.py --steps "${EDIT_STEPS:-20}" --no-write ;;
     *) echo "unknown part $part" ;;
   esac > "$OUT/${part//,/_}.log" 2>&1
