@@ -26,7 +26,8 @@ from generation.presets import Task
 from worker.catalogue import ErrorCode, GenerationError, get_preset
 from worker.catalogue.media import fit_image
 from worker.catalogue.request import LoraWeights
-from worker.editing.clip import ClipError, read_clip
+from worker.editing.clip import ClipError
+from worker.editing.clip import clip_frames as decode_clip
 from worker.editing.control import ControlError, make_control_track
 
 # Masks are greyscale: non-zero marks what is to be repainted.
@@ -68,9 +69,13 @@ def load_media(job: Job) -> dict[InputRole, list[Any]]:
             media[InputRole.LORA].append(lora_weights(row))
             continue
         if job.kind == Task.CONTROL and row.role == InputRole.SOURCE_VIDEO:
-            media[InputRole.SOURCE_VIDEO].append(control_track(job, _file(row)))
+            media[InputRole.SOURCE_VIDEO].append(control_track(job, _file(row),
+                                                                    upload_rotation(row.upload)))
             continue
-        decoded = _decode(row, _clip_for(row, clip) if row.role in _CLIPPED_ROLES else None)
+        try:
+            decoded = _decode(row, _clip_for(row, clip) if row.role in _CLIPPED_ROLES else None)
+        except ClipError as problem:
+            raise GenerationError(ErrorCode.BAD_PARAMETERS, str(problem)) from None
         if row.role in _FITTED_ROLES and isinstance(decoded, Image.Image):
             decoded = _fitted(job, decoded, box=row.role == InputRole.START_IMAGE)
         media[InputRole(row.role)].append(decoded)
@@ -120,15 +125,15 @@ def _fitted(job: Job, image: Image.Image, box: bool) -> Image.Image:
                      params.get("fit", "crop"), params.get("crop") if box else None)
 
 
-def control_track(job: Job, file: FieldFile) -> np.ndarray:
+def control_track(job: Job, file: FieldFile, rotation: int = 0) -> np.ndarray:
     """The motion transfer's control track, at the job's size and the preset's frame rate."""
     params = job.params
     try:
         with file.open("rb") as stream:
-            clip = read_clip(stream, start_s=float(params.get("start_s", 0.0)),
-                             target_fps=get_preset(job.preset).fps,
-                             count=int(params["num_frames"]),
-                             size=(int(params["width"]), int(params["height"])))
+            clip = decode_clip(stream, start_s=float(params.get("start_s", 0.0)),
+                               fps=get_preset(job.preset).fps, count=int(params["num_frames"]),
+                               rotation=rotation,
+                               size=(int(params["width"]), int(params["height"])))
         return make_control_track(params["control"], clip)
     except (ClipError, ControlError) as problem:
         raise GenerationError(ErrorCode.BAD_PARAMETERS, str(problem)) from None
@@ -155,9 +160,13 @@ def _decode(row: JobInput, clip: Clip | None = None) -> Any:
         return _image(file, mode)
     if clip is None:
         return _frames(file, mode)
-    # A phone's portrait video is stored turned; people (and masks drawn on it) see it upright.
-    turn = int(row.upload.metadata.get("rotation", 0)) if row.upload is not None else 0
-    return clip_frames(file, clip, mode, turn)
+    return clip_frames(file, clip, mode, upload_rotation(row.upload))
+
+
+def upload_rotation(upload: Upload | None) -> int:
+    """A phone's portrait video is stored turned; people (and masks drawn on it) see it
+    upright, and so does every model input, track and preview made from it."""
+    return int(upload.metadata.get("rotation", 0)) if upload is not None else 0
 
 
 def _image(file: FieldFile, mode: str) -> Image.Image:
@@ -209,52 +218,11 @@ def frame_at(file: FieldFile, seconds: float) -> Image.Image:
 
 def clip_frames(file: FieldFile, clip: Clip, mode: str = "RGB", rotation: int = 0
                 ) -> np.ndarray:
-    """The frames shown at start, start + 1/fps, ... up to `end` (or the video's end): each
-    output frame is the source frame on screen at that moment, so a 30 fps video becomes 16
-    fps by dropping frames and an 8 fps one by holding them. (F, H, W, 3) or (F, H, W) uint8,
-    turned upright by `rotation` (degrees counter-clockwise, as the upload's probe found)."""
-    fmt = "gray" if mode == "L" else "rgb24"
-    step = 1.0 / clip.fps
-    out: list[np.ndarray] = []
-    shown: Any = None  # the source frame on screen, and its array once converted
-    shown_array: np.ndarray | None = None
-    first_time: float | None = None
-    last_time = 0.0
-    with file.open("rb") as stream, av.open(stream) as container:
-        video = container.streams.video[0]
-        rate = video.average_rate or video.guessed_rate or video.base_rate
-        duration = 1.0 / float(rate) if rate else step
-        for index, frame in enumerate(container.decode(video)):
-            at = frame.time if frame.time is not None else index * duration
-            first_time = at if first_time is None else first_time
-            at -= first_time
-            while shown is not None and _wanted(clip, len(out), step) < min(
-                    at, clip.end if clip.end is not None else at):
-                if shown_array is None:
-                    shown_array = shown.to_ndarray(format=fmt)
-                out.append(shown_array)
-            if clip.end is not None and at >= clip.end:
-                shown = None
-                break
-            shown, shown_array, last_time = frame, None, at
-        if shown is not None:  # the last frame stays on screen for one frame's duration
-            until = last_time + duration - 1e-6
-            if clip.end is not None:
-                until = min(until, clip.end)
-            while _wanted(clip, len(out), step) < until:
-                if shown_array is None:
-                    shown_array = shown.to_ndarray(format=fmt)
-                out.append(shown_array)
-    if not out:
-        raise LookupError("The clip has no frames: its start is past the video's end.")
-    frames = np.stack(out)
-    if rotation % 360:
-        frames = np.ascontiguousarray(np.rot90(frames, k=(rotation // 90) % 4, axes=(1, 2)))
-    return frames
-
-
-def _wanted(clip: Clip, index: int, step: float) -> float:
-    return clip.start + index * step
+    """A stored video's clip as every job input decodes it (worker.editing.clip): the frames
+    on screen each 1/fps from `clip.start` to `clip.end`, upright. Raises ClipError."""
+    with file.open("rb") as stream:
+        return decode_clip(stream, start_s=clip.start, end_s=clip.end, fps=clip.fps,
+                           mode=mode, rotation=rotation)
 
 
 def mask_coverage(upload: Upload) -> float:

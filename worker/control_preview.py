@@ -9,9 +9,10 @@ from pathlib import Path
 
 from django.core.files import File
 
+from generation.inputs import upload_rotation
 from generation.models import ControlPreview, JobStatus
 from worker.catalogue import GenerationError
-from worker.editing.clip import ClipError, read_clip
+from worker.editing.clip import ClipError, clip_frames
 from worker.editing.control import ControlError, make_control_track
 from worker.runtime.encode import encode_mp4
 
@@ -38,9 +39,9 @@ def make_preview(preview_id: str) -> str | None:
         if source is None or not source.file:
             raise ClipError("The source video was deleted.")
         with source.file.open("rb") as stream:
-            clip = read_clip(stream, start_s=preview.start_s, target_fps=preview.fps,
-                             count=preview.num_frames,
-                             size=preview_size(source.width, source.height), fit="stretch")
+            clip = clip_frames(stream, start_s=preview.start_s, fps=preview.fps,
+                               count=preview.num_frames, rotation=upload_rotation(preview.upload),
+                               size=preview_size(source.width, source.height), fit="stretch")
         track = make_control_track(preview.control, clip, device="cpu")
         with tempfile.TemporaryDirectory(prefix="framecraft-preview-") as tmp:
             path = Path(tmp) / "preview.mp4"

@@ -13,10 +13,11 @@ import av
 import numpy as np
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from generation.inputs import upload_rotation
 from generation.models import JobStatus, MaskTracking
 from generation.uploads import UploadRefused, accept_upload
 from worker.catalogue import GenerationError
-from worker.editing.clip import ClipError, read_clip
+from worker.editing.clip import ClipError, clip_frames
 from worker.editing.tracking import TrackingError, track_mask
 
 log = logging.getLogger("framecraft.worker")
@@ -58,8 +59,9 @@ def make_mask(tracking_id: str) -> str | None:
             raise ClipError("The source video was deleted.")
         size = tracking_size(source.width, source.height)
         with source.file.open("rb") as stream:
-            clip = read_clip(stream, start_s=tracking.start_s, target_fps=tracking.fps,
-                             count=tracking.num_frames, size=size, fit="stretch")
+            clip = clip_frames(stream, start_s=tracking.start_s, fps=tracking.fps,
+                               count=tracking.num_frames, size=size, fit="stretch",
+                               rotation=upload_rotation(tracking.upload))
         scale_x, scale_y = size[0] / source.width, size[1] / source.height
         clicks = [(c[0], c[1] * scale_x, c[2] * scale_y, c[3]) for c in tracking.clicks]
         # FRAMECRAFT_DEVICE, else CUDA where the models worker has a GPU: SAM 2 takes

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from django.core.files import File
 
 from generation.inputs import Clip, clip_frames
 from tests.editing.media import frame_index, mp4_bytes, numbered_frames
+from worker.editing.clip import ClipError
 
 
 @pytest.fixture
@@ -46,10 +48,46 @@ def test_masks_decode_grey(thirty_fps):
 
 
 def test_a_start_past_the_end_has_no_frames(thirty_fps):
-    with pytest.raises(LookupError, match="no frames"):
+    with pytest.raises(ClipError, match="no frames"):
         clip_frames(thirty_fps, Clip(2.0, None, 16))
 
 
 def test_a_turned_phone_video_comes_out_upright(thirty_fps):
     frames = clip_frames(thirty_fps, Clip(0.0, 0.1, 16), rotation=90)
     assert frames.shape == (2, 96, 64, 3)
+
+
+def test_tracks_and_previews_read_the_same_frames_as_the_edit(thirty_fps):
+    """The control track, its preview and a tracked mask ask for `count` frames at a size:
+    they get the edit's frames (the one on screen at each moment), fitted as decoded."""
+    from worker.editing.clip import clip_frames as decode_clip
+
+    edit = clip_frames(thirty_fps, Clip(0.5, None, 16))
+    with open(thirty_fps.name, "rb") as stream:
+        track = decode_clip(stream, start_s=0.5, fps=16, count=5)
+    assert np.array_equal(track, edit[:5])
+    with open(thirty_fps.name, "rb") as stream:
+        small = decode_clip(stream, start_s=0.5, fps=16, count=5, size=(48, 32), fit="stretch")
+    assert small.shape == (5, 32, 48, 3)
+
+
+def test_a_turned_video_is_upright_before_it_is_fitted(thirty_fps):
+    from PIL import Image
+
+    from worker.catalogue.media import fit_image
+    from worker.editing.clip import clip_frames as decode_clip
+
+    upright = clip_frames(thirty_fps, Clip(0.0, 0.1, 16), rotation=90)
+    with open(thirty_fps.name, "rb") as stream:
+        fitted = decode_clip(stream, start_s=0.0, fps=16, count=2, rotation=90, size=(32, 48),
+                             fit="stretch")
+    expected = [np.asarray(fit_image(Image.fromarray(f), 32, 48, "stretch")) for f in upright]
+    assert np.array_equal(fitted, np.stack(expected))
+
+
+def test_a_video_too_short_for_the_frames_asked_says_how_long_it_is(thirty_fps):
+    from worker.editing.clip import clip_frames as decode_clip
+
+    with open(thirty_fps.name, "rb") as stream, \
+            pytest.raises(ClipError, match=r"The video lasts 1\.00 s; 20 frames at 16 fps"):
+        decode_clip(stream, start_s=0.0, fps=16, count=20)

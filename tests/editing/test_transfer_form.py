@@ -19,7 +19,7 @@ from generation.specs import TransferMotion, build_spec
 from tests.conftest import csrf_post
 from tests.editing.sources import image_upload, source_video
 from worker.catalogue.helpers import save_helper
-from worker.editing.clip import ClipError, read_clip
+from worker.editing.clip import ClipError, clip_frames
 
 PRESET = "wan2.1-vace-1.3b"
 pytestmark = pytest.mark.django_db
@@ -100,7 +100,7 @@ def test_a_file_with_no_video_stream_is_refused_and_not_kept(owner_client, owner
     _refused(owner_client, _form(source_file=file), "This file has no video track.")
     assert not Upload.objects.exists()
     with pytest.raises(ClipError, match=r"The file has no video stream\."):
-        read_clip(io.BytesIO(_audio_only()), start_s=0, target_fps=16, count=5)
+        clip_frames(io.BytesIO(_audio_only()), start_s=0, fps=16, count=5)
 
 
 def test_an_image_is_not_a_source_video(owner_client, owner, vace):
@@ -186,3 +186,27 @@ def test_a_video_sent_with_the_form_becomes_the_source(owner_client, owner, vace
     assert (row.role, row.upload_id) == (InputRole.SOURCE_VIDEO, upload.id)
     # The fresh form keeps the source, so a variation is one click away.
     assert f'value="{upload.id}"' in response.content.decode()
+
+
+def test_a_phone_videos_control_preview_comes_out_upright(owner, settings, tmp_path):
+    """A portrait video is stored turned, with its rotation in the file; the preview (and the
+    control track and a tracked mask, which decode through the same reader) is upright, as
+    the studio's player shows it: the stored frame's top-left square ends at the bottom left."""
+    from generation.uploads import accept_upload
+    from tests.uploads.files import uploaded, video
+    from worker.control_preview import make_preview
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    upload = accept_upload(owner, uploaded(video(seconds=0.5, rotation=90), "phone.mp4"))
+    assert (upload.width, upload.height) == (96, 128)
+    preview = ControlPreview.objects.create(owner=owner, upload=upload, control="grey",
+                                            start_s=0.0, num_frames=3, fps=12)
+    assert make_preview(str(preview.id)) == "succeeded"
+    preview.refresh_from_db()
+    with preview.file.open("rb") as stream, av.open(stream) as container:
+        first = next(iter(container.decode(video=0))).to_ndarray(format="gray").astype(float)
+    height, width = first.shape
+    assert (width, height) == (96, 128)
+    bottom_left = first[height // 2 + 8:, : width // 2 - 8].mean()
+    top_left = first[: height // 2 - 8, : width // 2 - 8].mean()
+    assert bottom_left > top_left + 40, (bottom_left, top_left)
