@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from worker.catalogue import GenerationRequest, build_pipeline
+from tests.gpu.stores import offline_store
+from worker.catalogue import GenerationRequest
 from worker.runtime.cache import PipelineCache
 from worker.runtime.memory import GPU_PROFILES
 from worker.runtime.runner import run_generation
@@ -28,18 +29,7 @@ VACE, LTX = "wan2.1-vace-1.3b", "ltx-video"
 
 @pytest.fixture
 def gpu_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    models = tmp_path / "models"
-    monkeypatch.setenv("FRAMECRAFT_MODELS_DIR", str(models))
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("FRAMECRAFT_DEVICE", "cuda")
-    # Memory profiles move weights, not arithmetic: eager against eager (measured on an H200,
-    # compiled blocks against eager ones differ by more than kernel-order noise on random
-    # weights; compile's own numerics are test_gpu_speed's).
-    monkeypatch.setenv("FRAMECRAFT_COMPILE", "0")
-    for preset in (VACE, LTX):
-        build_pipeline(preset, "tiny", seed=0).save_pretrained(models / preset)
-    return models
+    return offline_store(tmp_path, monkeypatch, (VACE, LTX), eager=True)
 
 
 def _requests() -> list[GenerationRequest]:

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.gpu.stores import offline_store
 from worker.catalogue import (
     CATALOGUE,
     GenerationRequest,
@@ -42,17 +43,7 @@ def _request(**overrides) -> GenerationRequest:
 
 @pytest.fixture
 def gpu_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    models = tmp_path / "models"
-    monkeypatch.setenv("FRAMECRAFT_MODELS_DIR", str(models))
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("FRAMECRAFT_DEVICE", "cuda")
-    # Memory profiles move weights, not arithmetic: eager against eager (measured on an H200,
-    # compiled blocks against eager ones differ by more than kernel-order noise on random
-    # weights; compile's own numerics are test_gpu_speed's).
-    monkeypatch.setenv("FRAMECRAFT_COMPILE", "0")
-    build_pipeline(WAN, "tiny", seed=0).save_pretrained(models / WAN)
-    return models
+    return offline_store(tmp_path, monkeypatch, (WAN,), eager=True)
 
 
 def _frames(**env: str) -> tuple[np.ndarray, str]:

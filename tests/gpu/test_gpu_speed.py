@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 import torch
 
-from worker.catalogue import CATALOGUE, GenerationRequest, build_pipeline
+from tests.gpu.stores import offline_store
+from worker.catalogue import CATALOGUE, GenerationRequest
 from worker.runtime import speed
 from worker.runtime.cache import PipelineCache
 from worker.runtime.runner import run_generation
@@ -39,14 +40,7 @@ def _request(**overrides) -> GenerationRequest:
 
 @pytest.fixture
 def gpu_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    models = tmp_path / "models"
-    monkeypatch.setenv("FRAMECRAFT_MODELS_DIR", str(models))
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("FRAMECRAFT_DEVICE", "cuda")
-    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))
-    build_pipeline(WAN, "tiny", seed=0).save_pretrained(models / WAN)
-    return models
+    return offline_store(tmp_path, monkeypatch, (WAN,), eager=False)
 
 
 def _graphs() -> int:
