@@ -20,7 +20,13 @@ from generation import gallery
 from generation.media import serve_media
 from generation.models import Upload, Video
 from generation.presets import CATALOGUE, presets_for
-from generation.uploads import SizeLimitHandler, UploadRefused, accept_upload, too_large_message
+from generation.uploads import (
+    RATE_LIMITED,
+    SizeLimitHandler,
+    UploadRefused,
+    accept_upload,
+    too_large_message,
+)
 
 router = Router()
 
@@ -58,8 +64,7 @@ def create_upload(request: HttpRequest) -> Status[UploadOut]:
     request.upload_handlers.insert(0, SizeLimitHandler(request))
     if is_ratelimited(request, group="api-upload", key="user",
                       rate=settings.FRAMECRAFT_UPLOAD_RATE, increment=True):
-        raise ApiError(429, "rate_limited", "You are uploading very fast; wait a minute and "
-                       "try again.", headers={"Retry-After": "60"})
+        raise ApiError(429, "rate_limited", RATE_LIMITED, headers={"Retry-After": "60"})
     file = request.FILES.get("file")
     if getattr(request, "upload_too_large", False):
         raise ApiError(413, "too_large", too_large_message(), {"file": too_large_message()})

@@ -17,7 +17,7 @@ from django_ratelimit.decorators import ratelimit
 
 from generation.loras import MAX_NAME, accept_lora, lora_too_large_message, max_lora_bytes
 from generation.models import Lora, LoraPurpose
-from generation.uploads import SizeLimitHandler, UploadRefused, uploads_bytes
+from generation.uploads import RATE_LIMITED, SizeLimitHandler, UploadRefused, storage_use
 from webapp.http import SignedInRequest
 from worker.catalogue import CATALOGUE
 from worker.catalogue.lora_targets import lora_presets
@@ -46,11 +46,9 @@ class LoraUploadForm(forms.Form):
 
 def _page(request: SignedInRequest, form: LoraUploadForm | None = None, status: int = 200,
           error: str = "") -> HttpResponse:
-    used = uploads_bytes(request.user)
-    quota = request.user.storage_quota_bytes
     return render(request, "loras/loras.html", {
         "loras": Lora.objects.filter(owner=request.user), "form": form or LoraUploadForm(),
-        "used": used, "quota": quota, "free": max(0, quota - used), "error": error,
+        **storage_use(request.user), "error": error,
         "max_upload_mb": settings.FRAMECRAFT_MAX_LORA_MB,
     }, status=status)
 
@@ -72,7 +70,7 @@ def _create(request: SignedInRequest) -> HttpResponse:
     form = LoraUploadForm(request.POST, request.FILES)
     error = ""
     if getattr(request, "limited", False):
-        error = "You are uploading very fast; wait a minute and try again."
+        error = RATE_LIMITED
     elif getattr(request, "upload_too_large", False):
         error = lora_too_large_message()
     elif not form.is_valid():

@@ -16,11 +16,12 @@ from django_ratelimit.decorators import ratelimit
 from generation.media import serve_media
 from generation.models import Upload, UploadKind
 from generation.uploads import (
+    RATE_LIMITED,
     SizeLimitHandler,
     UploadRefused,
     accept_upload,
+    storage_use,
     too_large_message,
-    uploads_bytes,
 )
 from webapp.http import SignedInRequest
 
@@ -30,12 +31,9 @@ def owned_upload(request: HttpRequest, upload_id: str) -> Upload:
 
 
 def _page(request: SignedInRequest, status: int = 200, error: str = "") -> HttpResponse:
-    used = uploads_bytes(request.user)
-    quota = request.user.storage_quota_bytes
     return render(request, "uploads/uploads.html", {
         "uploads": Upload.objects.filter(owner=request.user).exclude(kind=UploadKind.LORA),
-        "used": used, "quota": quota,
-        "free": max(0, quota - used), "error": error,
+        **storage_use(request.user), "error": error,
         "max_upload_mb": settings.FRAMECRAFT_MAX_UPLOAD_MB,
     }, status=status)
 
@@ -58,7 +56,7 @@ def _create(request: SignedInRequest) -> HttpResponse:
     file = request.FILES.get("file")
     error = ""
     if getattr(request, "limited", False):
-        error = "You are uploading very fast; wait a minute and try again."
+        error = RATE_LIMITED
     elif getattr(request, "upload_too_large", False):
         error = too_large_message()
     elif file is None:

@@ -124,9 +124,19 @@ def _store(user: User, file: UploadedFile, probed: _Probed,
     return upload
 
 
+RATE_LIMITED = "You are uploading very fast; wait a minute and try again."
+
+
 def uploads_bytes(user: User) -> int:
     total = Upload.objects.filter(owner=user).aggregate(total=Sum("size_bytes"))["total"]
     return int(total or 0)
+
+
+def storage_use(user: User) -> dict[str, int]:
+    """What the uploads and LoRA pages show of a user's storage: bytes used, the quota, and
+    what is left of it."""
+    used, quota = uploads_bytes(user), user.storage_quota_bytes
+    return {"used": used, "quota": quota, "free": max(0, quota - used)}
 
 
 def _check_quota(user: User, size: int) -> None:
