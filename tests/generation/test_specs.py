@@ -134,3 +134,22 @@ def test_retry_keeps_the_inputs_and_the_remix_lineage(owner):
     again = lifecycle.retry(job)
     assert lifecycle.remix_source(again) == source
     assert lifecycle.spec_of(again) == lifecycle.spec_of(job)
+
+
+def test_a_source_clip_that_cannot_be_read_fails_the_job_as_bad_input(owner, tmp_path):
+    """A source video damaged after the job was queued: the job fails with the reader's
+    message (bad input, not retried as an internal error)."""
+    from worker.catalogue import ErrorCode, GenerationError
+
+    source = _mp4_video(owner, tmp_path)
+    job = make_job(owner)
+    Job.objects.filter(pk=job.pk).update(kind="v2v", params={**job.params, "trim_start": 0.0,
+                                                             "trim_end": None})
+    JobInput.objects.create(job=job, role=InputRole.SOURCE_VIDEO, video=source)
+    with source.file.open("wb") as stream:
+        stream.write(b"\x00" * 256)
+    job.refresh_from_db()
+    with pytest.raises(GenerationError) as failed:
+        load_media(job)
+    assert failed.value.code == ErrorCode.BAD_PARAMETERS
+    assert "The video cannot be read" in failed.value.message
