@@ -1,13 +1,24 @@
-"""The offline model folder every GPU test starts from (tests/gpu runs without a conftest, so
-the fixtures call this)."""
+"""The offline model folder every GPU test starts from, and the small Wan job most of them run
+(tests/gpu runs without a conftest, so the tests import these)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from worker.catalogue import build_pipeline
+from worker.catalogue import GenerationRequest, build_pipeline
+
+WAN = "wan2.1-t2v-1.3b"
+
+
+def wan_request(steps: int, **overrides: Any) -> GenerationRequest:
+    """A short Wan 2.1 1.3B job at its real 832x480 size."""
+    fields: dict[str, Any] = {
+        "preset_id": WAN, "prompt": "a red fox in snow", "negative_prompt": "", "width": 832,
+        "height": 480, "num_frames": 9, "steps": steps, "guidance": 5.0, "seed": 3}
+    return GenerationRequest(**{**fields, **overrides})
 
 
 def offline_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, presets: tuple[str, ...],

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.gpu.stores import offline_store
+from tests.gpu.stores import WAN, offline_store, wan_request
 from worker.catalogue import (
     CATALOGUE,
     GenerationRequest,
@@ -30,15 +30,9 @@ pytestmark = [
     pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
 ]
 
-WAN = "wan2.1-t2v-1.3b"
 
-
-def _request(**overrides) -> GenerationRequest:
-    fields = {"preset_id": WAN, "prompt": "a red fox in snow", "negative_prompt": "",
-              "width": 832, "height": 480, "num_frames": 9, "steps": 2, "guidance": 5.0,
-              "seed": 3}
-    fields.update(overrides)
-    return GenerationRequest(**fields)
+def _request(**overrides: object) -> GenerationRequest:
+    return wan_request(2, **overrides)
 
 
 @pytest.fixture
