@@ -29,6 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # Restarts closer together than this count as a crash loop and back off, up to a minute.
 QUICK_CRASH_S = 60.0
 STOP_GRACE_S = 15.0
+# How long rank 0 may take to leave by itself after another rank died.
+LEADER_GRACE_S = 10.0
 
 
 def _free_port() -> int:
@@ -103,12 +105,7 @@ class Supervisor:
             started = time.monotonic()
             self._spawn()
             exited = self._wait_for_an_exit()
-            codes = [rank.poll() for rank in self.ranks]
-            if self.stopping:
-                deadline = time.monotonic() + STOP_GRACE_S
-                while time.monotonic() < deadline and any(r.poll() is None for r in self.ranks):
-                    time.sleep(0.1)
-            self._stop_all()
+            codes = self.settle(exited)
             name = self.leader_name()
             requeued = lifecycle.worker_gone(
                 name, f"A GPU process of the group running this job ({name}, rank {exited}) "
@@ -123,6 +120,25 @@ class Supervisor:
             self._sleep(delay)
             if self.stopping:
                 return 0
+
+    def settle(self, exited: int) -> list[int | None]:
+        """After rank `exited` ended: give the others their chance to end on their own, stop
+        what is left, and return the exit codes as they were before the stop."""
+        if self.stopping:  # rank 0 finishes its job (warm shutdown) and tells the others
+            waiting, grace = self.ranks, STOP_GRACE_S
+        elif exited != 0:
+            # Rank 0 holds the job. Told by gloo that a peer is gone, it re-queues the job and
+            # exits; killed half-way, the job could be left queued with no message for any
+            # worker. Where it hangs in a collective instead (NCCL), the grace bounds the wait.
+            waiting, grace = self.ranks[:1], LEADER_GRACE_S
+        else:
+            waiting, grace = [], 0.0
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and any(rank.poll() is None for rank in waiting):
+            time.sleep(0.05)
+        codes = [rank.poll() for rank in self.ranks]
+        self._stop_all()
+        return codes
 
     def _sleep(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds

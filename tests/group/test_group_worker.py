@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
 import sys
 
 import pytest
@@ -85,11 +86,44 @@ def test_a_group_runs_a_job_once_and_re_runs_it_when_a_rank_dies(owner, group):
      "FRAMECRAFT_DEVICE must be unset (one GPU per rank) or cpu"),
 ])
 def test_a_misconfigured_group_refuses_to_start_and_says_why(args, env, message):
-    import subprocess
-
     from tests.processes import ROOT
 
     done = subprocess.run([sys.executable, "-m", "worker.group", *args], cwd=ROOT,
                           env=service_env(**env), capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
     assert message in done.stderr + done.stdout
+
+
+def _process(code: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", code])
+
+
+def _killed_follower() -> subprocess.Popen[bytes]:
+    follower = _process("import time; time.sleep(60)")
+    follower.kill()
+    follower.wait()
+    return follower
+
+
+def test_when_a_follower_dies_rank_0_may_finish_re_queueing_before_the_group_stops(tmp_path):
+    from worker.group import Supervisor
+
+    # Rank 0 told of its dead peer: a second to re-queue its job, then it exits on its own.
+    done = tmp_path / "requeued"
+    leader = _process(f"import time, sys; time.sleep(1); open({str(done)!r}, 'w').close(); "
+                      "sys.exit(70)")
+    supervisor = Supervisor(2, "generation", "group@%h", "INFO", [])
+    supervisor.ranks = [leader, _killed_follower()]
+    assert supervisor.settle(exited=1) == [70, -signal.SIGKILL]
+    assert done.exists()
+
+
+def test_a_rank_0_hung_in_a_collective_is_stopped_after_the_grace(monkeypatch):
+    from worker import group
+
+    monkeypatch.setattr(group, "LEADER_GRACE_S", 0.5)
+    leader = _process("import time; time.sleep(60)")
+    supervisor = group.Supervisor(2, "generation", "group@%h", "INFO", [])
+    supervisor.ranks = [leader, _killed_follower()]
+    assert supervisor.settle(exited=1) == [None, -signal.SIGKILL]
+    assert leader.returncode == -signal.SIGKILL
