@@ -17,6 +17,16 @@ def _communicator(origin: str | None, cookie: str | None = None) -> WebsocketCom
     return WebsocketCommunicator(application, "/ws/jobs/", headers=headers)
 
 
+async def _connect(origin: str | None, cookie: str | None = None) -> tuple[bool, int | None]:
+    """Whether the socket was accepted, and the close code if not. The app instance is ended
+    either way, so that none is left running on the test's event loop."""
+    communicator = _communicator(origin, cookie)
+    try:
+        return await communicator.connect()
+    finally:
+        await communicator.disconnect()
+
+
 def _session_cookie(user) -> str:
     client = Client()
     client.force_login(user)
@@ -24,31 +34,27 @@ def _session_cookie(user) -> str:
 
 
 async def test_an_anonymous_socket_is_refused():
-    communicator = _communicator("http://localhost")
-    connected, code = await communicator.connect()
+    connected, code = await _connect("http://localhost")
     assert not connected
     assert code == 4401
 
 
 async def test_a_foreign_origin_is_refused_even_when_signed_in(owner):
     cookie = await _sync(_session_cookie, owner)
-    communicator = _communicator("https://evil.example.net", cookie)
-    connected, _ = await communicator.connect()
+    connected, _ = await _connect("https://evil.example.net", cookie)
     assert not connected
 
 
 async def test_a_socket_without_origin_is_refused(owner):
     cookie = await _sync(_session_cookie, owner)
-    connected, _ = await _communicator(None, cookie).connect()
+    connected, _ = await _connect(None, cookie)
     assert not connected
 
 
 async def test_a_signed_in_socket_from_our_origin_is_accepted(owner):
     cookie = await _sync(_session_cookie, owner)
-    communicator = _communicator("http://localhost", cookie)
-    connected, _ = await communicator.connect()
+    connected, _ = await _connect("http://localhost", cookie)
     assert connected
-    await communicator.disconnect()
 
 
 async def _sync(fn, *args):
