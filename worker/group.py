@@ -6,8 +6,9 @@ The supervisor starts the ranks the way torchrun does (RANK, LOCAL_RANK, WORLD_S
 MASTER_ADDR, MASTER_PORT; torch.distributed's env:// rendezvous). Rank 0 is the Celery worker
 (solo pool: jobs run in the process that holds the group): it claims each job once for the
 group, and the other ranks follow it (worker.runtime.parallel). When any rank exits, the
-supervisor stops the others (rank 0 may first leave by itself), re-queues the job the group held, as the reaper would for a dead
-worker (lifecycle.worker_gone), and starts the group again. SIGTERM: rank 0 finishes its job
+supervisor stops the others (rank 0 may first leave by itself), re-queues the job the group
+held, as the reaper would for a dead worker (lifecycle.worker_gone), and starts the group
+again. SIGTERM: rank 0 finishes its job
 (Celery's warm shutdown), tells the others to quit, and the supervisor exits.
 """
 
