@@ -79,7 +79,8 @@ def start_worker(log_path: Path, queues: str | None = None, **env: str) -> Servi
     worker = Service(
         [sys.executable, "-m", "celery", "-A", "webapp", "worker", "--beat",
          "--schedule", str(log_path.with_suffix(".beat")), "--pool", "prefork",
-         "--concurrency", "1", "--queues", queues or settings.CELERY_TASK_DEFAULT_QUEUE,
+         "--concurrency", "1", "--queues",
+         queues or f"{settings.CELERY_TASK_DEFAULT_QUEUE},{settings.CELERY_HOUSEKEEPING_QUEUE}",
          "--hostname", f"test-{os.getpid()}@%h", "--loglevel", "INFO", "--without-mingle",
          "--without-gossip"],
         service_env(**env), log_path,

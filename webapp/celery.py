@@ -1,5 +1,6 @@
 """The Celery application; its configuration lives in settings.py under CELERY_*."""
 
+import importlib.util
 import os
 
 from celery import Celery
@@ -8,4 +9,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 
 app = Celery("framecraft")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["worker", "api"])
+# The worker's tasks run models and import torch. The web image has no torch: its Celery
+# processes (webhook deliveries and housekeeping, the scheduler) load only the other tasks.
+app.autodiscover_tasks(["generation", "api"]
+                       + (["worker"] if importlib.util.find_spec("torch") else []))

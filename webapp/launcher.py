@@ -74,8 +74,10 @@ def main() -> int:
         # Weight downloads get a worker of their own: an hour-long install must not hold up
         # the jobs waiting behind it.
         _spawn(celery_worker("models", settings.CELERY_MODELS_QUEUE), env),
-        # Webhook deliveries (and their back-off) wait for neither a job nor a download.
-        _spawn(celery_worker("webhooks", settings.CELERY_WEBHOOKS_QUEUE), env),
+        # Webhook deliveries (and their back-off) and housekeeping (the reaper) wait for
+        # neither a job nor a download.
+        _spawn(celery_worker("webhooks", f"{settings.CELERY_WEBHOOKS_QUEUE},"
+                                         f"{settings.CELERY_HOUSEKEEPING_QUEUE}"), env),
     ]
     print(f"\n  Framecraft is running at http://{host}:{port}/  (Ctrl-C stops it)\n", flush=True)
 

@@ -160,8 +160,10 @@ CELERY_MODELS_QUEUE = "models"
 # Generation queues, one per GPU class (e.g. `gpu-24g,gpu-80g`): every job is hinted on each,
 # and a worker (started with `--queues` naming its class) claims only what it can run.
 FRAMECRAFT_JOB_QUEUES = env.list("FRAMECRAFT_JOB_QUEUES", [CELERY_TASK_DEFAULT_QUEUE])
+# The reaper and hint top-up: served by the webhooks worker (no GPU), never behind a job.
+CELERY_HOUSEKEEPING_QUEUE = "housekeeping"
 CELERY_TASK_ROUTES = {
-    "framecraft.reap_stale_jobs": {"queue": FRAMECRAFT_JOB_QUEUES[0]},
+    "framecraft.reap_stale_jobs": {"queue": CELERY_HOUSEKEEPING_QUEUE},
     "framecraft.model_operation": {"queue": CELERY_MODELS_QUEUE},
     "framecraft.remove_background": {"queue": CELERY_MODELS_QUEUE},
     # Small CPU work asked for from the studio: never behind the GPU queue's long jobs.

@@ -45,14 +45,6 @@ def run_job(self: Task, job_id: str) -> str | None:
     return str(status) if status else None
 
 
-@shared_task(name="framecraft.reap_stale_jobs", ignore_result=True)
-def reap_stale_jobs() -> int:
-    reaped = lifecycle.reap_stale()
-    # Also the safety net for lost hints: every queue holds one per waiting job.
-    lifecycle.top_up_hints(list(settings.FRAMECRAFT_JOB_QUEUES))
-    return reaped
-
-
 @worker_init.connect
 def _on_worker_init(sender: object = None, **kwargs: object) -> None:
     _node["hostname"] = getattr(sender, "hostname", None) or _node["hostname"]

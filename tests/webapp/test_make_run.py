@@ -35,6 +35,11 @@ def _worker_ready(log_path: Path, name: str) -> bool:
                for line in log_path.read_text().splitlines())
 
 
+def _reaped(log_path: Path) -> bool:
+    return any("Task framecraft.reap_stale_jobs[" in line and "succeeded" in line
+               for line in log_path.read_text().splitlines())
+
+
 def test_make_run_serves_the_sign_in_page_and_stops_cleanly(tmp_path):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
@@ -54,6 +59,11 @@ def test_make_run_serves_the_sign_in_page_and_stops_cleanly(tmp_path):
             time.sleep(0.5)
         for name in ("generation", "models", "webhooks"):
             assert _worker_ready(log_path, name), f"the {name} worker did not start"
+        # The scheduler's first reap, run by the webhooks worker (the only one on its queue).
+        wait = time.monotonic() + 30
+        while time.monotonic() < wait and not _reaped(log_path):
+            time.sleep(0.5)
+        assert _reaped(log_path), "no worker ran the reaper"
         # Ctrl-C in a terminal signals the whole foreground process group.
         os.killpg(process.pid, signal.SIGINT)
         process.wait(60)
