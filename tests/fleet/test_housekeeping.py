@@ -16,17 +16,17 @@ from tests.processes import Service, service_env, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
-WITHOUT_TORCH = [sys.executable, "-m", "tests.without_torch", "celery", "-A", "webapp"]
+WEB_IMAGE_CELERY = [sys.executable, "-m", "tests.web_image", "celery", "-A", "webapp"]
 
 
 @pytest.fixture
 def web_image_celery(tmp_path):
     env = service_env(FRAMECRAFT_STALE_AFTER_SECONDS="3")
-    worker = Service([*WITHOUT_TORCH, "worker", "--queues", "webhooks,housekeeping",
+    worker = Service([*WEB_IMAGE_CELERY, "worker", "--queues", "webhooks,housekeeping",
                       "--concurrency", "2", "--hostname", "webhooks-test@%h", "--loglevel",
                       "INFO", "--without-mingle", "--without-gossip"],
                      env, tmp_path / "worker.log")
-    scheduler = Service([*WITHOUT_TORCH, "beat", "--schedule", str(tmp_path / "beat"),
+    scheduler = Service([*WEB_IMAGE_CELERY, "beat", "--schedule", str(tmp_path / "beat"),
                          "--loglevel", "INFO"], env, tmp_path / "beat.log")
     yield worker, scheduler
     for service in (scheduler, worker):
