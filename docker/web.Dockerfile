@@ -9,6 +9,7 @@ COPY pyproject.toml README.md ./
 COPY webapp webapp
 COPY accounts accounts
 COPY generation generation
+COPY api api
 COPY worker worker
 COPY templates templates
 COPY static static
