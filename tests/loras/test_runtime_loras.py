@@ -14,7 +14,7 @@ from tests.loras.files import lora_path
 from worker.catalogue import ErrorCode, GenerationError, GenerationRequest, build_pipeline
 from worker.catalogue.request import LoraWeights
 from worker.runtime.cache import PipelineCache
-from worker.runtime.loras import adapters_of, apply_loras
+from worker.runtime.loras import adapters_of, apply_loras, slots_gb
 from worker.runtime.runner import run_generation
 
 
@@ -128,3 +128,17 @@ def test_once_each_combination_ran_compiled_nothing_compiles_again(files):
     cycle()
     assert counters["stats"]["unique_graphs"] == graphs
     assert adapters_of(pipeline).rebuilds == 3  # each slot was made once
+
+
+def test_the_slots_take_the_memory_slots_gb_counts(tmp_path):
+    # A LoRA on every linear layer: the slots it makes are as big as slots can be.
+    every_layer = lora_path(tmp_path, "every", "tiny", seed=3, choose=lambda name: True)
+    cache = PipelineCache()
+    _run(cache, LoraWeights(path=str(every_layer), strength=1.0, name="every", key="every"))
+    transformer = cache.get_loaded("tiny").pipeline.transformer
+    held = sum(parameter.numel() * parameter.element_size()
+               for name, parameter in transformer.named_parameters()
+               if ".lora_A." in name or ".lora_B." in name)
+    assert held > 0
+    predicted = slots_gb("tiny", dtype_bytes=transformer.dtype.itemsize) * 2**30
+    assert held == pytest.approx(predicted)

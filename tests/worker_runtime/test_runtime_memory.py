@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import gc
 import weakref
+from dataclasses import replace
 from itertools import product
 
 import pytest
 
 from worker.catalogue import CATALOGUE, get_preset
+from worker.catalogue.lora_targets import lora_presets
 from worker.runtime.cache import LoadedPipeline, PipelineCache
+from worker.runtime.loras import slots_gb
 from worker.runtime.memory import (
     GPU_PROFILES,
+    HEADROOM_GB,
     Footprint,
     GpuMemory,
     MemoryProfile,
@@ -75,6 +79,23 @@ def test_no_fitting_plan_is_faster_than_the_chosen_one(preset, total_gb):
             assert chosen.estimated_s <= estimated_s(
                 profile, preset.memory, steps, vae_tiling=tiled, fp8=False
             )
+
+
+@pytest.mark.parametrize("preset_id", lora_presets())
+@pytest.mark.parametrize("compiled", [False, True])
+def test_lora_slots_fit_in_the_headroom_wherever_a_plan_fits(preset_id, compiled):
+    # Plans leave the adapter slots out (loras.slots_gb): a job with LoRAs in the largest
+    # slots there can be must still keep HEADROOM_GB of the GPU free.
+    preset = get_preset(preset_id)
+    with_slots = replace(preset.memory,
+                         transformer_gb=preset.memory.transformer_gb + slots_gb(preset_id))
+    for total_gb in range(6, 150):
+        gpu = GpuMemory(total_gb, total_gb)
+        plan = choose_plan(preset.memory, gpu, steps=preset.default_steps, compiled=compiled)
+        if plan.peak_gb > usable_gb(gpu):
+            continue  # nothing fits here, LoRAs or not
+        peak = peak_gb(plan.profile, with_slots, vae_tiling=plan.vae_tiling, fp8=False)
+        assert peak <= total_gb - HEADROOM_GB, (total_gb, plan.describe(), peak)
 
 
 def test_more_memory_never_makes_a_job_slower():

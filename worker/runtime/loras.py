@@ -35,6 +35,7 @@ from typing import Any
 import torch
 
 from worker.catalogue import ErrorCode, GenerationError
+from worker.catalogue.lora_targets import linear_layers
 from worker.catalogue.loras import (
     MAX_LORAS_PER_JOB,
     LoraLayout,
@@ -54,6 +55,20 @@ _DTYPES = {torch.float16: "F16", torch.bfloat16: "BF16", torch.float32: "F32"}
 
 def slot_rank() -> int:
     return max(1, int(os.environ.get(SLOT_RANK_ENV, "64")))
+
+
+def slots_gb(preset_id: str, rank: int | None = None, dtype_bytes: int = 2) -> float:
+    """The most GPU memory a pipeline's slots take (GiB): MAX_LORAS_PER_JOB adapters of
+    `rank` (the slot rank) on every linear layer of the transformer, in its dtype (bf16 on a
+    GPU). Slots made for a LoRA that changes fewer layers are smaller.
+
+    Memory plans leave them out, so that a job without LoRAs is never planned onto a slower
+    profile for them: at the default slot rank they fit in the planner's headroom wherever a
+    plan fits (a test checks every preset on every GPU size). Slots widened for LoRAs of
+    higher rank may not: three of rank 128 on a 14B model under model offload outgrow a 38 to
+    51 GB GPU."""
+    features = sum(out + inner for out, inner in linear_layers(preset_id).values())
+    return MAX_LORAS_PER_JOB * (rank or slot_rank()) * features * dtype_bytes / 2**30
 
 
 @dataclass
