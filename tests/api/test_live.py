@@ -7,8 +7,10 @@ import json
 import os
 import pty
 import signal
+import socket
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -18,6 +20,7 @@ import pytest
 
 from api.client import _sse_data
 from api.models import WebhookEndpoint
+from generation import fleet
 from generation.models import Job, JobStatus, Upload
 from tests.api.receiver import webhook_receiver
 from tests.processes import ROOT, free_port, service_env, start_web, start_worker, wait_for
@@ -153,26 +156,27 @@ def test_the_cli_reads_the_key_from_its_config_file_and_refuses_a_bad_one(studio
 
 
 def test_ctrl_c_while_waiting_offers_to_cancel_the_job(studio, owner_key, owner, tmp_path):
+    # The worker is drained, so the job waits in the queue for as long as the test needs:
+    # even the longest tiny job ends within a second or two of its first step, sometimes
+    # before the Ctrl-C.
+    node = fleet.drain(f"test-{os.getpid()}@{socket.gethostname()}")
     controller, terminal = pty.openpty()
-    process = _cli(studio, owner_key, "generate", "a long fox", "--model", "tiny", "--steps",
-                   "50", "--frames", "33", "--width", "160", "--height", "96", "--wait",
-                   cwd=tmp_path, stdin=terminal)
-
-    def running() -> bool:
-        job = Job.objects.filter(owner=owner).first()
-        return job is not None and job.status == JobStatus.RUNNING and job.progress_step >= 1
-
-    wait_for(running, 120, "the job to start stepping")
-    process.send_signal(signal.SIGINT)
-    os.write(controller, b"y\n")
-    stdout, stderr = process.communicate(timeout=60)
-    os.close(controller)
-    os.close(terminal)
+    try:
+        process = _cli(studio, owner_key, "generate", "a waiting fox", "--model", "tiny",
+                       "--wait", cwd=tmp_path, stdin=terminal)
+        job = wait_for(lambda: Job.objects.filter(owner=owner).first(), 60, "the job")
+        time.sleep(2)  # for the command to get its answer and start following the job
+        process.send_signal(signal.SIGINT)
+        os.write(controller, b"y\n")
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        os.close(controller)
+        os.close(terminal)
+        fleet.undrain(node)
     assert process.returncode == 130, stderr
     assert "Cancel job" in stdout and "Cancelled job" in stderr
-    job = Job.objects.get(owner=owner)
-    wait_for(lambda: Job.objects.get(pk=job.pk).status == JobStatus.CANCELLED, 60,
-             "the job to stop")
+    job.refresh_from_db()
+    assert (job.status, job.attempts) == (JobStatus.CANCELLED, 0)
 
 
 def test_the_package_installs_the_framecraft_command():
