@@ -98,11 +98,18 @@ def test_a_job_is_created_followed_by_sse_downloaded_and_decodes(studio, owner, 
         assert all(r.headers["Framecraft-Signature"].startswith("t=") for r in receiver.received)
 
 
+def _as_in_a_terminal() -> None:
+    # A test run started in the background of a script inherits SIGINT ignored, and Python
+    # then leaves it ignored: the command would never see the Ctrl-C a person can type.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _cli(studio: str, key: str, *args: str, cwd: Path, **popen) -> subprocess.Popen:
     env = service_env(FRAMECRAFT_URL=studio, FRAMECRAFT_API_KEY=key,
                       XDG_CONFIG_HOME=str(cwd / "config"), PYTHONPATH=str(ROOT))
     return subprocess.Popen([sys.executable, "-m", "api.cli", *args], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_as_in_a_terminal, **popen)
 
 
 def _run(studio: str, key: str, *args: str, cwd: Path) -> tuple[int, str, str]:
