@@ -46,6 +46,8 @@ VIDEO_CODECS = {"h264", "hevc", "vp8", "vp9", "av1"}
 MIN_SIDE = 64
 MAX_FPS = 240.0
 THUMB_SIDE = 384
+# The uploads page, the LoRA page and the API say it alike.
+RATE_LIMITED = "You are uploading very fast; wait a minute and try again."
 _NOT_READABLE = ("This file is not a PNG, JPEG or WebP image, nor an MP4, MOV or WebM video "
                  "we can read.")
 
@@ -122,9 +124,6 @@ def _store(user: User, file: UploadedFile, probed: _Probed,
             field_file.delete(save=False)
         raise
     return upload
-
-
-RATE_LIMITED = "You are uploading very fast; wait a minute and try again."
 
 
 def uploads_bytes(user: User) -> int:

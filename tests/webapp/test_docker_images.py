@@ -41,9 +41,10 @@ def _project_packages() -> set[str]:
 
 def _build_context(dockerfile: str, folder: Path) -> Path:
     """The image's working directory after its COPY lines (from the repository root)."""
+    ignored = _ignored()
     for sources, destination in _copies(dockerfile):
         for source in sources:
-            assert not any(fnmatch.fnmatch(source, pattern) for pattern in _ignored()), (
+            assert not any(fnmatch.fnmatch(source, pattern) for pattern in ignored), (
                 f"{dockerfile} copies {source}, which .dockerignore leaves out")
             target = folder / (source if destination.endswith("/") else destination)
             target.parent.mkdir(parents=True, exist_ok=True)
