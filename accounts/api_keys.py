@@ -16,6 +16,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from accounts.models import ApiKey, User
+from generation.text import text_problem
 
 KEY_MARK = "fc"
 MAX_NAME = 80
@@ -44,6 +45,8 @@ def create_key(user: User, name: str) -> NewKey:
         raise KeyRefused("Give the key a name, e.g. the script or machine that will use it.")
     if len(name) > MAX_NAME:
         raise KeyRefused(f"Keep the name under {MAX_NAME} characters.")
+    if problem := text_problem(name):
+        raise KeyRefused(problem)
     if ApiKey.objects.filter(owner=user, revoked_at__isnull=True).count() >= MAX_KEYS:
         raise KeyRefused(f"You have {MAX_KEYS} keys already; revoke one first.")
     prefix = secrets.token_hex(6)

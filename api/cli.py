@@ -2,8 +2,14 @@
 
     framecraft generate "a red fox in snow" --model tiny --wait -o fox.mp4
     framecraft generate "the boat sails away" --model ltx-video --image harbour.png --wait
+    framecraft generate "@Rex runs along a beach" --model wan2.1-vace-1.3b --wait
     framecraft jobs ls | show ID | cancel ID | download ID [-o FILE]
+    framecraft subjects ls | show S | create NAME PHOTO... | add S FILE... | delete S
+    framecraft subjects grant S USER | revoke S USER
+    framecraft loras ls | upload FILE [--name N] [--base MODEL] | rename L NAME | delete L
     framecraft presets
+
+Subjects (S) and LoRAs (L) are named by id or by name.
 
 The key comes from --key, FRAMECRAFT_API_KEY or ~/.config/framecraft/config.toml
 (`api_key = "fc_…"`, `url = "https://studio.example.com"`).
@@ -13,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import uuid
 from collections.abc import Sequence
@@ -20,18 +27,19 @@ from pathlib import Path
 from typing import Any, get_args
 
 from pydantic import BaseModel
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from api import cli_library
+from api.cli_library import lora_use, subject_id
+from api.cli_output import ApiUsage, emit, err, out
 from api.client import ApiProblem, Client, load_settings
 from api.schemas import InputIn, JobIn, JobOut, TaskName
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
-err = Console(stderr=True)
-out = Console()
 
 # Which flag brings which input, and the task a flag implies when --task is not given.
+MENTION_LIKE = re.compile(r"(?<![\w@])@\w")
 INPUT_FLAGS = (("image", "start_image", "i2v"), ("end_image", "end_image", None),
                ("video", "source_video", "v2v"), ("mask", "mask", "edit"),
                ("reference", "reference", "personalize"))
@@ -60,6 +68,11 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--mask", help="mask video or image: a file or an upload id")
     generate.add_argument("--reference", action="append", default=[],
                           help="reference image (repeatable): a file or an upload id")
+    generate.add_argument("--subject", action="append", default=[],
+                          help="a subject of yours or shared with you (repeatable): its id or "
+                               "name; or write @name in the prompt")
+    generate.add_argument("--lora", action="append", default=[], metavar="LORA[:STRENGTH]",
+                          help="one of your LoRAs (repeatable): its id or name, and a strength")
     generate.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                           help="a task's own setting, e.g. fit=pad or strength=0.6")
     generate.add_argument("--idempotency-key", help="resending with the same key never makes "
@@ -81,15 +94,12 @@ def _parser() -> argparse.ArgumentParser:
     download.add_argument("-o", "--output", type=Path)
 
     commands.add_parser("presets", help="the installed models")
+    cli_library.add_commands(commands)
     return parser
 
 
 def _emit(args: argparse.Namespace, data: BaseModel | list[Any] | dict[str, Any]) -> None:
-    if isinstance(data, BaseModel):
-        data = data.model_dump(mode="json")
-    elif isinstance(data, list):
-        data = [d.model_dump(mode="json") if isinstance(d, BaseModel) else d for d in data]
-    print(json.dumps(data, indent=2))
+    emit(data)
 
 
 def _option(text: str) -> tuple[str, Any]:
@@ -100,10 +110,6 @@ def _option(text: str) -> tuple[str, Any]:
         return name, json.loads(raw)
     except json.JSONDecodeError:
         return name, raw
-
-
-class ApiUsage(Exception):
-    pass
 
 
 def _input(client: Client, role: str, value: str, quiet: bool) -> InputIn:
@@ -130,10 +136,15 @@ def _job_in(client: Client, args: argparse.Namespace, quiet: bool) -> JobIn:
             implied = implied or task
     if args.video and args.mask:
         implied = "edit"
+    subjects = [subject_id(client, value, shared=True) for value in args.subject]
+    # Only a guess at the task: the server finds the subjects `@name` names, or says why not.
+    if (subjects or MENTION_LIKE.search(args.prompt)) and not implied:
+        implied = "personalize"
     return JobIn(task=args.task or implied or "t2v", preset=args.model,  # type: ignore[arg-type]
                  prompt=args.prompt, negative_prompt=args.negative, width=args.width,
                  height=args.height, num_frames=args.frames, steps=args.steps,
-                 guidance=args.guidance, seed=args.seed, inputs=inputs,
+                 guidance=args.guidance, seed=args.seed, inputs=inputs, subjects=subjects,
+                 loras=[lora_use(client, value) for value in args.lora],
                  options=dict(_option(o) for o in args.option))
 
 
@@ -275,6 +286,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _generate(client, args)
         if args.command == "jobs":
             return _jobs(client, args)
+        if args.command in cli_library.COMMANDS:
+            return cli_library.run(client, args)
         return _presets(client, args)
     except ApiProblem as problem:
         err.print(f"[red]Error[/red] ({problem.status} {problem.problem.code}): {problem}")

@@ -17,7 +17,21 @@ from uuid import UUID
 
 import httpx
 
-from api.schemas import JobIn, JobOut, JobPage, PresetOut, Problem, UploadOut, VideoOut
+from api.schemas import (
+    GrantOut,
+    GrantRevoked,
+    JobIn,
+    JobOut,
+    JobPage,
+    LoraOut,
+    PresetOut,
+    Problem,
+    SubjectIn,
+    SubjectList,
+    SubjectOut,
+    UploadOut,
+    VideoOut,
+)
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 
@@ -83,6 +97,59 @@ class Client:
             response = self.http.post("uploads", files={"file": (path.name, handle)},
                                       timeout=600)
         return UploadOut.model_validate(self._check(response).json())
+
+    def subjects(self) -> SubjectList:
+        return SubjectList.model_validate(self._check(self.http.get("subjects")).json())
+
+    def subject(self, subject_id: UUID | str) -> SubjectOut:
+        return SubjectOut.model_validate(
+            self._check(self.http.get(f"subjects/{subject_id}")).json())
+
+    def create_subject(self, subject: SubjectIn) -> SubjectOut:
+        response = self.http.post("subjects", json=subject.model_dump(mode="json",
+                                                                      exclude_none=True))
+        return SubjectOut.model_validate(self._check(response).json())
+
+    def add_photos(self, subject_id: UUID | str, paths: list[Path]) -> SubjectOut:
+        handles = [path.open("rb") for path in paths]
+        try:
+            response = self.http.post(f"subjects/{subject_id}/photos", timeout=600, files=[
+                ("file", (path.name, handle)) for path, handle in zip(paths, handles,
+                                                                      strict=True)])
+        finally:
+            for handle in handles:
+                handle.close()
+        return SubjectOut.model_validate(self._check(response).json())
+
+    def delete_subject(self, subject_id: UUID | str) -> None:
+        self._check(self.http.delete(f"subjects/{subject_id}"))
+
+    def grant(self, subject_id: UUID | str, username: str) -> GrantOut:
+        response = self.http.post(f"subjects/{subject_id}/grants", json={"username": username})
+        return GrantOut.model_validate(self._check(response).json())
+
+    def revoke(self, subject_id: UUID | str, grant_id: int) -> GrantRevoked:
+        response = self.http.delete(f"subjects/{subject_id}/grants/{grant_id}")
+        return GrantRevoked.model_validate(self._check(response).json())
+
+    def loras(self) -> list[LoraOut]:
+        return [LoraOut.model_validate(item)
+                for item in self._check(self.http.get("loras")).json()]
+
+    def upload_lora(self, path: Path, name: str = "", purpose: str = "style",
+                    base: str = "") -> LoraOut:
+        with path.open("rb") as handle:
+            response = self.http.post("loras", files={"file": (path.name, handle)},
+                                      data={"name": name, "purpose": purpose, "base": base},
+                                      timeout=600)
+        return LoraOut.model_validate(self._check(response).json())
+
+    def rename_lora(self, lora_id: UUID | str, name: str) -> LoraOut:
+        response = self.http.patch(f"loras/{lora_id}", json={"name": name})
+        return LoraOut.model_validate(self._check(response).json())
+
+    def delete_lora(self, lora_id: UUID | str) -> None:
+        self._check(self.http.delete(f"loras/{lora_id}"))
 
     def create_job(self, job: JobIn, idempotency_key: str | None = None) -> JobOut:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}

@@ -29,11 +29,24 @@ router = Router(tags=["jobs"])
 POLL_SECONDS = 5.0
 KEEPALIVE_SECONDS = 15.0
 
-_STREAM = {"responses": {"200": {"description": "`event: job` with a Job as `data`, once "
-                                                "per change; the stream ends after the job "
-                                                "succeeds, fails or is cancelled.",
-                                 "content": {"text/event-stream": {"schema": {
-                                     "$ref": "#/components/schemas/JobOut"}}}}}}
+# The stream as it is on the wire: each event is SSE fields, its `data` a JobOut as JSON text
+# (OpenAPI 3.1's contentMediaType/contentSchema say what that string holds).
+_EVENT = {"type": "object", "required": ["event", "id", "data"], "properties": {
+    "event": {"type": "string", "const": "job", "description": "always `job`"},
+    "id": {"type": "string", "pattern": r"^\d+\.\d+$",
+           "description": "`<status_sequence>.<progress step>`: which state of the job "
+                          "this is"},
+    "data": {"type": "string", "contentMediaType": "application/json",
+             "contentSchema": {"$ref": "#/components/schemas/JobOut"},
+             "description": "the whole job, a JobOut as one line of JSON"}}}
+_STREAM = {"responses": {"200": {
+    "description": "Server-sent events: first `retry: 3000`, then one `job` event per change "
+                   "(`event: job`, `id: <status_sequence>.<step>`, `data: <JobOut as JSON>`) "
+                   "and `: keep-alive` comments while nothing changes; the stream ends after "
+                   "the job succeeds, fails or is cancelled.",
+    "content": {"text/event-stream": {"schema": _EVENT,
+                                      "example": 'event: job\nid: 2.3\ndata: {"id": "…", '
+                                                 '"status": "running", …}\n\n'}}}}}
 
 
 def _read(user: User, job_id: uuid.UUID) -> JobOut:

@@ -21,12 +21,14 @@ from api.auth import caller
 from api.errors import ERRORS, ApiError, not_found
 from api.models import IdempotencyKey
 from api.paging import page
-from api.present import job_rows, jobs_out, task_options
+from api.present import job_rows, jobs_out, takes_subjects, task_options
 from api.schemas import JobIn, JobOut, JobPage, StatusName
 from generation import lifecycle
-from generation.models import InputRole, Job
-from generation.presets import MAX_SEED, get_preset
-from generation.specs import InputRef, JobSpec, SpecError, build_spec
+from generation.models import InputRole, Job, Lora, Upload, Video
+from generation.presets import MAX_SEED, Task, get_preset
+from generation.specs import InputRef, JobSpec, LoraUse, SpecError, UpscaleVideo, build_spec
+from generation.subjects import choose_subjects, plain_prompt, reference_refs, snapshot
+from generation.text import text_problem
 
 router = Router(tags=["jobs"])
 MAX_IDEMPOTENCY_KEY = 255
@@ -43,9 +45,11 @@ def job_out(job: Job) -> JobOut:
     return jobs_out([job])[0]
 
 
-def spec_from(body: JobIn) -> JobSpec:
+def spec_from(user: User, body: JobIn) -> JobSpec:
     """The typed spec the studio's forms would build: unset values take the preset's
     defaults, an unset seed is drawn, options must be the task's own."""
+    if body.task == Task.UPSCALE:
+        return _upscale_spec(user, body)
     try:
         preset = get_preset(body.preset)
     except KeyError:
@@ -70,9 +74,76 @@ def spec_from(body: JobIn) -> JobSpec:
         "seed": pick(body.seed, secrets.randbelow(MAX_SEED + 1)),
         **body.options,
     }
+    _check_owned(user, body)
     refs = [InputRef(role=InputRole(ref.role), upload_id=ref.upload_id, video_id=ref.video_id)
             for ref in body.inputs]
-    return build_spec(body.task, preset.id, params, refs)
+    if takes_subjects(body.task):
+        refs += _subject_refs(user, body, params, preset.max_reference_images - sum(
+            ref.role == InputRole.REFERENCE for ref in refs))
+    elif body.subjects:
+        raise SpecError({"subjects": f"{body.task} takes no subjects; they are used by "
+                                     "personalize and edit jobs."})
+    loras = [LoraUse(use.id, use.strength) for use in body.loras]
+    return build_spec(body.task, preset.id, params, refs, loras)
+
+
+UPSCALE_OPTIONS = ("factor", "sound")
+
+
+def _upscale_spec(user: User, body: JobIn) -> JobSpec:
+    """An upscale as the video page's buttons make it: one `source_video` input and
+    `options.factor` (2 or 4; `sound` to drop the track). `preset` names an upscaler, or is
+    empty for the installed one; the size and length are the source's times the factor, so
+    they, steps, guidance and the seed stay unset."""
+    unknown = sorted(set(body.options) - set(UPSCALE_OPTIONS))
+    if unknown:
+        raise SpecError({f"options.{name}": f"upscale takes no option {name!r} (it takes: "
+                         f"{', '.join(UPSCALE_OPTIONS)})." for name in unknown})
+    fixed = [name for name in ("width", "height", "num_frames", "steps", "guidance", "seed")
+             if getattr(body, name) is not None]
+    if fixed:
+        raise SpecError({name: "An upscale's size and length are its source's times the "
+                               "factor; leave this unset." for name in fixed})
+    if body.loras or body.subjects:
+        raise SpecError({"loras" if body.loras else "subjects": "upscale takes no LoRAs and "
+                                                                 "no subjects."})
+    _check_owned(user, body)
+    if len(body.inputs) != 1 or body.inputs[0].role != InputRole.SOURCE_VIDEO:
+        raise SpecError({"inputs": "An upscale takes one input: its source_video."})
+    given = body.inputs[0]
+    source = InputRef(role=InputRole.SOURCE_VIDEO, upload_id=given.upload_id,
+                      video_id=given.video_id)
+    return UpscaleVideo.for_source(source, body.options.get("factor", 2), body.preset or None,
+                                   sound=body.options.get("sound", True))
+
+
+def _check_owned(user: User, body: JobIn) -> None:
+    """The lifecycle checks ownership after the spec validates, and a spec's messages describe
+    its inputs (a LoRA's name and model, a mask's size): someone else's must be refused as
+    missing before that, in the lifecycle's own words."""
+    uploads = {ref.upload_id for ref in body.inputs if ref.upload_id}
+    videos = {ref.video_id for ref in body.inputs if ref.video_id}
+    loras = {use.id for use in body.loras}
+    if len(uploads) != Upload.objects.filter(owner=user, pk__in=uploads).count() or (
+            len(videos) != Video.objects.filter(owner=user, pk__in=videos).count()):
+        raise SpecError({"__all__": "One of the job's inputs does not exist."})
+    if len(loras) != Lora.objects.filter(owner=user, pk__in=loras).count():
+        raise SpecError({"loras": "One of the chosen LoRAs does not exist."})
+
+
+def _subject_refs(user: User, body: JobIn, params: dict[str, Any], room: int
+                  ) -> list[InputRef]:
+    """As the studio's "With a subject" does: the subjects picked and named `@name` (own or
+    granted) give their chosen photos, in turn, as reference images; the prompt reads `Rex`
+    for `@Rex`, and the job records which subjects it used."""
+    chosen, problems = choose_subjects(user, body.prompt, body.subjects)
+    if problems:
+        raise SpecError(problems)
+    if not chosen:
+        return []
+    params["prompt"] = plain_prompt(params["prompt"])
+    params["subjects"] = [snapshot(subject) for subject in chosen]
+    return reference_refs(chosen, max(room, 0))
 
 
 def _body_hash(body: JobIn) -> str:
@@ -107,6 +178,9 @@ def create_job(request: HttpRequest, body: JobIn) -> Status[JobOut]:
     if len(key) > MAX_IDEMPOTENCY_KEY:
         raise ApiError(422, "invalid", "The Idempotency-Key is too long.",
                        {"Idempotency-Key": f"At most {MAX_IDEMPOTENCY_KEY} characters."})
+    if problem := text_problem(key):
+        raise ApiError(422, "invalid", "The Idempotency-Key is not valid text.",
+                       {"Idempotency-Key": problem})
     digest = _body_hash(body)
     if key and (earlier := _replay(user, key, digest)) is not None:
         return Status(200, job_out(earlier))
@@ -114,7 +188,7 @@ def create_job(request: HttpRequest, body: JobIn) -> Status[JobOut]:
                       rate=settings.FRAMECRAFT_SUBMIT_RATE, increment=True):
         raise ApiError(429, "rate_limited", "You are submitting very fast; wait a minute and "
                        "try again.", headers={"Retry-After": "60"})
-    spec = spec_from(body)
+    spec = spec_from(user, body)
     with transaction.atomic():
         row = None
         if key:

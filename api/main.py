@@ -8,7 +8,16 @@ from django.urls import reverse
 from django.views.decorators.http import require_safe
 from ninja import NinjaAPI
 
-from api import errors, events_route, jobs, media_routes, webhook_routes
+from api import (
+    errors,
+    events_route,
+    jobs,
+    lora_routes,
+    media_routes,
+    queue_routes,
+    subject_routes,
+    webhook_routes,
+)
 from api.auth import ApiKeyAuth
 
 DESCRIPTION = """\
@@ -23,7 +32,10 @@ errors.install(api)
 api.add_router("", jobs.router)
 api.add_router("", events_route.router)
 api.add_router("", media_routes.router)
+api.add_router("", subject_routes.router)
+api.add_router("", lora_routes.router)
 api.add_router("", webhook_routes.router)
+api.add_router("", queue_routes.router)
 
 
 @require_safe

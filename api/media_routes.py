@@ -46,6 +46,13 @@ def list_presets(request: HttpRequest, task: TaskName | None = None) -> list[Pre
 
 # --- Uploads ----------------------------------------------------------------------------------
 
+def check_upload_rate(request: HttpRequest) -> None:
+    """Uploads of every kind (files, LoRAs) count against FRAMECRAFT_UPLOAD_RATE."""
+    if is_ratelimited(request, group="api-upload", key="user",
+                      rate=settings.FRAMECRAFT_UPLOAD_RATE, increment=True):
+        raise ApiError(429, "rate_limited", RATE_LIMITED, headers={"Retry-After": "60"})
+
+
 def owned_upload(user: User, upload_id: uuid.UUID) -> Upload:
     upload = Upload.objects.filter(pk=upload_id, owner=user).first()
     if upload is None:
@@ -62,9 +69,7 @@ def create_upload(request: HttpRequest) -> Status[UploadOut]:
     user = caller(request)
     # Before the body is parsed: stop reading a file at the size limit.
     request.upload_handlers.insert(0, SizeLimitHandler(request))
-    if is_ratelimited(request, group="api-upload", key="user",
-                      rate=settings.FRAMECRAFT_UPLOAD_RATE, increment=True):
-        raise ApiError(429, "rate_limited", RATE_LIMITED, headers={"Retry-After": "60"})
+    check_upload_rate(request)
     file = request.FILES.get("file")
     if getattr(request, "upload_too_large", False):
         raise ApiError(413, "too_large", too_large_message(), {"file": too_large_message()})

@@ -7,10 +7,11 @@ import binascii
 import uuid
 from typing import TypeVar
 
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Model, QuerySet
 from django.utils.dateparse import parse_datetime
 
 from api.errors import ApiError
+from generation import keyset
 
 M = TypeVar("M", bound=Model)
 MAX_LIMIT = 100
@@ -35,7 +36,7 @@ def page(rows: QuerySet[M], cursor: str | None, limit: int) -> tuple[list[M], st
                        {"limit": f"Between 1 and {MAX_LIMIT}."})
     if cursor:
         created, pk = _decode(cursor)
-        rows = rows.filter(Q(created_at__lt=created) | Q(created_at=created, id__lt=pk))
+        rows = rows.filter(keyset.after("created_at", created, pk))
     items = list(rows.order_by("-created_at", "-id")[: limit + 1])
     if len(items) <= limit:
         return items, None

@@ -10,28 +10,51 @@ from django.urls import reverse
 
 from api.models import WebhookEndpoint
 from api.schemas import (
+    GrantOut,
     InputOut,
     JobError,
     JobOut,
     Lineage,
+    LoraOut,
     PresetOut,
     Progress,
+    SharedSubjectOut,
+    SubjectOut,
+    SubjectPhotoOut,
     UploadOut,
     VideoOut,
     WebhookOut,
 )
-from generation.models import InputRole, Job, JobInput, JobQuerySet, Upload, Video
+from generation.loras import base_label
+from generation.models import (
+    InputRole,
+    Job,
+    JobInput,
+    JobQuerySet,
+    Lora,
+    Subject,
+    SubjectPhoto,
+    Upload,
+    Video,
+)
 from generation.presets import Preset, Task
 from generation.queries import with_queue_positions
 from generation.specs import JobSpec, spec_class
 from generation.templatetags.studio import eta_s
 
-COMMON_FIELDS = frozenset(f.name for f in dataclasses.fields(JobSpec))
+# `subjects` is the record of the subjects a job used, made from JobIn.subjects and the
+# prompt's @names: never a client's to write.
+COMMON_FIELDS = frozenset({f.name for f in dataclasses.fields(JobSpec)} | {"subjects"})
 
 
 def task_options(task: Task | str) -> list[str]:
     """The settings a task's spec takes beyond those every job has (`options` in JobIn)."""
     return sorted({f.name for f in dataclasses.fields(spec_class(task))} - COMMON_FIELDS)
+
+
+def takes_subjects(task: Task | str) -> bool:
+    """Whether the task's jobs take subjects' photos as their reference images."""
+    return "subjects" in {f.name for f in dataclasses.fields(spec_class(task))}
 
 
 def preset_out(preset: Preset) -> PresetOut:
@@ -50,7 +73,7 @@ def preset_out(preset: Preset) -> PresetOut:
 
 def _input_out(row: JobInput) -> InputOut:
     return InputOut(role=row.role, position=row.position, upload_id=row.upload_id,
-                    video_id=row.video_id)
+                    video_id=row.video_id, subject_id=row.subject_id, strength=row.strength)
 
 
 def jobs_out(jobs: Iterable[Job]) -> list[JobOut]:
@@ -118,3 +141,35 @@ def webhook_out(endpoint: WebhookEndpoint) -> WebhookOut:
     return WebhookOut(id=endpoint.pk, url=endpoint.url, events=list(endpoint.events),
                       created_at=endpoint.created_at, last_delivery_at=endpoint.last_delivery_at,
                       last_status=endpoint.last_status, last_error=endpoint.last_error)
+
+
+def photo_out(photo: SubjectPhoto) -> SubjectPhotoOut:
+    return SubjectPhotoOut(
+        id=photo.pk, position=photo.position, original_upload_id=photo.original_id,
+        cutout_upload_id=photo.cutout_id,
+        cutout_status=photo.cutout_status,  # type: ignore[arg-type]
+        cutout_message=photo.cutout_message, use_cutout=photo.use_cutout,
+        used_upload_id=photo.chosen.id, crop=list(photo.crop) if photo.crop else None)
+
+
+def subject_out(subject: Subject) -> SubjectOut:
+    """An own subject with its photos and grants (prefetched with their users)."""
+    return SubjectOut(
+        id=subject.id, name=subject.name, kind=subject.kind,  # type: ignore[arg-type]
+        created_at=subject.created_at, updated_at=subject.updated_at,
+        photos=[photo_out(photo) for photo in subject.photos.all()],
+        grants=[GrantOut(id=g.pk, username=g.user.username, created_at=g.created_at)
+                for g in subject.grants.all()])
+
+
+def shared_subject_out(subject: Subject) -> SharedSubjectOut:
+    return SharedSubjectOut(id=subject.id, name=subject.name,
+                            kind=subject.kind,  # type: ignore[arg-type]
+                            owner=subject.owner.username)
+
+
+def lora_out(lora: Lora) -> LoraOut:
+    return LoraOut(id=lora.pk, name=lora.name, purpose=lora.purpose,  # type: ignore[arg-type]
+                   base=lora.base, base_label=base_label(lora.base), fits=list(lora.fits),
+                   rank=lora.rank, layer_count=lora.layer_count, key_format=lora.key_format,
+                   size_bytes=lora.upload.size_bytes, created_at=lora.created_at)

@@ -7,17 +7,40 @@ with the same classes, so both sides read one definition.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-TaskName = Literal["t2v", "i2v", "v2v", "edit", "extend", "personalize", "control"]
+from generation.text import text_problem, text_problems
+
+TaskName = Literal["t2v", "i2v", "v2v", "edit", "extend", "personalize", "control", "upscale"]
 RoleName = Literal["start_image", "end_image", "source_video", "mask", "reference"]
 StatusName = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 VisibilityName = Literal["private", "unlisted", "public"]
 WebhookEvent = Literal["started", "succeeded", "failed", "progress"]
 WEBHOOK_EVENTS: tuple[str, ...] = ("started", "succeeded", "failed", "progress")
+SubjectKindName = Literal["person", "character", "object", "place", "style"]
+CutoutStatusName = Literal["pending", "ready", "failed", "unavailable"]
+LoraPurposeName = Literal["subject", "style"]
+
+
+def _storable(value: str) -> str:
+    if problem := text_problem(value):
+        raise ValueError(problem)
+    return value
+
+
+def _storable_json(value: Any) -> Any:
+    for _, problem in text_problems(value):
+        raise ValueError(problem)
+    return value
+
+
+# Every text a request carries: PostgreSQL cannot store NUL or lone surrogates (a 500 at
+# save time), so they are refused as the field's 422 here (see generation/text.py).
+Text = Annotated[str, AfterValidator(_storable)]
+JsonValue = Annotated[Any, AfterValidator(_storable_json)]
 
 
 class Problem(BaseModel):
@@ -66,17 +89,29 @@ class InputIn(BaseModel):
         return self
 
 
+class LoraUseIn(BaseModel):
+    """One of your LoRAs (its id from GET /loras) at a strength."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: UUID
+    strength: float = Field(1.0, allow_inf_nan=False,
+                            description="above 0 and at most the studio's maximum")
+
+
 class JobIn(BaseModel):
     """A job for any task. Unset sizes, steps and guidance take the model's defaults; an unset
     seed is drawn. `options` are the task's own settings (e.g. `fit`, `crop` for i2v,
-    `strength` for v2v): GET /presets and the reference list them."""
+    `strength` for v2v): GET /presets and the reference list them. Subjects (picked by id or
+    written `@name` in the prompt) give a `personalize` or `edit` job their photos as
+    reference images; `loras` must fit the model."""
 
     model_config = ConfigDict(extra="forbid")
 
     task: TaskName = "t2v"
     preset: str
-    prompt: str
-    negative_prompt: str = ""
+    prompt: Text
+    negative_prompt: Text = ""
     width: int | None = None
     height: int | None = None
     num_frames: int | None = None
@@ -84,14 +119,26 @@ class JobIn(BaseModel):
     guidance: float | None = None
     seed: int | None = None
     inputs: list[InputIn] = Field(default_factory=list)
-    options: dict[str, Any] = Field(default_factory=dict)
+    subjects: list[UUID] = Field(default_factory=list, description=(
+        "subjects of yours or shared with you, beside those `@name` names in the prompt"))
+    loras: list[LoraUseIn] = Field(default_factory=list)
+    options: dict[str, JsonValue] = Field(default_factory=dict)
+
+    @field_validator("options", mode="after")
+    @classmethod
+    def _storable_names(cls, options: dict[str, Any]) -> dict[str, Any]:
+        for name in options:
+            _storable(name)
+        return options
 
 
 class InputOut(BaseModel):
     role: str
     position: int
-    upload_id: UUID | None
+    upload_id: UUID | None = Field(description="for a `lora` input, the LoRA's id")
     video_id: UUID | None
+    subject_id: UUID | None = Field(None, description="a reference photo's subject")
+    strength: float | None = Field(None, description="a LoRA's strength")
 
 
 class Progress(BaseModel):
@@ -192,7 +239,7 @@ class SharingIn(BaseModel):
 class WebhookIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(max_length=500)
+    url: Text = Field(max_length=500)
     events: list[WebhookEvent] = Field(min_length=1)
 
 
@@ -208,3 +255,113 @@ class WebhookOut(BaseModel):
 
 class WebhookCreated(WebhookOut):
     secret: str = Field(description="signs every delivery; shown this once")
+
+
+class FrameIn(BaseModel):
+    """A frame of one of your videos, as a subject's photo."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    video_id: UUID
+    at_seconds: float = Field(0.0, allow_inf_nan=False)
+
+
+class SubjectIn(BaseModel):
+    """A new subject: a name (written `@name` in prompts), a kind, and 1 to 5 photos: images
+    of yours from POST /uploads, and a frame of one of your videos."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Text
+    kind: SubjectKindName = "person"
+    photos: list[UUID] = Field(default_factory=list, description="upload ids of your images")
+    from_video: FrameIn | None = None
+
+
+class SubjectChange(BaseModel):
+    """A new name or kind, and photos to add (the subject keeps 1 to 5 in all)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Text | None = None
+    kind: SubjectKindName | None = None
+    photos: list[UUID] = Field(default_factory=list, description="upload ids to add")
+    from_video: FrameIn | None = None
+
+
+class SubjectPhotoOut(BaseModel):
+    id: int
+    position: int
+    original_upload_id: UUID
+    cutout_upload_id: UUID | None = Field(description="its background removed, once made")
+    cutout_status: CutoutStatusName
+    cutout_message: str
+    use_cutout: bool
+    used_upload_id: UUID = Field(description="the version jobs use")
+    crop: list[int] | None = Field(description="suggested framing: left, top, right, bottom")
+
+
+class GrantOut(BaseModel):
+    id: int
+    username: str
+    created_at: datetime
+
+
+class SubjectOut(BaseModel):
+    id: UUID
+    name: str
+    kind: SubjectKindName
+    created_at: datetime
+    updated_at: datetime
+    photos: list[SubjectPhotoOut]
+    grants: list[GrantOut] = Field(description="the people who may use it in their videos")
+
+
+class SharedSubjectOut(BaseModel):
+    """Someone else's subject that they let you use (by `@name` or id); not to see or change."""
+
+    id: UUID
+    name: str
+    kind: SubjectKindName
+    owner: str
+
+
+class SubjectList(BaseModel):
+    own: list[SubjectOut]
+    shared_with_you: list[SharedSubjectOut]
+
+
+class PhotoVersionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: Literal["cutout", "original"]
+
+
+class GrantIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: Text = Field(max_length=150)
+
+
+class GrantRevoked(BaseModel):
+    failed_jobs: int = Field(description="their waiting jobs that used the subject, now failed")
+
+
+class LoraOut(BaseModel):
+    id: UUID
+    name: str
+    purpose: LoraPurposeName
+    base: str = Field(description="the preset it was made for")
+    base_label: str
+    fits: list[str] = Field(description="every preset it can be used with")
+    rank: int
+    layer_count: int
+    key_format: str
+    size_bytes: int
+    created_at: datetime
+
+
+class LoraChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Text

@@ -142,16 +142,22 @@ def main() -> None:
     import django
 
     django.setup()
+    from bench.studio_db import ready_studio
+
+    with ready_studio():
+        measure(args, media)
+
+
+def measure(args: argparse.Namespace, media: Path) -> None:
+    """Time each case's uploads through a real server, then remove what they stored."""
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.sessions.backends.db import SessionStore
     from django.middleware.csrf import _get_new_csrf_string  # type: ignore[attr-defined]
 
     from accounts.models import User
-    from bench.studio_db import ready_studio
     from generation.models import Upload
 
-    ready_studio()
     user, _ = User.objects.get_or_create(username="bench-uploads",
                                          defaults={"email": "bench-uploads@example.com"})
     user.storage_quota_mb = 1024 * 1024

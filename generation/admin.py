@@ -1,5 +1,6 @@
 from typing import cast
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -7,9 +8,12 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path
+from django.utils import timezone
+from django.utils.timezone import localtime
 
 from accounts.models import User
 from generation import fleet, lifecycle
+from generation import queue_admin as queue_admin  # registers the Queue page
 from generation.models import (
     ACTIVE_STATUSES,
     Job,
@@ -18,8 +22,32 @@ from generation.models import (
     Video,
     WorkerState,
 )
+from generation.templatetags.studio import ago
 from webapp.celery import app as celery_app
-from worker.catalogue import INSTALLABLE
+from worker.catalogue import INSTALLABLE, HelperModel, Preset
+
+# Queues whose workers do not write WorkerState rows (they hold no GPU models to schedule by).
+_UNREPORTED_QUEUES = (settings.CELERY_MODELS_QUEUE, settings.CELERY_HOUSEKEEPING_QUEUE)
+
+
+def device_summary(state: WorkerState) -> str:
+    """"CPU" for a worker without a GPU (it reports 0 GB), else the GPUs and their memory."""
+    if not state.gpu_total_gb:
+        return "CPU"
+    count = f"{state.gpu_count} × " if state.gpu_count > 1 else ""
+    each = " each" if state.gpu_count > 1 else ""
+    return f"{count}{state.gpu_name or 'GPU'}, {state.gpu_total_gb:.0f} GB{each}"
+
+
+def _pinged_workers() -> dict[str, list[str]]:
+    """Every Celery worker that answers within a moment, with the queues it consumes: the
+    models and housekeeping workers are seen here only. Empty if the broker is unreachable."""
+    try:
+        answers = celery_app.control.inspect(timeout=0.5).active_queues() or {}
+    except Exception:  # an admin page never fails for the broker; it says nobody answered
+        return {}
+    return {node: sorted(queue["name"] for queue in queues)
+            for node, queues in sorted(answers.items())}
 
 
 @admin.register(Job)
@@ -48,6 +76,20 @@ class VideoAdmin(admin.ModelAdmin):
     readonly_fields = ("recipe",)
 
 
+def _model_actions(builtin: bool, installed: bool) -> list[tuple[str, str]]:
+    """The buttons that apply to a model: a built-in one is made in code and has none; an
+    absent one can only be installed; an installed one verified or removed."""
+    if builtin:
+        return []
+    wanted = (ModelAction.VERIFY, ModelAction.REMOVE) if installed else (ModelAction.INSTALL,)
+    return [(action.value, action.label) for action in wanted]
+
+
+def _state(model: Preset | HelperModel) -> str:
+    return "built in" if model.builtin else "installed" if model.is_installed() else \
+        "not installed"
+
+
 @admin.register(ModelOperation)
 class ModelsAdmin(admin.ModelAdmin):
     """The "Models" page: every preset, what is installed on the workers' volume, and buttons
@@ -70,14 +112,17 @@ class ModelsAdmin(admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         operations = list(ModelOperation.objects.select_related("requested_by")[:20])
-        rows = [{"preset": preset, "installed": preset.is_installed(),
-                 "path": preset.installed_path(), "busy": any(
-                     op.preset == preset.id and op.status in ACTIVE_STATUSES
-                     for op in operations)}
-                for preset in INSTALLABLE.values()]
+        rows = []
+        for preset in INSTALLABLE.values():
+            installed = preset.is_installed()
+            rows.append({"preset": preset, "installed": installed,
+                         "path": preset.installed_path(),
+                         "actions": _model_actions(preset.builtin, installed),
+                         "busy": any(op.preset == preset.id and op.status in ACTIVE_STATUSES
+                                     for op in operations)})
         return render(request, "admin/generation/models.html", {
             **self.admin_site.each_context(request), "title": "Models", "rows": rows,
-            "operations": operations, "actions": ModelAction.choices,
+            "operations": operations,
             "can_run": self.has_add_permission(request), "opts": self.model._meta,
             "refresh": any(op.status in ACTIVE_STATUSES for op in operations),
         })
@@ -86,8 +131,13 @@ class ModelsAdmin(admin.ModelAdmin):
         if request.method != "POST" or not self.has_add_permission(request):
             raise PermissionDenied
         preset, action = request.POST.get("preset", ""), request.POST.get("action", "")
-        if preset not in INSTALLABLE or action not in ModelAction.values:
+        model = INSTALLABLE.get(preset)
+        if model is None or action not in ModelAction.values:
             self.message_user(request, "Unknown model or action.", messages.ERROR)
+        elif action not in dict(_model_actions(model.builtin, model.is_installed())):
+            self.message_user(request, f"{model.label} is {_state(model)}: "
+                              f"{ModelAction(action).label.lower()} does not apply.",
+                              messages.ERROR)
         else:
             with transaction.atomic():
                 operation = ModelOperation.objects.create(preset=preset, action=action,
@@ -101,13 +151,16 @@ class ModelsAdmin(admin.ModelAdmin):
 
 @admin.register(WorkerState)
 class WorkerStateAdmin(admin.ModelAdmin):
-    """The GPU workers as they last reported: what each has and what it is doing; drain one
-    (finish its job, take no more) or let it take jobs again."""
+    """The job workers as they last reported: what each has and what it is doing; drain one
+    (finish its job, take no more) or let it take jobs again. The workers of the models and
+    housekeeping queues do not report here; the page asks them for a ping instead."""
 
-    list_display = ("name", "gpu_name", "gpu_count", "gpu_total_gb", "memory", "queues",
-                    "loaded", "job", "doing", "draining", "seen_at")
-    readonly_fields = ("name", "queues", "gpu_name", "gpu_count", "gpu_total_gb", "gpu_memory",
-                       "loaded", "job", "started_at", "seen_at")
+    change_list_template = "admin/generation/workerstate/change_list.html"
+    list_display = ("name", "queue_names", "device", "memory", "models", "doing", "draining",
+                    "heartbeat")
+    fields = ("name", "queue_names", "device", "memory", "models", "doing", "started_at",
+              "heartbeat")
+    readonly_fields = fields
     actions = ("drain", "undrain")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[WorkerState]:
@@ -116,25 +169,53 @@ class WorkerStateAdmin(admin.ModelAdmin):
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None
                         ) -> HttpResponse:
         self._drained = fleet.draining_nodes()
-        return super().changelist_view(request, extra_context)
+        reporting = {state.node for state in WorkerState.objects.all()}
+        return super().changelist_view(request, {
+            **(extra_context or {}),
+            "unreported": [(node, queues) for node, queues in _pinged_workers().items()
+                           if node not in reporting],
+            "unreported_queues": _UNREPORTED_QUEUES})
 
     @admin.display(boolean=True)
     def draining(self, state: WorkerState) -> bool:
         drained = getattr(self, "_drained", None)
         return state.node in (drained if drained is not None else fleet.draining_nodes())
 
-    @admin.display(description="doing")
+    @admin.display(description="queues")
+    def queue_names(self, state: WorkerState) -> str:
+        return ", ".join(state.queues or []) or "—"
+
+    @admin.display(description="device")
+    def device(self, state: WorkerState) -> str:
+        return device_summary(state)
+
+    @admin.display(description="models loaded")
+    def models(self, state: WorkerState) -> str:
+        # Ids, as the Models page and fetch_model name them.
+        return ", ".join(state.loaded or []) or "none"
+
+    @admin.display(description="current job")
     def doing(self, state: WorkerState) -> str:
         job = state.job
         if job is None:
             return "idle"
         step = f", step {job.progress_step}/{job.progress_total}" if job.progress_total else ""
-        return f"{job.preset} {job.params.get('width')}x{job.params.get('height')}{step}"
+        return (f"{job.preset} "
+                f"{job.params.get('width')}×{job.params.get('height')}{step} ({job.id})")
 
-    @admin.display(description="GPU memory (GiB, now / peak)")
+    @admin.display(description="GPU memory now / peak")
     def memory(self, state: WorkerState) -> str:
-        return " · ".join(f"{gpu.get('allocated_gb', 0):g}/{gpu.get('peak_gb', 0):g}"
-                          for gpu in state.gpu_memory or [])
+        if not state.gpu_total_gb:
+            return "—"
+        return " · ".join(f"{gpu.get('allocated_gb', 0):.1f} / {gpu.get('peak_gb', 0):.1f} GiB"
+                          for gpu in state.gpu_memory or []) or "—"
+
+    @admin.display(description="last heartbeat", ordering="seen_at")
+    def heartbeat(self, state: WorkerState) -> str:
+        # Workers beat every few seconds: count seconds, where "just now" would hide a stall.
+        seconds = (timezone.now() - state.seen_at).total_seconds()
+        when = f"{seconds:.0f} s ago" if seconds < 120 else ago(state.seen_at)
+        return f"{when} ({localtime(state.seen_at):%H:%M:%S})"
 
     @admin.action(description="Drain: finish the current job, take no more")
     def drain(self, request: HttpRequest, queryset: QuerySet[WorkerState]) -> None:

@@ -2,7 +2,9 @@
 
 Messages from the channel layer are hints that name a job; the consumer reads the job from
 the database and sends the same template partial the page renders (htmx's ws extension swaps
-it in by id), so a lost, late or duplicated hint never shows a wrong state.
+it in by id), so a lost, late or duplicated hint never shows a wrong state. A step only
+replaces the card's progress, and a move in the queue only its waiting line (its buttons, and
+the focus on them, stay); a change of state, or one this socket missed, replaces the card.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
+from generation import fleet
 from generation.events import QUEUE_GROUP, user_group
 from generation.models import Job, JobStatus
 from generation.queries import recent_jobs, with_queue_positions
@@ -29,7 +32,7 @@ class JobsConsumer(AsyncWebsocketConsumer):
             return
         self.user = user
         # What this socket last showed of each job: duplicates and stale hints are skipped.
-        self.shown: dict[str, tuple[int, int]] = {}
+        self.shown: dict[str, tuple[int, bool, int]] = {}
         self.groups_joined = [user_group(user.pk), QUEUE_GROUP]
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
@@ -59,30 +62,59 @@ class JobsConsumer(AsyncWebsocketConsumer):
 
     @database_sync_to_async
     def _render_card(self, job_id: str) -> str | None:
+        """What changed of the job since this socket last showed it: nothing; only its progress
+        (the card stays, and the focus on its buttons); else the whole card. A job this socket
+        never showed brings the whole list, which has it."""
         job = Job.objects.select_related("video").filter(pk=job_id, owner=self.user).first()
         if job is None:
             return None
-        key = (job.status_sequence, job.progress_step)
-        if self.shown.get(str(job.id)) == key:
+        shown, now = self.shown.get(str(job.id)), _shown(job)
+        if shown == now:
             return None
-        self.shown[str(job.id)] = key
-        return self._card(with_queue_positions([job])[0])
+        if shown is None:
+            return self._list()
+        self.shown[str(job.id)] = now
+        if shown[:2] == now[:2] and job.status == JobStatus.RUNNING:
+            return render_to_string("generation/partials/job_progress.html", {"job": job})
+        # A card that finished in front of the person shows its video with a player.
+        return self._card(with_queue_positions([job])[0], featured=True)
 
     @database_sync_to_async
     def _render_waiting_cards(self) -> list[str]:
-        """Every waiting card of this user again: their places in the queue moved."""
+        """Each waiting job's place in the queue again (it moved): the line alone where the
+        card shows the job as it is, else the whole card; the list if a card is missing."""
         waiting = with_queue_positions(
             Job.objects.filter(owner=self.user, status=JobStatus.QUEUED).defer("preview_jpeg"))
+        if any(str(job.id) not in self.shown for job in waiting):
+            # A job this page has no card for (made in another tab, by the API or the CLI):
+            # the whole list, which has it, rather than a card with nowhere to go.
+            return [self._list()]
+        messages: list[str] = []
+        estimator = fleet.Estimator()  # one read of the fleet for every card
         for job in waiting:
-            self.shown[str(job.id)] = (job.status_sequence, job.progress_step)
-        return [self._card(job) for job in waiting]
+            shown, now = self.shown.get(str(job.id)), _shown(job)
+            self.shown[str(job.id)] = now
+            part = "job_waiting" if shown == now else "job_card"
+            messages.append(render_to_string(f"generation/partials/{part}.html", {
+                "job": job, "estimator": estimator, "featured_id": None}))
+        return messages
 
     @staticmethod
-    def _card(job: Job) -> str:
-        return render_to_string("generation/partials/job_card.html", {"job": job})
+    def _card(job: Job, featured: bool = False) -> str:
+        return render_to_string("generation/partials/job_card.html",
+                                {"job": job, "featured_id": job.id if featured else None})
 
     @database_sync_to_async
     def _render_list(self) -> str:
+        return self._list()
+
+    def _list(self) -> str:
         jobs = recent_jobs(self.user)
-        self.shown.update({str(j.id): (j.status_sequence, j.progress_step) for j in jobs})
+        self.shown.update({str(j.id): _shown(j) for j in jobs})
         return render_to_string("generation/partials/job_list.html", {"jobs": jobs})
+
+
+def _shown(job: Job) -> tuple[int, bool, int]:
+    """What a card shows of a job: its state (the sequence, and whether a cancel is asked,
+    which changes no state) and its step."""
+    return job.status_sequence, job.cancel_requested, job.progress_step

@@ -14,7 +14,8 @@ from django.http import QueryDict
 
 from generation.forms import TextToVideoForm, nearest_size
 from generation.models import InputRole, Upload, UploadKind, Video
-from generation.presets import Preset, Task, presets_for
+from generation.presets import Preset, Task
+from generation.sound import has_sound
 from generation.specs import (
     MAX_EDGE_PX,
     EditVideo,
@@ -67,11 +68,14 @@ class VideoEditForm(TextToVideoForm):
                 self.fields["strength"].widget.attrs.update(min=0.05, max=1)
                 self.initial.setdefault("strength", preset.default_strength)
 
-    def available_presets(self) -> list[Preset]:
-        return presets_for(self.spec_class.task)
-
     def task_choices(self) -> list[tuple[str, str]]:
         return EDIT_TASK_CHOICES
+
+    def sound_offered(self) -> bool:
+        return super().sound_offered() or has_sound(self.source())
+
+    def sound_help(self) -> str:
+        return "The source's sound, kept in step with the clip; Silent leaves it out."
 
     # --- The source --------------------------------------------------------------------------
 
@@ -264,9 +268,6 @@ class ReframeForm(VideoEditForm):
                                  label="Feather (px)")
     kept_after_submit: tuple[str, ...] = (*VideoEditForm.kept_after_submit, "anchor")
 
-    def available_presets(self) -> list[Preset]:
-        return [p for p in presets_for(Task.EDIT) if len({w / h for w, h in p.sizes}) > 1]
-
     def best_size(self, preset: Preset, facts: SourceFacts) -> tuple[int, int] | None:
         # The offered size least like the source's shape: that is what reframing is for.
         aspect = math.log(facts.width / facts.height)
@@ -309,6 +310,14 @@ class ExtendForm(VideoEditForm):
 
     def best_frames(self, preset: Preset, facts: SourceFacts) -> int:
         return preset.default_frames
+
+    def sound_help(self) -> str:
+        if self.selected_preset is not None and self.selected_preset.makes_sound:
+            return ("Joined, the video's sound crossfades into the sound the model makes; "
+                    "Silent leaves both out.")
+        return ("This model makes no sound: joined, the video keeps its own and falls silent "
+                "where the continuation starts (kept separate, the continuation is silent). "
+                "Silent leaves it out.")
 
     def extra_params(self, data: dict[str, Any]) -> dict[str, Any]:
         return {"context_frames": data["context_frames"], "join": data["join"]}

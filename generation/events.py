@@ -132,3 +132,8 @@ def jobs_changed(user_id: int) -> None:
 
 def queue_moved() -> None:
     _send(QUEUE_GROUP, QueueMoved(type="queue.moved"))
+
+
+def everyones_jobs_changed() -> None:
+    """Every open studio renders its list again (the whole queue was held or released)."""
+    _send(QUEUE_GROUP, JobsChanged(type="jobs.changed"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import secrets
@@ -15,9 +16,11 @@ from django.core.exceptions import ValidationError
 from django.http import QueryDict
 
 from generation import fleet
+from generation.availability import TaskOffer, installed_presets, offer, offers
 from generation.loras import compatible_loras
 from generation.models import InputRole, Upload
-from generation.presets import MAX_SEED, Ability, Preset, Task, presets_for
+from generation.presets import MAX_SEED, Ability, Preset
+from generation.queries import recent_prompts
 from generation.specs import (
     MAX_PROMPT_CHARS,
     ImageToVideo,
@@ -30,11 +33,23 @@ from generation.specs import (
 from generation.templatetags.studio import duration
 from generation.uploads import UploadRefused, accept_upload
 from worker.catalogue.loras import MAX_LORAS_PER_JOB, MAX_STRENGTH
-from worker.catalogue.speed import SPEED_HELP, SPEED_LABELS, SpeedMode, eta_s, preview_variant
+from worker.catalogue.speed import SPEED_HELP, SPEED_LABELS, SpeedMode, preview_variant
 
 TASK_CHOICES = [("t2v", "From a prompt"), ("i2v", "From an image"),
                 ("personalize", "With a subject"), ("swap", "Swap in a subject"),
                 ("control", "Transfer motion")]
+
+
+# The settings a person chose that the form keeps after a submit (with the model and prompt):
+# the next job runs as they set it up, not at the defaults. The seed is kept only as typed.
+KEPT_SETTINGS = ("size", "num_frames", "steps", "guidance", "speed", "fp8", "sound", "seed",
+                 "negative_prompt", "variations",
+                 *(f"lora_{n}" for n in range(1, MAX_LORAS_PER_JOB + 1)),
+                 *(f"lora_strength_{n}" for n in range(1, MAX_LORAS_PER_JOB + 1)))
+
+
+# The most jobs one press of Generate makes (each counts against the person's job limit).
+MAX_VARIATIONS = 4
 
 
 def _size_value(width: int, height: int) -> str:
@@ -62,11 +77,21 @@ class TextToVideoForm(forms.Form):
     fp8 = forms.BooleanField(label="fp8", required=False,
                              help_text="fp8 matrix maths on GPUs that have it: faster, "
                                        "slightly different output.")
+    # Offered where there is sound to keep or leave out (a model that makes it, a source that
+    # has it). A form sent without it keeps the sound.
+    sound = forms.TypedChoiceField(
+        label="Sound", widget=forms.RadioSelect, required=False, initial="1",
+        coerce=lambda value: value == "1", empty_value=None,
+        choices=[("1", "With sound"), ("0", "Silent")])
     remix_of = forms.UUIDField(required=False, widget=forms.HiddenInput)
     seed = forms.IntegerField(
         min_value=0, max_value=MAX_SEED, required=False,
         help_text="Leave empty for a random seed; it is shown with the result.",
     )
+    variations = forms.TypedChoiceField(
+        label="Variations", coerce=int, required=False, initial=1,
+        choices=[(n, f"{n} video{'s' if n > 1 else ''}") for n in range(1, MAX_VARIATIONS + 1)],
+        help_text="Jobs of this prompt at once, on consecutive seeds.")
 
     _spec: JobSpec
 
@@ -87,23 +112,54 @@ class TextToVideoForm(forms.Form):
         self.offers_fp8 = fleet.fp8_offered()
         if not self.offers_fp8:
             del self.fields["fp8"]
+        self.offers_sound = self.sound_offered()
+        if self.offers_sound:
+            self.fields["sound"].help_text = self.sound_help()
+        else:
+            del self.fields["sound"]
         self._add_lora_fields()
 
+    def sound_offered(self) -> bool:
+        """Whether this job has sound to keep or leave out: its model makes some."""
+        return self.selected_preset is not None and self.selected_preset.makes_sound
+
+    def sound_help(self) -> str:
+        return ("The model makes the sound with the picture; Silent leaves it out of the "
+                "video (it is no faster).")
+
     def speed_choices(self, preset: Preset) -> list[tuple[str, str]]:
-        """Each mode the preset has, with its ETA at the steps chosen so far."""
+        """Each mode the preset has, with its denoising time at the settings chosen so far on
+        the worker that would run it: measured there, or "estimating" before a job has been."""
         values = self.data if self.is_bound else self.initial
+        params: dict[str, Any] = {
+            "steps": preset.default_steps, "guidance": preset.default_guidance,
+            "width": preset.default_width, "height": preset.default_height,
+            "num_frames": preset.default_frames}
         try:
-            steps = min(max(1, int(values.get("steps", ""))), preset.max_steps)
-            guidance = float(values.get("guidance", ""))
+            params["steps"] = min(max(1, int(values.get("steps", ""))), preset.max_steps)
+            params["guidance"] = float(values.get("guidance", ""))
         except (TypeError, ValueError):
-            steps, guidance = preset.default_steps, preset.default_guidance
+            pass
+        try:
+            params["width"], params["height"] = (int(x) for x in str(values["size"]).split("x"))
+            params["num_frames"] = int(values["num_frames"])
+        except (KeyError, TypeError, ValueError):
+            pass
+        estimator = fleet.Estimator()
+        kinds = estimator.live_kinds()
+        kind = kinds[0] if kinds else None
         variant = preview_variant(preset)
         # Preview only where its distilled weights are installed: a choice that would be refused
         # is not offered.
         modes = [m for m in SpeedMode
                  if m != SpeedMode.PREVIEW or (variant is not None and variant.is_installed())]
-        return [(m.value, f"{SPEED_LABELS[m]} · about {duration(eta_s(preset, m, steps, guidance))}"
-                          f" on an H200 · {SPEED_HELP[m]}") for m in modes]
+        choices = []
+        for mode in modes:
+            took = estimator.denoise_s(preset.id, {**params, "speed": mode.value}, kind)
+            when = ("estimating…" if took is None else
+                    f"{'under a second' if took < 0.5 else f'about {duration(took)}'} on {kind}")
+            choices.append((mode.value, f"{SPEED_LABELS[mode]} · {when} · {SPEED_HELP[mode]}"))
+        return choices
 
     def _add_lora_fields(self) -> None:
         """A choice of the user's LoRAs that fit the chosen model, each with a strength."""
@@ -139,12 +195,26 @@ class TextToVideoForm(forms.Form):
                 uses.append(LoraUse(uuid.UUID(chosen), 1.0 if strength is None else strength))
         return tuple(uses)
 
+    @functools.cached_property
+    def recent_prompts(self) -> list[str]:
+        """The person's last prompts, offered to write from again."""
+        return recent_prompts(self.user) if self.user is not None else []
+
     def available_presets(self) -> list[Preset]:
-        """Installed presets that make a video from a prompt alone."""
-        return presets_for(Task.T2V)
+        """Installed presets that run this form's task (generation.availability)."""
+        return installed_presets(self.task)
 
     def task_choices(self) -> list[tuple[str, str]]:
         return TASK_CHOICES
+
+    @property
+    def task_offers(self) -> list[TaskOffer]:
+        """The task picker: each task, greyed out with the model it needs where none runs it."""
+        return offers(self.task_choices())
+
+    @property
+    def current_offer(self) -> TaskOffer:
+        return offer(self.task, dict(self.task_choices()).get(self.task, self.task))
 
     def _choice(self, name: str) -> forms.ChoiceField:
         return cast(forms.ChoiceField, self.fields[name])
@@ -206,6 +276,7 @@ class TextToVideoForm(forms.Form):
             "guidance": data["guidance"], "seed": seed,
             "speed": data.get("speed") or SpeedMode.QUALITY.value,
             "fp8": bool(data.get("fp8")),
+            "sound": data.get("sound") is not False,
             "loras": self._lora_uses(data),
         }
 
@@ -216,6 +287,8 @@ class TextToVideoForm(forms.Form):
         keys = ("prompt", "negative_prompt", "num_frames", "steps", "guidance", "seed", "speed",
                 "fp8")
         initial: dict[str, Any] = {k: recipe[k] for k in keys if k in recipe}
+        if recipe.get("sound") is False:
+            initial["sound"] = "0"
         initial["preset"] = recipe.get("preset")
         if "width" in recipe and "height" in recipe:
             initial["size"] = _size_value(recipe["width"], recipe["height"])
@@ -228,6 +301,12 @@ class TextToVideoForm(forms.Form):
     def spec(self) -> JobSpec:
         """The validated job spec (call after is_valid); a missing seed was drawn in clean."""
         return self._spec
+
+    def specs(self) -> list[JobSpec]:
+        """The spec once per variation asked for, on consecutive seeds from its own."""
+        count = self.cleaned_data.get("variations") or 1
+        return [dataclasses.replace(self._spec, seed=(self._spec.seed + n) % (MAX_SEED + 1))
+                for n in range(count)]
 
 
 FIT_CHOICES = [
@@ -320,9 +399,6 @@ class ImageToVideoForm(TextToVideoForm):
         self.takes_keyframes = preset is not None and preset.supports(Ability.KEYFRAMES)
         if preset is not None and preset.requires_end_image:
             self.fields["end_file"].help_text = "This model animates between two images."
-
-    def available_presets(self) -> list[Preset]:
-        return presets_for(Task.I2V)
 
     def _apply_limits(self, preset: Preset) -> None:
         super()._apply_limits(preset)

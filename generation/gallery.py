@@ -10,13 +10,14 @@ from typing import Any
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import F, Q
+from django.db.models import F
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from generation import keyset
 from generation.media import delete_after_commit
 from generation.models import Video, VideoQuerySet, Visibility
 
@@ -25,7 +26,15 @@ PERIODS = {"day": timedelta(days=1), "week": timedelta(days=7),
            "month": timedelta(days=31), "year": timedelta(days=366)}
 SHARE_DURATIONS = {"": None, "1d": timedelta(days=1), "7d": timedelta(days=7),
                    "30d": timedelta(days=30)}
+# The sharing form's choice when a link with a lifetime is live: saving keeps its end.
+KEEP_EXPIRY = "keep"
 VIEW_DEDUP_SECONDS = 30 * 60
+# The gallery's orders: the field a page is keyed on and whether it runs downwards (the id
+# breaks ties the same way, so a cursor names one place in the order).
+SORTS: dict[str, tuple[str, bool]] = {"newest": ("created_at", True),
+                                      "oldest": ("created_at", False),
+                                      "longest": ("duration_s", True)}
+SORT_LABELS = {"newest": "Newest first", "oldest": "Oldest first", "longest": "Longest first"}
 
 
 @dataclass(frozen=True)
@@ -35,14 +44,16 @@ class GalleryFilters:
     preset: str = ""
     period: str = ""
     favourites: bool = False
+    sort: str = "newest"
 
     @classmethod
     def from_query(cls, params: Any) -> GalleryFilters:
-        period = params.get("period", "")
+        period, sort = params.get("period", ""), params.get("sort", "")
         return cls(q=params.get("q", "").strip()[:200], kind=params.get("kind", ""),
                    preset=params.get("preset", ""),
                    period=period if period in PERIODS else "",
-                   favourites=params.get("favourites") in ("1", "on", "true"))
+                   favourites=params.get("favourites") in ("1", "on", "true"),
+                   sort=sort if sort in SORTS else "newest")
 
     def apply(self, videos: VideoQuerySet) -> VideoQuerySet:
         if self.kind:
@@ -67,29 +78,57 @@ def search(videos: VideoQuerySet, text: str) -> VideoQuerySet:
     return videos.filter(prompt__icontains=text)
 
 
-def page(videos: VideoQuerySet, cursor: str | None, size: int = PAGE_SIZE
-         ) -> tuple[list[Video], str | None]:
-    """One page, newest first, after ``cursor``; keyset paging stays fast however deep."""
-    after = _parse_cursor(cursor)
+def page(videos: VideoQuerySet, cursor: str | None, size: int = PAGE_SIZE,
+         sort: str = "newest") -> tuple[list[Video], str | None]:
+    """One page in the `sort` order, after ``cursor``; keyset paging stays fast however deep."""
+    field, descending = SORTS[sort]
+    after = _parse_cursor(cursor, field)
     if after is not None:
-        created, pk = after
-        videos = videos.filter(Q(created_at__lt=created) | Q(created_at=created, id__lt=pk))
-    items = list(videos.order_by("-created_at", "-id")[: size + 1])
+        videos = videos.filter(keyset.after(field, *after, descending=descending))
+    sign = "-" if descending else ""
+    items = list(videos.order_by(f"{sign}{field}", f"{sign}id")[: size + 1])
     if len(items) <= size:
         return items, None
     items = items[:size]
     last = items[-1]
-    return items, f"{last.created_at.isoformat()}|{last.id}"
+    value = getattr(last, field)
+    key = value.isoformat() if isinstance(value, datetime) else repr(value)
+    return items, f"{key}|{last.id}"
 
 
-def _parse_cursor(cursor: str | None) -> tuple[datetime, str] | None:
+def presets_used(user: Any) -> list[str]:
+    """The models the user's videos were made with (for the gallery's filter), in order.
+
+    A loose index scan on ``video_preset_idx``: one index probe per model. ``SELECT DISTINCT``
+    read every one of the user's videos, and made the first page grow with the gallery.
+    """
+    table = connection.ops.quote_name(Video._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"""
+            WITH RECURSIVE used(preset) AS (
+                SELECT MIN(preset) FROM {table} WHERE owner_id = %s
+                UNION ALL
+                SELECT (SELECT MIN(preset) FROM {table}
+                        WHERE owner_id = %s AND preset > used.preset)
+                FROM used WHERE used.preset IS NOT NULL)
+            SELECT preset FROM used WHERE preset IS NOT NULL""", [user.pk, user.pk])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _parse_cursor(cursor: str | None, field: str = "created_at"
+                  ) -> tuple[datetime | float, str] | None:
     if not cursor or "|" not in cursor:
         return None
-    created, pk = cursor.split("|", 1)
-    parsed = parse_datetime(created)
-    if parsed is None or len(pk) != 36:
+    raw, pk = cursor.split("|", 1)
+    if len(pk) != 36:
         return None
-    return parsed, pk
+    if field == "created_at":
+        parsed = parse_datetime(raw)
+        return None if parsed is None else (parsed, pk)
+    try:
+        return float(raw), pk
+    except ValueError:
+        return None
 
 
 def toggle_favourite(video: Video) -> bool:
@@ -102,11 +141,16 @@ def share(video: Video, visibility: str, expires: str = "") -> Video:
     """Make a video private, unlisted (link only) or public; a shared video gets a link."""
     if visibility not in Visibility.values:
         raise ValueError("Unknown visibility.")
-    if expires not in SHARE_DURATIONS:
+    if expires not in SHARE_DURATIONS and expires != KEEP_EXPIRY:
         raise ValueError("Unknown link lifetime.")
+    was_live = video.share_is_live
     video.visibility = visibility
     if visibility == Visibility.PRIVATE:
         video.share_slug, video.share_expires_at = None, None
+    elif expires == KEEP_EXPIRY:
+        if not was_live:  # nothing left to keep: a fresh link that lasts until revoked
+            video.share_slug, video.share_expires_at = None, None
+        video.share_slug = video.share_slug or secrets.token_urlsafe(16)
     else:
         video.share_slug = video.share_slug or secrets.token_urlsafe(16)
         duration = SHARE_DURATIONS[expires]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import uuid
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,18 +16,29 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
+from django.utils.timezone import localtime
 from django.views.decorators.http import require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.models import User
 from generation import gallery, lifecycle
+from generation.availability import installed_presets, video_actions
 from generation.inputs import video_frame
 from generation.media import serve_media
-from generation.models import TASK_CHOICES, InputRole, Job, JobInput, Video
+from generation.models import (
+    TASK_CHOICES,
+    InputRole,
+    Job,
+    JobInput,
+    JobOrigin,
+    Video,
+    Visibility,
+)
 from generation.presets import preset_label
-from generation.specs import SpecError
-from generation.uploads import UploadRefused, accept_upload
+from generation.specs import InputRef, SpecError, UpscaleVideo
+from generation.uploads import UploadRefused, accept_upload, storage_use
 from generation.views import owned_video
 from webapp.http import HtmxRequest, SignedInRequest
 from worker.catalogue.speed import SpeedMode
@@ -43,7 +55,8 @@ def _download_name(video: Video) -> str:
 def gallery_page(request: SignedInRequest) -> HttpResponse:
     filters = gallery.GalleryFilters.from_query(request.GET)
     videos, next_cursor = gallery.page(
-        filters.apply(Video.objects.owned_by(request.user)), request.GET.get("after"))
+        filters.apply(Video.objects.owned_by(request.user)), request.GET.get("after"),
+        sort=filters.sort)
     context: dict[str, object] = {"videos": videos, "next_cursor": next_cursor,
                "filters": filters,
                "query": request.GET.copy()}
@@ -51,12 +64,12 @@ def gallery_page(request: SignedInRequest) -> HttpResponse:
         return render(request, "gallery/partials/tiles.html", context)
     if request.htmx and request.htmx.target == "gallery-results":
         return render(request, "gallery/partials/results.html", context)
-    presets = (Video.objects.owned_by(request.user).order_by("preset")
-               .values_list("preset", flat=True).distinct())
+    presets = gallery.presets_used(request.user)
     context.update(kinds=TASK_CHOICES,
                    presets=[(p, preset_label(p)) for p in presets if p],
                    periods=[("day", "Last 24 hours"), ("week", "Last 7 days"),
-                            ("month", "Last 31 days"), ("year", "Last year")])
+                            ("month", "Last 31 days"), ("year", "Last year")],
+                   sorts=gallery.SORT_LABELS.items(), **storage_use(request.user))
     return render(request, "gallery/gallery.html", context)
 
 
@@ -66,7 +79,8 @@ def video_detail(request: SignedInRequest, video_id: str) -> HttpResponse:
     video = get_object_or_404(Video.objects.select_related("job__retry_of"),
                               pk=video_id, owner=request.user)
     return render(request, "gallery/detail.html", {
-        "video": video, "lineage": _lineage(video), "share_url": _share_url(request, video)})
+        "video": video, "lineage": _lineage(video), "share_url": _share_url(request, video),
+        "actions": video_actions()})
 
 
 def _lineage(video: Video) -> dict[str, object]:
@@ -76,8 +90,12 @@ def _lineage(video: Video) -> dict[str, object]:
     inputs = list(JobInput.objects.filter(job=job).select_related("video", "upload")
                   .order_by("role", "position")) if job is not None else []
     remix = next((row for row in inputs if row.role == InputRole.REMIX_OF), None)
-    derived = (Job.objects.filter(inputs__video=video).select_related("video")
-               .defer("preview_jpeg").distinct().order_by("-created_at")[:20])
+    uses = (JobInput.objects.filter(video=video).select_related("job__video")
+            .defer("job__preview_jpeg").order_by("-job__created_at")[:20])
+    derived: list[dict[str, object]] = []
+    for row in uses:  # a job that used the video twice (remixed and edited) is listed once
+        if all(use["job"] != row.job for use in derived):
+            derived.append({"job": row.job, "made": _made_from(row)})
     edited_from = next((row for row in inputs if row.role == InputRole.SOURCE_VIDEO), None)
     return {"source": remix.video if remix else None, "origin": job.origin if job else "",
             "edited_from": edited_from,
@@ -86,7 +104,23 @@ def _lineage(video: Video) -> dict[str, object]:
                 InputRole.REMIX_OF, InputRole.KEYFRAME, InputRole.LORA)],
             "keyframes": _keyframes(job, inputs, video.fps) if job is not None else [],
             "retried_from": job.retry_of if job is not None and job.retry_of_id else None,
-            "derived": list(derived)}
+            "derived": derived}
+
+
+# How a job used this video, read after "this video was …": by the input's role and the task.
+_MADE_BY_TASK = {"v2v": "Restyled into", "extend": "Extended into",
+                 "control": "Its motion given to", "upscale": "Upscaled into"}
+
+
+def _made_from(row: JobInput) -> str:
+    job = row.job
+    if row.role == InputRole.REMIX_OF:
+        return "Retried as" if job.origin == JobOrigin.RETRY else "Remixed into"
+    if row.role == InputRole.SOURCE_VIDEO:
+        if job.kind in _MADE_BY_TASK:
+            return _MADE_BY_TASK[job.kind]
+        return "Reframed into" if job.params.get("mode") == "reframe" else "Edited into"
+    return f"Used as the {row.get_role_display().lower()} of"
 
 
 def _keyframes(job: Job, rows: list[JobInput], fps: float) -> list[dict[str, Any]]:
@@ -152,7 +186,11 @@ def _animate(request: SignedInRequest, video: Video, index: int | None) -> HttpR
     upload.metadata = {**upload.metadata, "frame_of": str(video.id),
                        "frame": "last" if index is None else index}
     upload.save(update_fields=["metadata"])
-    query = urlencode({"task": "i2v", "start_image": str(upload.id), "prompt": video.prompt})
+    params = {"task": "i2v", "start_image": str(upload.id), "prompt": video.prompt}
+    # Continuing with the model that made the video keeps its look, where it animates images.
+    if video.recipe.get("preset") in {p.id for p in installed_presets("i2v")}:
+        params["preset"] = video.recipe["preset"]
+    query = urlencode(params)
     url = f"{reverse('studio')}?{query}"
     if request.htmx:
         return HttpResponseClientRedirect(url)
@@ -179,6 +217,26 @@ def render_in_quality(request: SignedInRequest, video_id: str) -> HttpResponseBa
         messages.error(request, str(refused))
         return redirect("video_detail", video.id)
     messages.success(request, "Rendering it again at Quality, with the same seed.")
+    if request.htmx:
+        return HttpResponseClientRedirect(reverse("studio"))
+    return redirect("studio")
+
+
+@login_required
+@require_POST
+def upscale_video(request: SignedInRequest, video_id: str) -> HttpResponseBase:
+    """The user's video at 2 or 4 times its size (the page's buttons send `factor`), a new video
+    in its lineage made by the installed upscaler, its sound kept."""
+    video = owned_video(request, video_id)
+    factor = request.POST.get("factor", "")
+    spec = UpscaleVideo.for_source(InputRef(role=InputRole.SOURCE_VIDEO, video_id=video.id),
+                                   int(factor) if factor.isdigit() else factor)
+    try:
+        lifecycle.submit(request.user, spec)
+    except (lifecycle.JobLimitReached, SpecError) as refused:
+        messages.error(request, str(refused))
+        return _back_to(request, video)
+    messages.success(request, f"Upscaling it {factor}× to {spec.width} × {spec.height}.")
     if request.htmx:
         return HttpResponseClientRedirect(reverse("studio"))
     return redirect("studio")
@@ -215,24 +273,65 @@ def delete_video(request: SignedInRequest, video_id: str) -> HttpResponse:
 
 @login_required
 @require_POST
+def delete_videos(request: SignedInRequest) -> HttpResponse:
+    """The gallery's "Delete selected": the user's own videos among the ids posted; anyone
+    else's (or ids that name nothing) are passed over without a word about them."""
+    ids = []
+    for value in request.POST.getlist("ids"):
+        try:
+            ids.append(uuid.UUID(value))
+        except ValueError:
+            continue
+    chosen = list(Video.objects.owned_by(request.user).filter(pk__in=ids)
+                  .values_list("pk", flat=True))
+    Video.objects.filter(pk__in=chosen).delete()  # each row's files go after the commit
+    if chosen:
+        messages.success(request, f"Deleted {len(chosen)} video{pluralize(len(chosen))}.")
+    else:
+        messages.info(request, "No videos were deleted.")
+    if request.htmx:
+        return HttpResponseClientRedirect(reverse("gallery"))
+    return redirect("gallery")
+
+
+@login_required
+@require_POST
 def share_video(request: SignedInRequest, video_id: str) -> HttpResponse:
     video = owned_video(request, video_id)
-    error = None
+    error = saved = None
+    revoking = request.POST.get("action") == "revoke"
     try:
-        if request.POST.get("action") == "revoke":
+        if revoking:
             gallery.revoke_link(video)
         else:
             gallery.share(video, request.POST.get("visibility", ""),
                           request.POST.get("expires", ""))
     except ValueError as problem:
         error = str(problem)
+    else:
+        saved = _sharing_saved(video, revoking)
     if not request.htmx:
-        if error:
-            messages.error(request, error)
+        if saved is None:
+            messages.error(request, error or "")
+        else:
+            messages.success(request, saved)
         return redirect("video_detail", video.id)
     return render(request, "gallery/partials/share_panel.html", {
-        "video": video, "share_url": _share_url(request, video), "error": error},
-        status=422 if error else 200)
+        "video": video, "share_url": _share_url(request, video), "error": error,
+        "saved": saved}, status=422 if error else 200)
+
+
+def _sharing_saved(video: Video, revoked: bool) -> str:
+    """The confirmation after saving: who can watch now, and until when."""
+    if revoked:
+        return "Link revoked: it no longer works, and the video is private."
+    if video.visibility == Visibility.PRIVATE:
+        return "Saved: only you can watch this video."
+    until = (f" until {localtime(video.share_expires_at):%-d %b %Y, %H:%M}"
+             if video.share_expires_at else " until you revoke the link")
+    if video.visibility == Visibility.UNLISTED:
+        return f"Saved: anyone with the link can watch it{until}."
+    return f"Saved: it is public, on your profile and in Explore{until}."
 
 
 @login_required

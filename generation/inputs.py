@@ -25,7 +25,8 @@ from generation.models import InputRole, Job, JobInput, MaskTracking, Upload
 from generation.presets import Task
 from worker.catalogue import ErrorCode, GenerationError, get_preset
 from worker.catalogue.media import fit_image
-from worker.catalogue.request import LoraWeights
+from worker.catalogue.request import AudioTrack, LoraWeights
+from worker.editing.audio import read_audio
 from worker.editing.clip import ClipError
 from worker.editing.clip import clip_frames as decode_clip
 from worker.editing.control import ControlError, make_control_track
@@ -51,6 +52,8 @@ class Clip:
 def clip_of(job: Job) -> Clip | None:
     """The clip an editing job takes from its source; None for jobs that use whole videos."""
     params = job.params
+    if job.kind == Task.UPSCALE:  # every frame, as it plays
+        return Clip(0.0, None, int(params["fps"]))
     if "trim_start" not in params:
         return None
     end = params.get("trim_end")
@@ -80,6 +83,21 @@ def load_media(job: Job) -> dict[InputRole, list[Any]]:
             decoded = _fitted(job, decoded, box=row.role == InputRole.START_IMAGE)
         media[InputRole(row.role)].append(decoded)
     return dict(media)
+
+
+def source_audio(job: Job) -> AudioTrack | None:
+    """The sound of the job's source video, whole, timed from its first frame (the spec cuts
+    it to the clip it keeps: `JobSpec.soundtrack`); None for a job without a source video or
+    a source without sound."""
+    row = job.inputs.filter(role=InputRole.SOURCE_VIDEO).select_related("upload", "video").first()
+    if row is None or (row.upload is None and row.video is None):
+        return None
+    try:
+        with _file(row).open("rb") as stream:
+            return read_audio(stream)
+    except av.error.FFmpegError as error:
+        raise GenerationError(ErrorCode.BAD_PARAMETERS,
+                              f"The source video's sound cannot be read: {error}.") from None
 
 
 def _clip_for(row: JobInput, clip: Clip | None) -> Clip | None:

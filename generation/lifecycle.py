@@ -35,10 +35,11 @@ from generation.models import (
     Upload,
     Video,
 )
+from generation.queue import claimable
 from generation.specs import InputRef, JobSpec, LoraUse, SpecError, build_spec
-from generation.subjects import subject_photo_uploads
+from generation.subjects import resolve_mentions, subject_photo_uploads
 from webapp.celery import app as celery_app
-from worker.catalogue import get_preset
+from worker.catalogue import Ability, get_preset
 from worker.catalogue.planning import gpus_for
 
 log = logging.getLogger("framecraft.jobs")
@@ -107,7 +108,8 @@ def top_up_hints(queues: list[str]) -> int:
     not strand jobs, but a worker start must not pile a second message on every queued job.
     """
     sent = 0
-    waiting = Job.objects.filter(status=JobStatus.QUEUED).runnable().count()
+    # Only jobs a claim could take: none of a paused person's, none while the queue is held.
+    waiting = claimable(Job.objects.fair_queue().runnable()).count()
     if not waiting:
         return 0
     with celery_app.connection_for_write() as connection:
@@ -135,6 +137,7 @@ def submit(user: User, spec: JobSpec, *, retry_of: Job | None = None,
         if Job.objects.owned_by(user).active().count() >= limit:
             raise JobLimitReached(limit)
         _check_inputs_owned(user, spec)
+        _check_mentions(user, spec)
         origin = (JobOrigin.RETRY if retry_of else
                   JobOrigin.REMIX if remix_of else JobOrigin.NEW)
         job = Job.objects.create(owner=user, kind=spec.task, preset=spec.preset,
@@ -160,7 +163,10 @@ def submit(user: User, spec: JobSpec, *, retry_of: Job | None = None,
 
 
 def planned_gpus(spec: JobSpec) -> int:
-    """The GPU count the planner picks for a job: the catalogue says where more GPUs pay."""
+    """The GPU count the planner picks for a job: the catalogue says where more GPUs pay (a
+    helper model's job runs on one)."""
+    if spec.runs_on_helper:
+        return 1
     return gpus_for(get_preset(spec.preset), spec.width, spec.height, spec.num_frames)
 
 
@@ -179,6 +185,25 @@ def _check_inputs_owned(user: User, spec: JobSpec) -> None:
             raise SpecError({"__all__": "One of the subjects is not yours to use."})
     if len(loras) != Upload.objects.filter(owner=user, pk__in=loras, lora__isnull=False).count():
         raise SpecError({"loras": "One of the chosen LoRAs does not exist."})
+
+
+def _check_mentions(user: User, spec: JobSpec) -> None:
+    """`@name` of one of the user's subjects in a job that takes no reference photos would be
+    silently ignored: refuse it, saying where subjects are used."""
+    if spec.inputs_in(InputRole.REFERENCE):
+        return
+    subjects, _ = resolve_mentions(user, spec.prompt)
+    if not subjects:
+        return
+    names = ", ".join(f"@{subject.name}" for subject in subjects)
+    preset = get_preset(spec.preset)
+    what = (f"{preset.label} takes no reference photos" if not preset.supports(Ability.REFERENCE)
+            else "this task takes no reference photos")
+    raise SpecError({"prompt": (
+        f"{names} {'is one of your subjects' if len(subjects) == 1 else 'are your subjects'}, "
+        f"but {what}, so the video would not show "
+        f"{'it' if len(subjects) == 1 else 'them'}. Choose “With a subject” to use "
+        f"{'it' if len(subjects) == 1 else 'them'}, or write the name without the @.")})
 
 
 def _subject_snapshot(subject: Subject | None) -> dict[str, Any]:
@@ -264,7 +289,9 @@ def claim(worker_name: str, capacity: Capacity | None = None) -> Job | None:
 
     A hint says that there is work, not which: the worker takes the job whose turn it is
     (`Job.objects.fair_queue`). Among the next owner's jobs it prefers one whose model it
-    holds warm. The claim is a compare-and-set, so racing workers never share a job. A drained
+    holds warm, unless that owner arranged their jobs (generation.queue): their order is
+    theirs to choose. Nothing is taken while the queue is held for maintenance. The claim is
+    a compare-and-set, so racing workers never share a job. A drained
     worker takes nothing; a job goes to a worker with the GPU count it was planned for when
     one is there to take it (`fleet.claim_scope`).
     """
@@ -273,19 +300,21 @@ def claim(worker_name: str, capacity: Capacity | None = None) -> Job | None:
         return None
     least, most = fleet.claim_scope(worker_name, capacity.gpus)
     while True:
-        queue = Job.objects.fair_queue().runnable().filter(gpus__gte=least)
+        queue = claimable(Job.objects.fair_queue().runnable()).filter(gpus__gte=least)
         if most is not None:
             queue = queue.filter(gpus__lte=most)
         if capacity.presets is not None:
             queue = queue.filter(preset__in=capacity.presets)
         if capacity.reluctant and fleet.bigger_idle_worker(worker_name, capacity.gpu_total_gb):
             queue = queue.exclude(preset__in=capacity.reluctant)
-        candidates = list(queue.values_list("id", "owner_id", "preset")[:16])
+        candidates = list(queue.values_list("id", "owner_id", "preset", "queue_rank")[:16])
         if not candidates:
             return None
-        head_owner = candidates[0][1]
-        candidates.sort(key=lambda row: not (row[1] == head_owner and row[2] in capacity.loaded))
-        for job_id, _, _ in candidates:
+        _, head_owner, _, arranged = candidates[0]
+        if arranged is None:
+            candidates.sort(key=lambda row: not (row[1] == head_owner
+                                                 and row[2] in capacity.loaded))
+        for job_id, _, _, _ in candidates:
             now = timezone.now()
             if _transition(job_id, (JobStatus.QUEUED,), JobStatus.RUNNING,
                            where={"attempts__lt": settings.FRAMECRAFT_MAX_ATTEMPTS,

@@ -7,7 +7,6 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
@@ -15,7 +14,14 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 from django_ratelimit.decorators import ratelimit
 
-from generation.loras import MAX_NAME, accept_lora, lora_too_large_message, max_lora_bytes
+from generation.loras import (
+    MAX_NAME,
+    accept_lora,
+    lora_too_large_message,
+    max_lora_bytes,
+)
+from generation.loras import delete_lora as remove
+from generation.loras import rename_lora as rename
 from generation.models import Lora, LoraPurpose
 from generation.uploads import RATE_LIMITED, SizeLimitHandler, UploadRefused, storage_use
 from webapp.http import SignedInRequest
@@ -49,7 +55,6 @@ def _page(request: SignedInRequest, form: LoraUploadForm | None = None, status: 
     return render(request, "loras/loras.html", {
         "loras": Lora.objects.filter(owner=request.user), "form": form or LoraUploadForm(),
         **storage_use(request.user), "error": error,
-        "max_upload_mb": settings.FRAMECRAFT_MAX_LORA_MB,
     }, status=status)
 
 
@@ -101,20 +106,11 @@ def _create(request: SignedInRequest) -> HttpResponse:
 @require_POST
 def rename_lora(request: SignedInRequest, lora_id: str) -> HttpResponse:
     lora = owned_lora(request, lora_id)
-    name = " ".join(request.POST.get("name", "").split())
     error = ""
-    if not name or len(name) > MAX_NAME:
-        error = f"A name has 1 to {MAX_NAME} characters."
-    elif Lora.objects.filter(owner=request.user, name=name).exclude(pk=lora.pk).exists():
-        error = f"You already have a LoRA called “{name}”."
-    else:
-        try:
-            with transaction.atomic():
-                Lora.objects.filter(pk=lora.pk).update(name=name)
-        except IntegrityError:
-            error = f"You already have a LoRA called “{name}”."
-        else:
-            lora.name = name
+    try:
+        rename(lora, request.POST.get("name", ""))
+    except UploadRefused as refused:
+        error = refused.message
     if request.htmx:
         return render(request, "loras/partials/lora_card.html",
                       {"lora": lora, "error": error}, status=422 if error else 200)
@@ -127,11 +123,8 @@ def rename_lora(request: SignedInRequest, lora_id: str) -> HttpResponse:
 @require_POST
 def delete_lora(request: SignedInRequest, lora_id: str) -> HttpResponse:
     lora = owned_lora(request, lora_id)
-    # The upload goes with it (and its file, once committed); jobs keep their rows and
-    # videos their recipes.
-    lora.upload.delete()
+    remove(lora)
     if request.htmx:
         return HttpResponse("")
     messages.success(request, f"Deleted the LoRA “{lora}”.")
     return redirect("loras")
-

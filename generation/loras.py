@@ -14,10 +14,11 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 
 from accounts.models import User
 from generation.models import Lora, LoraPurpose, Upload, UploadKind
+from generation.text import text_problem
 from generation.uploads import (
     UploadRefused,
     _check_quota,
@@ -98,6 +99,31 @@ def accept_lora(user: User, file: UploadedFile, *, name: str, purpose: str,
     return upload.lora
 
 
+def rename_lora(lora: Lora, name: str) -> None:
+    """Give the LoRA another name (spaces collapsed); refused with UploadRefused's sentence.
+    Jobs keep the name it had when they ran."""
+    name = " ".join(name.split())
+    taken = f"You already have a LoRA called “{name}”."
+    if not name or len(name) > MAX_NAME:
+        raise UploadRefused(f"A name has 1 to {MAX_NAME} characters.")
+    if problem := text_problem(name):
+        raise UploadRefused(problem)
+    if Lora.objects.filter(owner_id=lora.owner_id, name=name).exclude(pk=lora.pk).exists():
+        raise UploadRefused(taken)
+    try:
+        with transaction.atomic():
+            Lora.objects.filter(pk=lora.pk).update(name=name)
+    except IntegrityError:  # the same name, chosen at the same moment in another request
+        raise UploadRefused(taken) from None
+    lora.name = name
+
+
+def delete_lora(lora: Lora) -> None:
+    """The upload goes with it (and its file, once committed); jobs keep their rows and
+    videos their recipes."""
+    lora.upload.delete()
+
+
 def read_header(stream: IO[bytes], size: int) -> dict[str, Any]:
     """The safetensors header, checked: its length within our limit and the file, valid JSON
     with unique names, each tensor's dtype, shape and byte range consistent, and the ranges
@@ -108,9 +134,10 @@ def read_header(stream: IO[bytes], size: int) -> dict[str, Any]:
         raise UploadRefused(_NOT_SAFETENSORS)
     (length,) = struct.unpack("<Q", head)
     if length > MAX_HEADER_BYTES:
-        raise UploadRefused(f"This file's header claims {length:,} bytes; a LoRA's header has "
-                            f"at most {MAX_HEADER_BYTES // 2**20} MB. It is not a LoRA we can "
-                            "read.")
+        # Usually another kind of file renamed .safetensors: its first bytes, read as the
+        # header's length, make a huge number. Say that, not the number.
+        raise UploadRefused("This file is not a LoRA we can read: it does not start the way a "
+                            ".safetensors file does. Check that you chose the right file.")
     if 8 + length > size:
         raise UploadRefused("This file is truncated: its header runs past the end of the file.")
     raw = stream.read(length)

@@ -12,11 +12,24 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Count, F, OuterRef, Q, Subquery, Value, Window
+from django.db.models import (
+    Count,
+    ExpressionWrapper,
+    F,
+    Min,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    Window,
+)
 from django.db.models.functions import Coalesce, Lower, RowNumber
 from django.utils import timezone
 
 from generation.presets import TASK_LABELS, Task
+
+# Importing the module registers its rows (QueueMember, QueueHold) with the app.
+from generation.queue_models import PERSONAL_ORDER, QueueMember
 
 
 class JobStatus(models.TextChoices):
@@ -51,24 +64,45 @@ class JobQuerySet(models.QuerySet["Job"]):
         return self.filter(owner=user)
 
     def fair_queue(self) -> JobQuerySet:
-        """Queued jobs in the order workers take them: round-robin between owners.
+        """Queued jobs in the order workers take them: weighted round-robin between owners,
+        each owner's jobs in the order they chose (generation.queue); one query.
 
-        An owner's n-th waiting job (oldest first) gets turn n, pushed back by the jobs of
-        theirs already running. Within a turn, the owner whose last job started longest ago
-        (or who never had one) goes first, then the oldest job. So with one worker, where
+        An owner's n-th waiting job (in their order: as they arranged it, else oldest first)
+        gets turn ceil((n + running) / weight): running counts their jobs already running,
+        weight (1 unless an admin gave more) is their turns per round. Within a turn, the
+        owner whose weight-th latest start is longest ago (or who has fewer starts) goes
+        first: with weight 1, whose last job started longest ago, so with one worker, where
         nobody has a job running at claim time, a newcomer still goes before the next job of
-        someone whose job just ran, and batches of several people interleave.
+        someone whose job just ran, and batches of several people interleave; with weight 2,
+        two of theirs per round. Then the owner waiting longest, so that how an owner orders
+        their own jobs never moves anyone else's. Owners who paused their queue are left out.
         """
-        running = (self.model.objects.filter(owner=OuterRef("owner"), status=JobStatus.RUNNING)
+        jobs = self.model.objects
+        running = (jobs.filter(owner=OuterRef("owner"), status=JobStatus.RUNNING)
                    .order_by().values("owner").annotate(count=Count("pk")).values("count"))
-        last_start = (self.model.objects.filter(owner=OuterRef("owner"),
-                                                started_at__isnull=False)
+        weight = QueueMember.objects.filter(user=OuterRef("owner")).values("weight")
+        # The owner's starts from this one on, newest first: the weight-th is their turn's start.
+        # Counting started_at (never null here), not pk: an index-only scan of (owner,
+        # started_at) from this start on, instead of reading all of the owner's past jobs.
+        later = (jobs.filter(owner=OuterRef(OuterRef("owner")),
+                             started_at__gte=OuterRef("started_at"))
+                 .order_by().values("owner").annotate(count=Count("started_at")).values("count"))
+        turn_start = (jobs.filter(owner=OuterRef("owner"), started_at__isnull=False)
+                      .annotate(later=Subquery(later)).filter(later__gte=OuterRef("weight"))
                       .order_by("-started_at").values("started_at")[:1])
-        return self.filter(status=JobStatus.QUEUED).annotate(
-            turn=Window(RowNumber(), partition_by=F("owner"), order_by=F("created_at").asc())
-            + Coalesce(Subquery(running), Value(0)),
-            owner_last_start=Subquery(last_start),
-        ).order_by("turn", F("owner_last_start").asc(nulls_first=True), "created_at", "id")
+        place = Window(RowNumber(), partition_by=F("owner"), order_by=PERSONAL_ORDER)
+        return self.filter(status=JobStatus.QUEUED).exclude(
+            owner__in=QueueMember.objects.filter(paused=True).values("user"),
+        ).annotate(
+            weight=Coalesce(Subquery(weight), Value(1)), place=place,
+            waiting_since=Window(Min("created_at"), partition_by=F("owner")),
+        ).annotate(
+            turn=ExpressionWrapper(
+                (F("place") + Coalesce(Subquery(running), Value(0)) + F("weight") - 1)
+                / F("weight"), output_field=models.IntegerField()),
+            owner_turn_start=Subquery(turn_start),
+        ).order_by("turn", F("owner_turn_start").asc(nulls_first=True), "waiting_since",
+                   "owner_id", "place")
 
     def queue_positions(self) -> dict[uuid.UUID, int]:
         """Every waiting job's place in the fair order (1 runs next), in one query."""
@@ -83,8 +117,10 @@ class JobQuerySet(models.QuerySet["Job"]):
 
 class Job(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # No index of its own: every index below starts with the owner. A plain one misled the
+    # planner into reading all of a person's jobs to count their latest starts (fair_queue).
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                              related_name="jobs")
+                              related_name="jobs", db_index=False)
     kind = models.CharField(max_length=16, choices=TASK_CHOICES, default=Task.T2V.value)
     preset = models.CharField(max_length=64)
     params = models.JSONField(help_text="The job's spec (generation.specs): prompt, size, "
@@ -115,6 +151,9 @@ class Job(models.Model):
                                       help_text="A re-queued job waits until then (back-off).")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    queue_rank = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The owner's order of their waiting jobs (1 goes "
+                                         "first); none: after those, oldest first.")
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
     timings = models.JSONField(default=dict, blank=True)
@@ -127,8 +166,13 @@ class Job(models.Model):
         ordering = ("-created_at",)
         indexes = [
             models.Index(fields=("owner", "status")),
+            # The studio's job list and the API's, newest first, a keyset page at a time.
+            models.Index(fields=("owner", "-created_at", "-id"), name="job_history_idx"),
             models.Index(fields=("status", "created_at")),
             models.Index(fields=("owner", "started_at")),
+            # Each owner's waiting jobs in their order: the fair queue's window reads it.
+            models.Index(fields=("owner", "queue_rank", "created_at"),
+                         condition=Q(status="queued"), name="job_waiting_order"),
         ]
 
     def __str__(self) -> str:
@@ -221,8 +265,20 @@ class Video(models.Model):
     class Meta:
         ordering = ("-created_at", "-id")
         indexes = [
+            # Every page is a keyset walk down one of these (bench/gallery.py measures them at
+            # a million videos): the gallery in each order, filtered by model, kind or
+            # favourite; Explore and a profile over public videos only (partial indexes).
             models.Index(fields=("owner", "-created_at", "-id"), name="video_gallery_idx"),
-            models.Index(fields=("visibility", "-created_at"), name="video_public_idx"),
+            models.Index(fields=("owner", "-duration_s", "-id"), name="video_longest_idx"),
+            models.Index(fields=("owner", "preset", "-created_at", "-id"),
+                         name="video_preset_idx"),
+            models.Index(fields=("owner", "kind", "-created_at", "-id"), name="video_kind_idx"),
+            models.Index(fields=("owner", "-created_at", "-id"), name="video_favourite_idx",
+                         condition=models.Q(is_favourite=True)),
+            models.Index(fields=("-created_at", "-id"), name="video_explore_idx",
+                         condition=models.Q(visibility="public")),
+            models.Index(fields=("owner", "-created_at", "-id"), name="video_profile_idx",
+                         condition=models.Q(visibility="public")),
         ]
 
     def __str__(self) -> str:
@@ -568,10 +624,15 @@ class ControlPreview(models.Model):
 
     class Meta:
         ordering = ("-created_at",)
+        # One partial constraint per kind of source rather than one with NULLS NOT DISTINCT,
+        # which SQLite cannot enforce (models.W047): both databases keep the rule.
         constraints = [
             models.UniqueConstraint(
-                fields=("owner", "video", "upload", "control", "start_s", "num_frames", "fps"),
-                name="control_preview_once", nulls_distinct=False),
+                fields=("owner", "video", "control", "start_s", "num_frames", "fps"),
+                condition=models.Q(upload__isnull=True), name="control_preview_once_per_video"),
+            models.UniqueConstraint(
+                fields=("owner", "upload", "control", "start_s", "num_frames", "fps"),
+                condition=models.Q(video__isnull=True), name="control_preview_once_per_upload"),
         ]
 
     def __str__(self) -> str:

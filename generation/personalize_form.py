@@ -10,7 +10,6 @@ from django.core.exceptions import ValidationError
 
 from generation.forms import TextToVideoForm
 from generation.models import InputRole, Subject, Upload, Video
-from generation.presets import Ability, Preset, Task, presets_for
 from generation.specs import EditVideo, InputRef, Personalize
 from generation.subject_forms import VideoChoiceField
 from generation.subjects import (
@@ -43,10 +42,6 @@ class PersonalizeForm(TextToVideoForm):
         if user is not None:
             field.queryset = usable_subjects(user).order_by("name")
         self.fields["prompt"].widget.attrs["placeholder"] = "@Rex runs along a beach at dawn"
-
-    def available_presets(self) -> list[Preset]:
-        """Installed presets that take reference images."""
-        return presets_for(Task.PERSONALIZE)
 
     def clean(self) -> dict[str, Any]:
         data = forms.Form.clean(self) or {}
@@ -105,10 +100,6 @@ class SwapForm(PersonalizeForm):
         field = cast(forms.ModelChoiceField, self.fields["source_video"])
         if user is not None:
             field.queryset = Video.objects.owned_by(user).only("id", "prompt", "created_at")
-
-    def available_presets(self) -> list[Preset]:
-        """Installed presets that edit a video and take reference images."""
-        return [p for p in presets_for(Task.EDIT) if p.supports(Ability.REFERENCE)]
 
     def mask_upload(self) -> Upload | None:
         value = self.data.get("mask") if self.is_bound else self.initial.get("mask")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from worker.catalogue import (
     CATALOGUE,
+    HELPERS,
     MAX_SEED,
     TASK_LABELS,
     Ability,
@@ -33,5 +34,6 @@ def text_to_video_presets() -> list[Preset]:
 
 
 def preset_label(preset_id: str) -> str:
-    preset = CATALOGUE.get(preset_id)
-    return preset.label if preset else preset_id
+    """A preset's label, or a helper model's (the upscaler of an upscale job)."""
+    model = CATALOGUE.get(preset_id) or HELPERS.get(preset_id)
+    return model.label if model else preset_id

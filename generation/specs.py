@@ -25,12 +25,14 @@ from generation.presets import (
     Task,
     get_preset,
 )
+from generation.text import text_problems
 from worker.catalogue import CATALOGUE, GenerationResult, Keyframe
 from worker.catalogue.calls import MAX_CONDITIONING_SCALE
-from worker.catalogue.helpers import CONTROL_KINDS, HELPER_PURPOSES, helper_for
+from worker.catalogue.helpers import CONTROL_KINDS, HELPER_PURPOSES, HELPERS, helper_for
 from worker.catalogue.lora_targets import BASE_LABELS
 from worker.catalogue.loras import MAX_LORAS_PER_JOB, MAX_STRENGTH, LoraWeights
 from worker.catalogue.media import FIT_MODES
+from worker.catalogue.request import AudioTrack
 from worker.catalogue.speed import SpeedMode, mode_error
 
 MAX_PROMPT_CHARS = 2000
@@ -83,6 +85,9 @@ class JobSpec:
 
     task: ClassVar[Task]
     roles: ClassVar[Mapping[InputRole, RoleRule]] = {}
+    # A helper model runs it (worker/catalogue/helpers.py), not a preset's pipeline: `preset`
+    # names the helper, and `run` is the work between decoding the media and `finish`.
+    runs_on_helper: ClassVar[bool] = False
 
     preset: str
     prompt: str
@@ -98,6 +103,9 @@ class JobSpec:
     fp8: bool = False
     # Stored as JobInput rows of role LORA (their strength on the row), not in params.
     loras: tuple[LoraUse, ...] = ()
+    # With sound: the sound a model makes with the picture, or a source video's sound kept in
+    # sync; off, the video is silent.
+    sound: bool = True
 
     def errors(self) -> dict[str, str]:
         """Problems keyed by field name; empty when the spec can run as it stands."""
@@ -133,6 +141,8 @@ class JobSpec:
         from generation import fleet  # the worker table: who could run fp8
 
         errors: dict[str, str] = {}
+        if type(self.sound) is not bool:
+            errors["sound"] = "Sound is on or off."
         if type(self.fp8) is not bool:
             errors["fp8"] = "fp8 is on or off."
         elif problem := mode_error(preset, self.speed, fp8=self.fp8):
@@ -174,6 +184,10 @@ class JobSpec:
         for name in ("prompt", "negative_prompt"):
             if not isinstance(getattr(self, name), str):
                 errors[name] = "Must be text."
+        # The last line of defence for every path to a job (forms, API, retries): text the
+        # database cannot store is refused here rather than failing the save.
+        for name, problem in text_problems(self.params()):
+            errors.setdefault(name.split(".")[0], problem)
         return errors
 
     def validate(self) -> None:
@@ -198,11 +212,23 @@ class JobSpec:
                                 f"Give {rule.least} to {most} of: {what}.")
         return errors
 
+    def run(self, request: GenerationRequest, on_step: Any) -> GenerationResult:
+        """The work of a job that a helper model runs (`runs_on_helper`); a preset's job is
+        the runner's (worker.runtime.runner.run_generation)."""
+        raise NotImplementedError(f"{type(self).__name__} runs on a preset's pipeline")
+
     def finish(self, media: Mapping[InputRole, Sequence[Any]], result: GenerationResult
                ) -> GenerationResult:
         """The job's video from the model's frames (an edit lays them over its source, an
         extension joins them to it); run by the worker after the pipeline."""
         return result
+
+    def soundtrack(self, source: AudioTrack | None, result: GenerationResult
+                   ) -> GenerationResult:
+        """The finished video with the sound it carries: the model's, unless sound is off.
+        Tasks on a source video keep its sound in step with the frames they keep (`source`
+        is its whole track, timed from its first frame)."""
+        return dataclasses.replace(result, audio=result.audio if self.sound else None)
 
     def inputs_in(self, role: InputRole) -> list[InputRef]:
         return [ref for ref in self.inputs if ref.role == role]
@@ -379,6 +405,18 @@ def clip_frame_count(start: float, end: float, fps: int) -> int:
     return max(0, math.ceil(round((end - start) * fps, 6)))
 
 
+def _with_source_sound(spec: JobSpec, source: AudioTrack | None, result: GenerationResult,
+                       start_s: float) -> GenerationResult:
+    """The source's sound from `start_s` for as long as the result plays; the model's own
+    where the source is silent."""
+    if source is None or not spec.sound:
+        return JobSpec.soundtrack(spec, source, result)
+    from worker.editing import audio
+
+    kept = audio.segment(source, start_s, len(result.frames) / result.fps)
+    return dataclasses.replace(result, audio=dataclasses.replace(kept, origin="source"))
+
+
 @dataclass(frozen=True, kw_only=True)
 class VideoJob(JobSpec):
     """A job on a clip of a source video: from `trim_start` to `trim_end` seconds (None: to
@@ -405,6 +443,11 @@ class VideoJob(JobSpec):
 
     def clip_frames(self, preset: Preset, facts: SourceFacts) -> int:
         return clip_frame_count(self.trim_start, self.clip_end(facts), preset.fps)
+
+    def soundtrack(self, source: AudioTrack | None, result: GenerationResult
+                   ) -> GenerationResult:
+        """A restyle or an edit keeps the frames' timing: the source's sound over the clip."""
+        return _with_source_sound(self, source, result, self.trim_start)
 
     def clip_end(self, facts: SourceFacts) -> float:
         return facts.duration if self.trim_end is None else min(self.trim_end, facts.duration)
@@ -627,6 +670,37 @@ class ExtendVideo(VideoJob):
         return dataclasses.replace(super().to_request(media),
                                    video=clip[-self.context_frames:])
 
+    def soundtrack(self, source: AudioTrack | None, result: GenerationResult
+                   ) -> GenerationResult:
+        """Joined, the clip keeps its sound and the continuation's follows it, crossfaded over
+        the context the two share; from a model that makes no sound, the clip's sound fades
+        out at the cut and the rest is silent (with sound off: all of it). Kept separate, the
+        continuation carries the model's sound alone."""
+        from worker.editing import audio
+
+        made = result.audio
+        if not self.sound:
+            return dataclasses.replace(result, audio=None)
+        context_s = self.context_frames / result.fps
+        if not self.join:
+            if made is None:
+                return result
+            rest = len(result.frames) / result.fps
+            return dataclasses.replace(result, audio=dataclasses.replace(
+                audio.segment(made, context_s, rest), origin=made.origin))
+        if source is None:
+            return JobSpec.soundtrack(self, source, result)
+        total_s = len(result.frames) / result.fps
+        clip_s = total_s - (self.num_frames - self.context_frames) / result.fps
+        kept = audio.segment(source, self.trim_start, clip_s)
+        if made is None:
+            joined = dataclasses.replace(audio.then_silence(kept, total_s),
+                                         origin="source, then silence")
+        else:
+            joined = dataclasses.replace(audio.join(kept, made, context_s),
+                                         origin="source, then model")
+        return dataclasses.replace(result, audio=joined)
+
     def finish(self, media: Mapping[InputRole, Sequence[Any]], result: GenerationResult
                ) -> GenerationResult:
         from worker.editing import join, masks
@@ -683,6 +757,11 @@ class TransferMotion(JobSpec):
             errors.update(self._length_errors())
         return errors
 
+    def soundtrack(self, source: AudioTrack | None, result: GenerationResult
+                   ) -> GenerationResult:
+        """The motion, and so its timing, is the source's from `start_s`: so is the sound."""
+        return _with_source_sound(self, source, result, self.start_s)
+
     def source_duration_s(self) -> float | None:
         """How long the source video plays, from what probing or encoding recorded."""
         refs = self.inputs_in(InputRole.SOURCE_VIDEO)
@@ -716,10 +795,124 @@ class TransferMotion(JobSpec):
         return {}
 
 
+UPSCALE_FACTORS = (2, 4)
+# The largest result: 4K UHD's side and area, and frames enough for 10 s of 1080p at 24 fps
+# (the worker holds the upscaled frames in memory until they are encoded).
+MAX_UPSCALED_SIDE = 3840
+MAX_UPSCALED_AREA = 3840 * 2160
+MAX_UPSCALED_PIXELS = 1920 * 1080 * 240
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpscaleVideo(JobSpec):
+    """A whole video at `factor` times its size, frame by frame, by the upscaling helper model
+    `preset` names: every frame kept at the source's frame rate (`fps`), and its sound.
+    `width`, `height` and `num_frames` are the result's (`for_source` fills them in, and the
+    source's prompt, which the gallery shows); steps, guidance and a seed mean nothing here."""
+
+    task = Task.UPSCALE
+    roles = {InputRole.SOURCE_VIDEO: _one(Ability.VIDEO)}
+    runs_on_helper = True
+    prompt: str = ""
+    width: int = 0
+    height: int = 0
+    num_frames: int = 0
+    steps: int = 0
+    guidance: float = 0.0
+    seed: int = 0
+    factor: int = 2
+    fps: int = 0
+
+    @classmethod
+    def for_source(cls, source: InputRef, factor: Any, preset: str | None = None,
+                   sound: bool = True) -> UpscaleVideo:
+        """The job for a video of the user's (a gallery video or an upload) at `factor`; the
+        installed upscaler unless `preset` names one. A missing source leaves the sizes
+        empty, and `errors` says why."""
+        facts = source_facts(source)
+        scale = factor if type(factor) is int else 0
+        fps = _source_fps(source) if facts is not None else 0
+        prompt = ""
+        if source.video_id is not None:
+            prompt = Video.objects.filter(pk=source.video_id).values_list(
+                "prompt", flat=True).first() or ""
+        return cls(preset=preset or helper_for("upscale").id, inputs=(source,), prompt=prompt,
+                   factor=factor, sound=sound, fps=fps,
+                   width=facts.width * scale if facts else 0,
+                   height=facts.height * scale if facts else 0,
+                   num_frames=facts.frame_count if facts else 0)
+
+    def errors(self) -> dict[str, str]:
+        helper = HELPERS.get(self.preset) if isinstance(self.preset, str) else None
+        if helper is None or helper.purpose != "upscale":
+            return {"preset": f"There is no upscaler called {self.preset!r}."}
+        if not helper.is_installed():
+            return {"preset": f"{helper.label} is not installed; ask an admin to add it."}
+        errors = self._type_errors()
+        for name in ("factor", "fps"):
+            if type(getattr(self, name)) is not int:
+                errors[name] = f"{name.capitalize()} must be a whole number."
+        if type(self.sound) is not bool:
+            errors["sound"] = "Sound is on or off."
+        if errors:
+            return errors
+        if self.factor not in UPSCALE_FACTORS:
+            errors["factor"] = (f"Upscale by {' or '.join(f'{f}×' for f in UPSCALE_FACTORS)}.")
+        refs = self.inputs_in(InputRole.SOURCE_VIDEO)
+        if len(refs) != 1 or len(self.inputs) != 1:
+            errors[InputRole.SOURCE_VIDEO] = "Upscaling takes one video and nothing else."
+        if self.loras:
+            errors["loras"] = "Upscaling takes no LoRAs."
+        if errors:
+            return errors
+        facts = source_facts(refs[0])
+        if facts is None:
+            return {InputRole.SOURCE_VIDEO: "Choose a video of yours to upscale."}
+        expected = (facts.width * self.factor, facts.height * self.factor, facts.frame_count)
+        if (self.width, self.height, self.num_frames) != expected:
+            return {"size": (f"Upscaled {self.factor}×, the {facts.width} × {facts.height} "
+                             f"video of {facts.frame_count} frames is {expected[0]} × "
+                             f"{expected[1]}, every frame.")}
+        width, height = expected[:2]
+        if max(width, height) > MAX_UPSCALED_SIDE or width * height > MAX_UPSCALED_AREA:
+            errors["factor"] = (f"Upscaled {self.factor}×, this {facts.width} × "
+                                f"{facts.height} video would be {width} × {height}; the "
+                                f"largest is {MAX_UPSCALED_SIDE} × 2160 (4K)"
+                                + (". Choose 2×." if self.factor > 2 else "."))
+        elif width * height * facts.frame_count > MAX_UPSCALED_PIXELS:
+            most = MAX_UPSCALED_PIXELS // (width * height)
+            errors[InputRole.SOURCE_VIDEO] = (
+                f"At {width} × {height}, at most {most} frames can be upscaled at once; this "
+                f"video has {facts.frame_count}. Trim it in the editor first.")
+        if self.fps < 1:
+            errors["fps"] = "The source video's frame rate is unknown."
+        return errors
+
+    def run(self, request: GenerationRequest, on_step: Any) -> GenerationResult:
+        from worker.editing.upscale import run_upscale
+
+        return run_upscale(request, on_step, self.fps)
+
+    def soundtrack(self, source: AudioTrack | None, result: GenerationResult
+                   ) -> GenerationResult:
+        """Every frame is kept in its place: so is the whole of the source's sound."""
+        return _with_source_sound(self, source, result, 0.0)
+
+
+def _source_fps(ref: InputRef) -> int:
+    """The frame rate the source plays at, as its row records it (0 if unknown)."""
+    fps: float | None = (
+        Video.objects.filter(pk=ref.video_id).values_list("fps", flat=True).first()
+        if ref.video_id is not None else
+        Upload.objects.filter(pk=ref.upload_id or uuid.UUID(int=0)).values_list(
+            "fps", flat=True).first())
+    return round(fps) if fps else 0
+
+
 SPECS: dict[Task, type[JobSpec]] = {
     spec.task: spec
     for spec in (TextToVideo, ImageToVideo, VideoToVideo, EditVideo, ExtendVideo, Personalize,
-                 TransferMotion)
+                 TransferMotion, UpscaleVideo)
 }
 
 

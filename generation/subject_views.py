@@ -5,18 +5,16 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
-from accounts.models import User
-from generation import lifecycle
+from generation import subjects
 from generation.models import CutoutStatus, Subject, SubjectGrant, SubjectPhoto
 from generation.subject_forms import SubjectForm
-from generation.subjects import MAX_PHOTOS, with_photos
+from generation.subjects import MAX_PHOTOS, SubjectRefused, with_photos
 from webapp.http import SignedInRequest
 
 
@@ -98,11 +96,7 @@ def edit_subject(request: SignedInRequest, subject_id: str) -> HttpResponse:
 @require_POST
 def delete_subject(request: SignedInRequest, subject_id: str) -> HttpResponse:
     subject = owned_subject(request, subject_id)
-    with transaction.atomic():
-        # Before the rows go: the jobs find the subject through their inputs.
-        lifecycle.fail_queued_using_subject(
-            subject.id, f"The subject {subject.name} was deleted before this job ran.")
-        subject.delete()
+    subjects.delete_subject(subject)
     messages.success(request, f"Deleted {subject.name}. Videos made with it stay.")
     if request.htmx:
         return HttpResponseClientRedirect(reverse("subjects"))
@@ -113,12 +107,11 @@ def delete_subject(request: SignedInRequest, subject_id: str) -> HttpResponse:
 @require_POST
 def choose_version(request: SignedInRequest, subject_id: str, photo_id: int) -> HttpResponse:
     subject = owned_subject(request, subject_id)
-    photo = _photo(subject, photo_id)
-    use_cutout = request.POST.get("version") == "cutout"
-    if use_cutout and photo.cutout_id is None:
-        messages.error(request, "This photo has no background-removed version.")
-    else:
-        SubjectPhoto.objects.filter(pk=photo.pk).update(use_cutout=use_cutout)
+    try:
+        subjects.choose_version(_photo(subject, photo_id),
+                                request.POST.get("version") == "cutout")
+    except SubjectRefused as refused:
+        messages.error(request, refused.message)
     if request.htmx:
         return render(request, "subjects/partials/photos.html",
                       {"subject": owned_subject(request, subject_id), "polling": False})
@@ -129,12 +122,10 @@ def choose_version(request: SignedInRequest, subject_id: str, photo_id: int) -> 
 @require_POST
 def delete_photo(request: SignedInRequest, subject_id: str, photo_id: int) -> HttpResponse:
     subject = owned_subject(request, subject_id)
-    photo = _photo(subject, photo_id)
-    if len(subject.photos.all()) <= 1:
-        messages.error(request, "A subject needs at least one photo: add another first, or "
-                                "delete the subject.")
-    else:
-        photo.delete()
+    try:
+        subjects.remove_photo(subject, _photo(subject, photo_id))
+    except SubjectRefused as refused:
+        messages.error(request, refused.message)
     if request.htmx:
         return HttpResponseClientRedirect(subject.get_absolute_url())
     return redirect(subject)
@@ -144,20 +135,11 @@ def delete_photo(request: SignedInRequest, subject_id: str, photo_id: int) -> Ht
 @require_POST
 def grant_subject(request: SignedInRequest, subject_id: str) -> HttpResponse:
     subject = owned_subject(request, subject_id)
-    username = request.POST.get("username", "").strip()
-    user = User.objects.filter(username__iexact=username).first() if username else None
-    error = ""
-    if user is None:
-        error = f"There is no user called {username}." if username else "Name a user."
-    elif user.pk == request.user.pk:
-        error = "You can always use your own subjects."
-    else:
-        _, created = SubjectGrant.objects.get_or_create(subject=subject, user=user)
-        if not created:
-            error = f"{user.username} may already use {subject.name}."
-    if error:
-        return _detail(request, subject, status=422, grant_error=error)
-    messages.success(request, f"{user} may now use {subject.name} in their videos.")
+    try:
+        grant = subjects.grant_use(subject, request.POST.get("username", ""), request.user)
+    except SubjectRefused as refused:
+        return _detail(request, subject, status=422, grant_error=refused.message)
+    messages.success(request, f"{grant.user} may now use {subject.name} in their videos.")
     return redirect(subject)
 
 
@@ -165,13 +147,9 @@ def grant_subject(request: SignedInRequest, subject_id: str) -> HttpResponse:
 @require_POST
 def revoke_grant(request: SignedInRequest, subject_id: str, grant_id: int) -> HttpResponse:
     subject = owned_subject(request, subject_id)
-    grant = get_object_or_404(SubjectGrant.objects.select_related("user"), pk=grant_id,
-                              subject=subject)
-    with transaction.atomic():
-        grant.delete()
-        failed = lifecycle.fail_queued_using_subject(
-            subject.id, f"{request.user.username} no longer lets you use the subject "
-                        f"{subject.name}, so this job was not run.", owner_id=grant.user_id)
+    grant = get_object_or_404(SubjectGrant.objects.select_related("user", "subject"),
+                              pk=grant_id, subject=subject)
+    failed = subjects.revoke_use(grant, request.user)
     note = f" {failed} of their waiting jobs used it and failed." if failed else ""
     messages.success(request, f"{grant.user} may no longer use {subject.name}.{note}")
     return redirect(subject)

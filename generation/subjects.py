@@ -17,8 +17,16 @@ from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
 from accounts.models import User
-from generation.models import CutoutStatus, InputRole, Subject, SubjectPhoto, Upload
+from generation.models import (
+    CutoutStatus,
+    InputRole,
+    Subject,
+    SubjectGrant,
+    SubjectPhoto,
+    Upload,
+)
 from generation.specs import InputRef
+from generation.text import text_problem
 from webapp.celery import app as celery_app
 from worker.catalogue import helper_for
 
@@ -70,6 +78,30 @@ def resolve_mentions(user: User, prompt: str) -> tuple[list[Subject], list[str]]
     return found, unknown
 
 
+def choose_subjects(user: User, prompt: str, picked: Iterable[uuid.UUID]
+                    ) -> tuple[list[Subject], dict[str, str]]:
+    """The subjects a job uses, with their photos: those picked and those `@name` names in the
+    prompt (own or granted), in that order; and the problems, keyed "prompt" and "subjects"."""
+    mentioned, unknown = resolve_mentions(user, prompt)
+    problems: dict[str, str] = {}
+    if unknown:
+        names = ", ".join(f"@{name}" for name in unknown)
+        problems["prompt"] = (f"You have no subject called {names} (nor one shared with you); "
+                              "see your Subjects page for their names.")
+    ids = list(dict.fromkeys([*picked, *(s.pk for s in mentioned)]))
+    if len(ids) > MAX_SUBJECTS_PER_JOB:
+        problems["subjects"] = (f"Use at most {MAX_SUBJECTS_PER_JOB} subjects in one video; "
+                                f"this asks for {len(ids)}.")
+    found = with_photos(usable_subjects(user)).in_bulk(ids)
+    chosen = [found[pk] for pk in ids if pk in found]
+    if len(chosen) < len(ids) and "subjects" not in problems:
+        problems["subjects"] = "That subject is not one of yours, nor shared with you."
+    for subject in chosen:
+        if not subject.photos.all():
+            problems.setdefault("subjects", f"@{subject.name} has no photos yet.")
+    return chosen, problems
+
+
 def plain_prompt(prompt: str) -> str:
     """The prompt as the model reads it: `@Rex` becomes `Rex`."""
     return MENTION.sub(lambda match: match.group(1), prompt)
@@ -105,6 +137,70 @@ def request_cutouts(photos: Sequence[SubjectPhoto]) -> None:
         return
     for photo in photos:
         transaction.on_commit(functools.partial(_send_cutout_task, photo.pk))
+
+
+class SubjectRefused(ValueError):
+    """A change to a subject that cannot be made, with the sentence to show (and its field)."""
+
+    def __init__(self, message: str, field: str = "__all__") -> None:
+        super().__init__(message)
+        self.message, self.field = message, field
+
+
+def delete_subject(subject: Subject) -> None:
+    """Delete the subject; the waiting jobs that use it fail (videos made with it stay)."""
+    from generation import lifecycle  # lifecycle reads mentions from this module
+
+    with transaction.atomic():
+        # Before the rows go: the jobs find the subject through their inputs.
+        lifecycle.fail_queued_using_subject(
+            subject.id, f"The subject {subject.name} was deleted before this job ran.")
+        subject.delete()
+
+
+def grant_use(subject: Subject, username: str, by: User) -> SubjectGrant:
+    """Let the user called `username` (any case) use the subject in their own jobs."""
+    username = username.strip()
+    # No user is named with text the database cannot hold (and it could not look it up).
+    user = User.objects.filter(username__iexact=username).first() \
+        if username and not text_problem(username) else None
+    if user is None:
+        raise SubjectRefused(f"There is no user called {username}." if username
+                             else "Name a user.", "username")
+    if user.pk == by.pk:
+        raise SubjectRefused("You can always use your own subjects.", "username")
+    grant, created = SubjectGrant.objects.get_or_create(subject=subject, user=user)
+    if not created:
+        raise SubjectRefused(f"{user.username} may already use {subject.name}.", "username")
+    return grant
+
+
+def revoke_use(grant: SubjectGrant, by: User) -> int:
+    """Take the grant back; the grantee's waiting jobs that use the subject fail. Returns how
+    many did."""
+    from generation import lifecycle  # lifecycle reads mentions from this module
+
+    subject = grant.subject
+    with transaction.atomic():
+        grant.delete()
+        return lifecycle.fail_queued_using_subject(
+            subject.id, f"{by.username} no longer lets you use the subject {subject.name}, so "
+                        f"this job was not run.", owner_id=grant.user_id)
+
+
+def choose_version(photo: SubjectPhoto, use_cutout: bool) -> None:
+    """Which version of the photo jobs use: the background-removed one, or the original."""
+    if use_cutout and photo.cutout_id is None:
+        raise SubjectRefused("This photo has no background-removed version.", "version")
+    SubjectPhoto.objects.filter(pk=photo.pk).update(use_cutout=use_cutout)
+    photo.use_cutout = use_cutout
+
+
+def remove_photo(subject: Subject, photo: SubjectPhoto) -> None:
+    if subject.photos.count() <= 1:
+        raise SubjectRefused("A subject needs at least one photo: add another first, or "
+                             "delete the subject.")
+    photo.delete()
 
 
 def _send_cutout_task(photo_id: int) -> None:

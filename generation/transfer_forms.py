@@ -11,7 +11,6 @@ from django.http import QueryDict
 
 from generation.forms import TextToVideoForm
 from generation.models import InputRole, Upload, UploadKind, Video
-from generation.presets import Preset, Task, presets_for
 from generation.specs import InputRef, TransferMotion
 from generation.uploads import UploadRefused, accept_upload
 from worker.catalogue.calls import MAX_CONDITIONING_SCALE
@@ -49,9 +48,6 @@ class TransferMotionForm(TextToVideoForm):
         widget=forms.NumberInput(attrs={"step": 0.05}))
     start_s = forms.FloatField(label="Start at (seconds)", min_value=0.0, initial=0.0,
                                widget=forms.NumberInput(attrs={"step": 0.1}))
-
-    def available_presets(self) -> list[Preset]:
-        return presets_for(Task.CONTROL)
 
     def _value(self, name: str) -> Any:
         return self.data.get(name) if self.is_bound else self.initial.get(name)

@@ -164,7 +164,22 @@ def _probe(file: UploadedFile, scratch: IO[bytes], thumb: IO[bytes]) -> _Probed:
     file.seek(0)
     if _looks_like_image(head):
         return _probe_image(file, scratch, thumb)
+    if _looks_like_audio(head):
+        raise UploadRefused(SOUND_ONLY)
     return _probe_video(file, thumb)
+
+
+# Sound alone is no input a job can use; a video's sound is kept with it.
+SOUND_ONLY = ("This is a sound file with no picture. Uploads are images and videos; a video's "
+              "sound is kept with it, so upload the video that has the sound.")
+
+
+def _looks_like_audio(head: bytes) -> bool:
+    """MP3 (ID3 tag or frame sync), WAV, Ogg, FLAC, AIFF: never opened, refused by name."""
+    return (head.startswith((b"ID3", b"OggS", b"fLaC", b"#!AMR"))
+            or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0)
+            or (head[:4] == b"RIFF" and head[8:12] == b"WAVE")
+            or (head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC")))
 
 
 def _looks_like_image(head: bytes) -> bool:
@@ -310,6 +325,7 @@ def _probe_video(source: UploadedFile, thumb: IO[bytes]) -> _Probed:
         "container": found["container"], "codec": found["codec"], "duration": found["duration"],
         "rotation": rotation, "coded_width": found["width"], "coded_height": found["height"],
         "frame_count_estimated": found["estimated"], "pix_fmt": found["pix_fmt"],
+        **({"audio": found["audio"]} if found["audio"] else {}),
     }
     return _Probed(UploadKind.VIDEO, source, "." + found["container"], thumb, width, height,
                    frame_count=found["frames"], fps=found["fps"], metadata=metadata)
@@ -320,12 +336,14 @@ def _check_video(container: av.container.InputContainer) -> dict[str, Any]:
     if fmt not in VIDEO_CONTAINERS:
         raise UploadRefused(_NOT_READABLE)
     if not container.streams.video:
-        raise UploadRefused("This file has no video track.")
+        raise UploadRefused(SOUND_ONLY if container.streams.audio
+                            else "This file has no video track.")
     stream = container.streams.video[0]
     if stream.codec_context is None:  # a file cut short can leave a stream with no codec
         raise UploadRefused("This video is damaged or incomplete: its video track cannot be "
                             "read.")
-    codec = stream.codec_context.name
+    # The codec, not the decoder that reads it: AV1 is decoded by `libdav1d` or `libaom-av1`.
+    codec = stream.codec_context.codec.canonical_name
     if codec not in VIDEO_CODECS:
         raise UploadRefused(f"Videos must be H.264, HEVC, VP8, VP9 or AV1; this one is "
                             f"{codec or 'of an unknown codec'}.")
@@ -357,7 +375,23 @@ def _check_video(container: av.container.InputContainer) -> dict[str, Any]:
     return {"container": VIDEO_CONTAINERS[fmt], "codec": codec, "width": width,
             "height": height, "fps": round(fps, 3), "duration": round(duration, 3),
             "frames": frames, "estimated": estimated,
-            "pix_fmt": stream.codec_context.pix_fmt, "stream_metadata": dict(stream.metadata)}
+            "pix_fmt": stream.codec_context.pix_fmt, "stream_metadata": dict(stream.metadata),
+            "audio": _sound(container)}
+
+
+def _sound(container: av.container.InputContainer) -> dict[str, Any] | None:
+    """The first audio stream's facts, kept with the video (edits keep its sound in step);
+    None for a silent video, or one whose sound FFmpeg cannot decode (kept, silent)."""
+    if not container.streams.audio:
+        return None
+    stream = container.streams.audio[0]
+    context = stream.codec_context
+    if context is None or context.codec is None or not context.sample_rate:
+        return None
+    duration = _duration(container, stream)
+    return {"codec": context.codec.canonical_name, "sample_rate": int(context.sample_rate),
+            "channels": int(context.channels or 0),
+            "duration_s": round(duration, 3) if duration else None}
 
 
 def _duration(container: av.container.InputContainer, stream: Any) -> float | None:

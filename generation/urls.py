@@ -1,18 +1,17 @@
 from django.urls import path
-from django.views.generic import RedirectView
 
 from generation import (
     control_views,
     edit_views,
     gallery_views,
     lora_views,
+    queue_views,
     subject_views,
     upload_views,
     views,
 )
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="studio"), name="home"),
     path("studio/", views.studio, name="studio"),
     path("studio/form/", views.generation_form, name="generation_form"),
     path("jobs/", views.submit, name="submit_job"),
@@ -28,6 +27,10 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/", views.job_card, name="job_card"),
     path("jobs/<uuid:job_id>/cancel/", views.cancel, name="cancel_job"),
     path("jobs/<uuid:job_id>/retry/", views.retry, name="retry_job"),
+    path("jobs/<uuid:job_id>/move/", queue_views.move, name="move_job"),
+    path("queue/order/", queue_views.reorder, name="reorder_queue"),
+    path("queue/pause/", queue_views.pause, name="pause_queue"),
+    path("queue/resume/", queue_views.resume, name="resume_queue"),
     path("videos/<uuid:video_id>/file.mp4", views.video_file, name="video_file"),
     path("videos/<uuid:video_id>/poster.jpg", views.video_poster, name="video_poster"),
     path("videos/<uuid:video_id>/download/", gallery_views.video_download,
@@ -56,6 +59,7 @@ urlpatterns = [
     path("loras/<uuid:lora_id>/rename/", lora_views.rename_lora, name="rename_lora"),
     path("loras/<uuid:lora_id>/delete/", lora_views.delete_lora, name="delete_lora"),
     path("gallery/", gallery_views.gallery_page, name="gallery"),
+    path("gallery/delete/", gallery_views.delete_videos, name="delete_videos"),
     path("videos/<uuid:video_id>/", gallery_views.video_detail, name="video_detail"),
     path("videos/<uuid:video_id>/favourite/", gallery_views.toggle_favourite,
          name="toggle_favourite"),
@@ -64,6 +68,7 @@ urlpatterns = [
     path("videos/<uuid:video_id>/animate/", gallery_views.animate_frame, name="animate_frame"),
     path("videos/<uuid:video_id>/render-in-quality/", gallery_views.render_in_quality,
          name="render_in_quality"),
+    path("videos/<uuid:video_id>/upscale/", gallery_views.upscale_video, name="upscale_video"),
     path("videos/<uuid:video_id>/delete/", gallery_views.delete_video, name="delete_video"),
     path("videos/<uuid:video_id>/share/", gallery_views.share_video, name="share_video"),
     path("s/<str:slug>/", gallery_views.shared_video, name="shared_video"),

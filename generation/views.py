@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
@@ -15,12 +16,18 @@ from django_ratelimit.decorators import ratelimit
 
 from generation import lifecycle
 from generation.edit_forms import EDIT_FORMS
-from generation.forms import CROP_FIELDS, KEYFRAME_FIELDS, ImageToVideoForm, TextToVideoForm
+from generation.forms import (
+    CROP_FIELDS,
+    KEPT_SETTINGS,
+    KEYFRAME_FIELDS,
+    ImageToVideoForm,
+    TextToVideoForm,
+)
 from generation.media import serve_media
 from generation.models import Job, Video
 from generation.personalize_form import PersonalizeForm, SwapForm
 from generation.queries import recent_jobs, remixable_video, with_queue_positions
-from generation.specs import SpecError
+from generation.specs import JobSpec, SpecError
 from generation.transfer_forms import TransferMotionForm, owned_source
 from webapp.http import SignedInRequest
 from worker.catalogue.loras import MAX_LORAS_PER_JOB
@@ -64,6 +71,10 @@ def _job_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_safe
 def studio(request: SignedInRequest) -> HttpResponse:
+    if request.htmx and request.GET.get("after"):
+        # "Show more": the next page of finished jobs, in place of the button.
+        return render(request, "generation/partials/job_page.html",
+                      {"jobs": recent_jobs(request.user, after=request.GET["after"])})
     initial: dict[str, Any] = {}
     task = request.GET.get("task")
     remix = request.GET.get("remix")
@@ -76,8 +87,9 @@ def studio(request: SignedInRequest) -> HttpResponse:
     elif task == ImageToVideoForm.task and request.GET.get("start_image"):
         # From the gallery (a video's last frame): the image form with it as the start.
         initial = {"start_image": request.GET["start_image"]}
-        if request.GET.get("prompt"):
-            initial["prompt"] = request.GET["prompt"]
+        for kept in ("prompt", "preset"):  # an unknown or uninstalled preset is not offered
+            if request.GET.get(kept):
+                initial[kept] = request.GET[kept]
     elif task == TransferMotionForm.task and request.GET.get("source_video"):
         # From a video's page: motion transfer with that video as the source.
         if owned_source(request.user, video_id=request.GET["source_video"]) is None:
@@ -136,20 +148,24 @@ def submit(request: SignedInRequest) -> HttpResponse:
         if form.cleaned_data["remix_of"]:
             source = remixable_video(request.user, form.cleaned_data["remix_of"])
         try:
-            lifecycle.submit(request.user, form.spec(), remix_of=source)
+            _submit_all(request.user, form.specs(), remix_of=source)
         except lifecycle.JobLimitReached as limit:
             form.add_error(None, str(limit))
+        except VariationsOverLimit as over:
+            form.add_error("variations", str(over))
         except SpecError as problem:
             for field, message in problem.errors.items():
                 form.add_error(field if field in form.fields else None, message)
         else:
             if not request.htmx:
                 return redirect("studio")
-            # A fresh form keeps the model and prompt, so a variation is one click away.
-            again = getattr(form, "kept_after_submit", (
+            # A fresh form keeps the model, the prompt and every setting the person chose, so
+            # the next job runs as they set it up (a seed only if typed: a random one is drawn
+            # again).
+            again = (*KEPT_SETTINGS, *getattr(form, "kept_after_submit", (
                 "preset", "prompt", "negative_prompt", "fit", "start_image", "end_image",
                 "source_video", "source_upload", "control", "conditioning_scale", "start_s",
-                *KEYFRAME_FIELDS))
+                *KEYFRAME_FIELDS, *CROP_FIELDS)))
             form = _studio_form(request, task, initial={
                 # A file sent with the form is an upload's id in the data by now.
                 k: value for k in again
@@ -161,6 +177,27 @@ def submit(request: SignedInRequest) -> HttpResponse:
             "form": form, "jobs": recent_jobs(request.user)}, status=422)
     return render(request, getattr(form, "partial", "generation/partials/generation_form.html"),
                   {"form": form}, status=422)
+
+
+class VariationsOverLimit(Exception):
+    """More variations asked for than the job limit leaves room for."""
+
+
+def _submit_all(user: Any, specs: list[JobSpec], remix_of: Video | None) -> None:
+    """Every variation as a job, or none: all count against the job limit together."""
+    if len(specs) > 1:
+        limit = user.active_job_limit
+        free = limit - Job.objects.owned_by(user).active().count()
+        if free <= 0:
+            raise lifecycle.JobLimitReached(limit)
+        if len(specs) > free:
+            raise VariationsOverLimit(
+                f"{len(specs)} variations would make more jobs at once than the {limit} you may "
+                f"have; ask for {free} or fewer.")
+    # One transaction: a limit reached halfway (another tab submitting) leaves no job behind.
+    with transaction.atomic():
+        for spec in specs:
+            lifecycle.submit(user, spec, remix_of=remix_of)
 
 
 @login_required

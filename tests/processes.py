@@ -111,3 +111,31 @@ def start_web(log_path: Path, port: int, **env: str) -> Service:
 
     wait_for(listening, 60, "the web server to listen")
     return web
+
+
+@contextlib.contextmanager
+def slowed_down(pid: int, running_s: float = 0.02, stopped_s: float = 0.2):
+    """Run a process at a tenth of its speed (SIGSTOP and SIGCONT in turn, as cpulimit does),
+    so that a tiny job on a fast machine still lasts long enough to be watched."""
+    import threading
+
+    done = threading.Event()
+
+    def throttle() -> None:
+        while not done.is_set():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+            done.wait(stopped_s)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+            done.wait(running_s)
+
+    thread = threading.Thread(target=throttle, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGCONT)

@@ -62,12 +62,21 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # NUL or a lone surrogate in a URL or query: 404/400 before a lookup fails as a 500.
+    "generation.text_guard.StorableTextMiddleware",
+    # PostgreSQL or Redis away: a 503 that says to retry, not a 500 (webapp/unavailable.py).
+    "webapp.unavailable.ServiceDownMiddleware",
 ]
 
 ROOT_URLCONF = "webapp.urls"
 ASGI_APPLICATION = "webapp.asgi.application"
 WSGI_APPLICATION = "webapp.wsgi.application"
 SITE_ID = 1
+# What e-mails call the site and link to (accounts.apps.name_the_site writes both to Site 1):
+# by default the first allowed host that names one domain ("*" names none).
+FRAMECRAFT_SITE_NAME = env.str("FRAMECRAFT_SITE_NAME", "Framecraft")
+FRAMECRAFT_SITE_DOMAIN = env.str("FRAMECRAFT_SITE_DOMAIN", next(
+    (host.lstrip(".") for host in ALLOWED_HOSTS if host != "*"), "localhost"))
 
 TEMPLATES = [
     {
@@ -117,6 +126,11 @@ AUTH_USER_MODEL = "accounts.User"
 
 REDIS_URL = env.url("REDIS_URL", ("redis", "rediss", "unix")) or embedded_redis.url(DATA_DIR)
 REDIS_IS_EMBEDDED = env.str("REDIS_URL") is None
+if os.environ.get("PYTEST_VERSION") and not REDIS_IS_EMBEDDED and REDIS_URL.startswith("redis"):
+    # Several test runs may share this machine's PostgreSQL and Redis (webapp/test_runs.py).
+    from webapp import test_runs
+
+    REDIS_URL = test_runs.isolate(REDIS_URL, DATABASES["default"])
 
 CHANNEL_LAYERS = {
     "default": {
@@ -193,6 +207,11 @@ FRAMECRAFT_METRICS_ALLOW = env.addresses("FRAMECRAFT_METRICS_ALLOW", [])
 # The catalogue (worker/catalogue) is framework-free and reads the folder from the
 # environment; give it the same default.
 os.environ.setdefault("FRAMECRAFT_MODELS_DIR", str(FRAMECRAFT_MODELS_DIR))
+# The built-in demo models (random weights, noise-like output) so that every task can be
+# tried on a fresh machine; production turns them off. Validated here, read by the catalogue
+# (web tier and workers alike) from the environment.
+FRAMECRAFT_DEMO_MODELS = env.bool("FRAMECRAFT_DEMO_MODELS", True)
+os.environ["FRAMECRAFT_DEMO_MODELS"] = "1" if FRAMECRAFT_DEMO_MODELS else "0"
 # The reaper runs from Celery beat (embedded in `make run`'s worker, its own service in
 # production) a few times per stale period.
 CELERY_BEAT_SCHEDULE = {
@@ -267,7 +286,8 @@ MEDIA_ROOT = Path(env.str("FRAMECRAFT_MEDIA_ROOT", str(DATA_DIR / "media")))
 MEDIA_URL = "/media-not-public/"
 WHITENOISE_USE_FINDERS = DEBUG
 STORAGES: dict[str, dict[str, Any]] = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Written whole or not at all: a kill or a full disk leaves no half file (webapp/storage.py).
+    "default": {"BACKEND": "webapp.storage.AtomicFileSystemStorage"},
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not DEBUG

@@ -2,8 +2,11 @@ from django.contrib import admin
 from django.urls import include, path
 
 from generation.metrics import metrics
+from webapp import views
 
 urlpatterns = [
+    path("", views.home, name="home"),
+    path("favicon.ico", views.favicon),
     path("admin/", admin.site.urls),
     path("metrics", metrics, name="metrics"),
     path("accounts/", include("allauth.urls")),
@@ -11,3 +14,5 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("generation.urls")),
 ]
+
+handler500 = "webapp.unavailable.server_error"

@@ -13,6 +13,7 @@ from PIL import Image, ImageOps
 from generation.models import CutoutStatus, SubjectPhoto, Upload
 from generation.uploads import UploadRefused, accept_upload
 from worker.catalogue import helper_for
+from worker.editing.helpers import helper_folder
 from worker.runtime.background import NoSubjectFound, remove_background
 
 log = logging.getLogger("framecraft.worker")
@@ -25,7 +26,7 @@ def make_cutout(photo_id: int) -> str:
     if photo is None:
         return "gone"
     remover = helper_for("background")
-    folder = remover.installed_path()
+    folder = helper_folder(remover)  # a demo remover's is written on first use
     if folder is None:
         return _finish(photo_id, CutoutStatus.UNAVAILABLE,
                        f"Background removal is not installed here (an admin installs "

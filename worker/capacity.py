@@ -1,11 +1,13 @@
-"""What this worker can take: installed presets that fit its GPU under the memory plan."""
+"""What this worker can take: installed presets that fit its GPU under the memory plan, and
+the installed helper models that run jobs of their own (upscalers)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 
 from generation.lifecycle import Capacity
-from worker.catalogue import CATALOGUE, Preset
+from worker.catalogue import CATALOGUE, HELPERS, Preset
 from worker.runtime import parallel
 from worker.runtime.cache import PIPELINES, select_device
 from worker.runtime.memory import GpuMemory, MemoryProfile, plan_for, usable_gb
@@ -18,16 +20,28 @@ def current_capacity() -> Capacity:
     device = select_device()
     group = parallel.current()
     gpus = group.size if group is not None else 1
+    # Helper models that run jobs (an upscale) need one GPU and little of it.
+    helpers = [helper for helper in HELPERS.values()
+               if helper.purpose in JOB_PURPOSES and helper.is_installed()]
     if group is not None and gpus > 1:
         # A group runs only what it can split over its GPUs.
         installed = [preset for preset in installed if preset.parallelism is not None
                      and gpus in preset.parallelism.gpu_counts]
+        helpers = []
     if device.type != "cuda":
-        return Capacity(presets=frozenset(p.id for p in installed), loaded=loaded, gpus=gpus)
+        ids = [preset.id for preset in installed] + [helper.id for helper in helpers]
+        return Capacity(presets=frozenset(ids),
+                        loaded=loaded, gpus=gpus)
     import torch
 
     total_gb = torch.cuda.get_device_properties(device).total_memory / 2**30
-    return capacity_on_gpu(installed, total_gb, loaded, gpus=gpus)
+    capacity = capacity_on_gpu(installed, total_gb, loaded, gpus=gpus)
+    fitting = {helper.id for helper in helpers if helper.min_vram_gb <= total_gb}
+    return dataclasses.replace(capacity, presets=frozenset(capacity.presets or ()) | fitting)
+
+
+# Helper purposes whose models run jobs of their own, claimed like presets.
+JOB_PURPOSES = frozenset({"upscale"})
 
 
 def capacity_on_gpu(installed: Iterable[Preset], total_gb: float,

@@ -21,10 +21,11 @@ from django.core.files.base import ContentFile
 from django.db import close_old_connections, connection
 
 from generation import events, lifecycle
-from generation.inputs import load_media
+from generation.inputs import load_media, source_audio
 from generation.models import Job, JobStatus, Video
 from worker.capacity import current_capacity
 from worker.catalogue import GenerationError, GenerationResult, JobCancelled
+from worker.outage import DATABASE_AWAY, database_away, when_database_answers
 from worker.progress import JobLost, ProgressReporter
 from worker.runtime import parallel
 from worker.runtime.encode import encode_mp4, poster_jpeg
@@ -46,7 +47,10 @@ class Heartbeat:
     def _beat(self) -> None:
         try:
             while not self._stop.wait(settings.FRAMECRAFT_HEARTBEAT_SECONDS):
-                lifecycle.heartbeat(self.job_id, self.attempt)
+                try:
+                    lifecycle.heartbeat(self.job_id, self.attempt)
+                except DATABASE_AWAY:
+                    database_away(self.job_id, "heartbeat")
         finally:
             connection.close()
 
@@ -82,13 +86,18 @@ def _run(job: Job, worker_name: str) -> JobStatus | None:
     started = time.perf_counter()
     try:
         with Heartbeat(job.id, job.attempts):
-            spec, media = lifecycle.spec_of(job), load_media(job)
+            # Everything the job reads from the database is read before the model runs: after
+            # it only the result is written, which waits out a database that went away.
+            spec, media, sound = lifecycle.spec_of(job), load_media(job), source_audio(job)
             request = spec.to_request(media)
             with reporter:  # leaving it waits for the last progress write
-                # In a process group, rank 0 leads the other ranks through the job.
-                run = parallel.run if parallel.current() else run_generation
+                # In a process group, rank 0 leads the other ranks through the job; a
+                # helper model's job (an upscale) is the spec's own.
+                run = (spec.run if spec.runs_on_helper
+                       else parallel.run if parallel.current() else run_generation)
                 result = run(request, on_step=reporter.on_step)
             result = spec.finish(media, result)
+            result = spec.soundtrack(sound, result)
             timings = {**result.timings, "progress_s": reporter.busy_s,
                        "claimed_to_result_s": time.perf_counter() - started}
             return _store(job, result, worker_name, timings, started,
@@ -118,6 +127,10 @@ def _store(job: Job, result: GenerationResult, worker_name: str, timings: dict[s
         "fps": result.fps, "timings": timings, "device": result.device,
         "memory_profile": result.memory_profile, "vae_tiling": result.vae_tiling,
         "acceleration": result.speed,
+        # The sound as the file carries it (the encoder fits it to the picture's length).
+        **({"audio": {**result.audio.recipe(), "duration_s": round(len(result.frames)
+                                                                 / result.fps, 4)}}
+           if result.audio is not None else {}),
         "gpu": _gpu_name(result.device),
         "worker": worker_name,
         "attempts": job.attempts, "job_id": str(job.id),
@@ -128,7 +141,7 @@ def _store(job: Job, result: GenerationResult, worker_name: str, timings: dict[s
         info = encode_mp4(result.frames, result.fps, path, metadata={
             "title": job.params.get("prompt", "")[:200],
             "comment": json.dumps(recipe, sort_keys=True),
-        })
+        }, audio=result.audio)
         poster = poster_jpeg(result.frames[0])
         video = Video(owner_id=job.owner_id, job=job, recipe=recipe, kind=job.kind,
                       preset=job.preset, prompt=job.params.get("prompt", ""), width=info.width,
@@ -139,7 +152,10 @@ def _store(job: Job, result: GenerationResult, worker_name: str, timings: dict[s
         video.poster.save("poster.jpg", ContentFile(poster), save=False)
     job_timings = {**timings, "store_s": time.perf_counter() - store_started,
                    "job_s": time.perf_counter() - started}
-    if not lifecycle.succeed(job, video, job_timings):
+    # A write whose answer was lost with the connection may have committed: the row says.
+    if not when_database_answers(
+            lambda: lifecycle.succeed(job, video, job_timings)
+            or Video.objects.filter(pk=video.pk).exists(), job.id, "storing the result"):
         # Cancelled or taken away at the last moment: the files belong to no one.
         video.file.delete(save=False)
         video.poster.delete(save=False)

@@ -23,6 +23,7 @@ from django.db import connection
 from generation import lifecycle
 from generation.lifecycle import StepVerdict
 from worker.catalogue import JobCancelled, StepInfo
+from worker.outage import DATABASE_AWAY, database_away
 from worker.runtime.preview import latents_to_preview_jpeg
 
 log = logging.getLogger("framecraft.worker")
@@ -59,6 +60,7 @@ class ProgressReporter:
         self.last_sent = float("-inf")
         self.last_preview_step = 0
         self.events_sent = 0
+        self.preview_failed = False  # logged once per job, not at every step
         # Time spent in the step callback, inside the pipeline call: what progress costs a job.
         self.busy_s = 0.0
         self._pending: _Progress | None = None
@@ -85,7 +87,12 @@ class ProgressReporter:
             self.busy_s += time.perf_counter() - started
 
     def _on_step(self, info: StepInfo) -> None:
-        verdict, state = lifecycle.step_verdict(self.job_id, self.attempt)
+        try:
+            verdict, state = lifecycle.step_verdict(self.job_id, self.attempt)
+        except DATABASE_AWAY:
+            # A cancel asked meanwhile is read at the first step after it is back.
+            database_away(self.job_id, "reading the cancel flag")
+            return
         if verdict is StepVerdict.LOST or state is None:
             raise JobLost(f"job {self.job_id} is no longer this worker's")
         if verdict is StepVerdict.CANCEL:
@@ -123,6 +130,8 @@ class ProgressReporter:
                     return  # closing, and everything handed over is written
                 try:
                     self._write(progress)
+                except DATABASE_AWAY:
+                    database_away(self.job_id, "writing progress")
                 except Exception:  # progress is best effort: the job goes on without it
                     log.exception("job %s: writing progress failed", self.job_id)
         finally:
@@ -131,7 +140,14 @@ class ProgressReporter:
     def _write(self, progress: _Progress) -> None:
         preview = None
         if progress.latents is not None:
-            preview = latents_to_preview_jpeg(progress.latents)
+            # A preview is an extra: latents it cannot show must never cost the step counter.
+            try:
+                preview = latents_to_preview_jpeg(progress.latents)
+            except Exception:
+                if not self.preview_failed:
+                    log.warning("job %s: no preview of latents shaped %s", self.job_id,
+                                tuple(getattr(progress.latents, "shape", ())), exc_info=True)
+                self.preview_failed = True
         if lifecycle.progress(self.job_id, self.attempt, owner_id=progress.owner_id,
                               status_sequence=progress.status_sequence, step=progress.step,
                               total=progress.total, elapsed_s=progress.elapsed_s,

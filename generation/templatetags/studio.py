@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import base64
+from datetime import datetime
 
 from django import template
 from django.http import QueryDict
 from django.utils import timezone
+from django.utils.timesince import timesince, timeuntil
 
-from generation.models import Job
+from generation import fleet
+from generation.models import Job, JobStatus
 from generation.presets import preset_label as _preset_label
-from worker.catalogue import CATALOGUE
-from worker.catalogue.planning import size_share, speedup
-from worker.catalogue.speed import eta_s as speed_eta
 
 register = template.Library()
 
@@ -20,6 +20,29 @@ register = template.Library()
 @register.filter
 def preset_label(preset_id: str) -> str:
     return _preset_label(preset_id)
+
+
+@register.filter
+def short_label(preset_id: str) -> str:
+    """A model's label without its parenthetical ("Wan 2.1 14B (text to video, 720p)" → "Wan
+    2.1 14B"): for places that name the model on every card or row."""
+    return _preset_label(preset_id).split(" (", 1)[0]
+
+
+@register.filter
+def ago(when: datetime | None) -> str:
+    """"just now" under a minute (timesince says "0 minutes"), else "3 minutes ago"."""
+    if when is None:
+        return ""
+    if (timezone.now() - when).total_seconds() < 60:
+        return "just now"
+    return f"{timesince(when)} ago"
+
+
+@register.filter
+def time_left(when: datetime) -> str:
+    """"6 days left": the largest unit only, short enough for a dropdown's option."""
+    return f"{timeuntil(when, depth=1)} left"
 
 
 @register.filter
@@ -45,33 +68,46 @@ def elapsed_s(job: Job) -> float | None:
     return (end - job.started_at).total_seconds()
 
 
-@register.filter
-def predicted_s(job: Job) -> float | None:
-    """Denoising time predicted before it runs: the job's speed mode (catalogue/speed.py) at
-    its size, on the GPUs the planner gave it (catalogue/planning.py)."""
-    preset = CATALOGUE.get(job.preset)
-    params = job.params or {}
-    if preset is None:
-        return None
-    try:
-        mode = speed_eta(preset, params.get("speed", "quality"), int(params["steps"]),
-                         float(params["guidance"]), fp8=bool(params.get("fp8")))
-        share = size_share(preset, int(params["width"]), int(params["height"]),
-                           int(params["num_frames"]))
-    except (KeyError, TypeError, ValueError):
-        return None
-    return mode * share / speedup(preset, job.gpus)
+def _estimator(context: template.Context) -> fleet.Estimator:
+    """One estimator for a whole render (a page of cards reads the fleet once), or the one
+    the caller passed for several renders (`estimator` in the context)."""
+    estimator = context.get("estimator") or getattr(context, "framecraft_estimator", None)
+    if estimator is None:
+        estimator = fleet.Estimator()
+        context.framecraft_estimator = estimator  # type: ignore[attr-defined]
+    return estimator
 
 
-@register.filter
+@register.simple_tag(takes_context=True)
+def run_estimate(context: template.Context, job: Job) -> float | None:
+    """How long a waiting job will run on the kind of worker that will run it, from what
+    finished jobs measured there (generation.fleet); None to say "estimating"."""
+    return _estimator(context).run_s(job)
+
+
+@register.simple_tag(takes_context=True)
+def job_time_left(context: template.Context, job: Job) -> float | None:
+    """A running job's time left, loading and finishing included; None: "estimating"."""
+    return _estimator(context).left_s(job)
+
+
 def eta_s(job: Job) -> float | None:
-    """Time left in denoising: from the average step so far; before the first step, the
-    prediction."""
+    """Time left in denoising (the API's figure): from the average step so far; before the
+    first step, the estimate for the job's kind of worker (None when there is none yet)."""
     step, total = job.progress_step, job.progress_total
     denoise = (job.timings or {}).get("denoise_elapsed_s")
     if not step or not total or denoise is None:
-        return predicted_s(job)
-    return denoise / step * (total - step)
+        estimator = fleet.Estimator()
+        return estimator.denoise_s(job.preset, job.params or {}, estimator.kind_for(job),
+                                   job.gpus)
+    return float(denoise) / step * (total - step)
+
+
+@register.simple_tag(takes_context=True)
+def is_compact(context: template.Context, job: Job) -> bool:
+    """Whether a finished video's card shows a poster that plays on hover (the history) rather
+    than a player: all but the one the context features, so a long list loads no videos."""
+    return job.status == JobStatus.SUCCEEDED and job.id != context.get("featured_id")
 
 
 @register.filter

@@ -4,7 +4,14 @@ document.addEventListener("DOMContentLoaded", () => {
   window.SwaggerUIBundle({
     url: root.dataset.openapiUrl,
     domNode: root,
-    deepLinking: true,
+    // Deep links put an <a> inside each operation's toggle button: nested controls a screen reader
+    // cannot reach (axe: nested-interactive).
+    deepLinking: false,
     persistAuthorization: false,
   });
+  // Swagger UI's dark theme hangs on a class of <html>: follow the system's choice, as the site does.
+  const dark = window.matchMedia("(prefers-color-scheme: dark)");
+  const follow = () => document.documentElement.classList.toggle("dark-mode", dark.matches);
+  follow();
+  dark.addEventListener("change", follow);
 });

@@ -41,11 +41,26 @@
     const value = part(zone, "value");
     value.value = card.dataset.uploadId;
     value.dispatchEvent(new Event("change", { bubbles: true }));
+    const listSelector = zone.dataset.listTarget;
+    const list = listSelector && document.querySelector(listSelector);
+    if (!list && zone.parentElement?.closest("form")) {
+      // Inside a job's (or a subject's) form the card's delete form would be a form within a
+      // form: pressing the outer form's button would submit it and ask to delete the upload.
+      // There, ✕ only takes the file out of the form; the upload stays in My uploads.
+      for (const nested of card.querySelectorAll("form")) {
+        const remove = document.createElement("button");
+        remove.type = "button";
+        remove.className = "icon-button";
+        remove.dataset.dropzoneClear = "";
+        remove.title = "Remove from the form";
+        remove.setAttribute("aria-label", "Remove this file from the form");
+        remove.textContent = "✕";
+        nested.replaceWith(remove);
+      }
+    }
     const preview = part(zone, "preview");
     preview.replaceChildren(card);
     if (window.htmx) window.htmx.process(card);
-    const listSelector = zone.dataset.listTarget;
-    const list = listSelector && document.querySelector(listSelector);
     if (list) {
       // On My uploads the new card belongs in the grid; the preview would repeat it.
       preview.replaceChildren();
@@ -137,6 +152,16 @@
     if (!button || !zone) return;
     const value = part(zone, "value");
     value.value = button.dataset.pickUpload;
+    value.dispatchEvent(new Event("change", { bubbles: true }));
+  });
+
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest?.("[data-dropzone-clear]");
+    const zone = zoneOf(button);
+    if (!button || !zone) return;
+    part(zone, "preview").replaceChildren();
+    const value = part(zone, "value");
+    value.value = "";
     value.dispatchEvent(new Event("change", { bubbles: true }));
   });
 

@@ -3,6 +3,9 @@
 // rectangle, a brush or an eraser. The marks live in a second, hidden canvas at the video's
 // own size (white on black); after each stroke it becomes a PNG in the form's mask file input,
 // which the server stores losslessly as the job's mask.
+// The canvas only shows the marks: the pointer goes to a hit area over the frame that stops
+// short of the player's control bar, so Play, the timeline and the volume stay the player's
+// (a stroke started above the bar may still run over it, to mark the frame's foot).
 // "Follow a subject" instead takes clicks on paused frames (shift or alt, or the box, for a
 // spot that is not the subject) and has the models worker track the subject over the job's
 // clip (framecraft.trackMask, static/js/mask-tracking.js); the tracked mask video becomes the
@@ -21,6 +24,18 @@
   const negative = editor.querySelector("[data-track-negative]");
   const clickCount = editor.querySelector("[data-track-count]");
   const preview = editor.querySelector("[data-track-preview]");
+  const trackRadio = editor.querySelector("input[name=mask-tool][value=track]");
+  const hit = document.createElement("div");
+  hit.className = "mask-hit";
+  hit.dataset.maskHit = "";
+  hit.hidden = true;
+  canvas.after(hit);
+  // Why "Follow a subject" is off, beside the tool itself (the form's note is copied here).
+  const trackNote = document.createElement("p");
+  trackNote.className = "muted small tracking-missing";
+  trackNote.id = "tracking-missing-note";
+  trackNote.hidden = true;
+  tools.querySelector("fieldset").after(trackNote);
   const mask = document.createElement("canvas");
   const view = canvas.getContext("2d");
   const marks = mask.getContext("2d");
@@ -155,6 +170,10 @@
     const start = Number(f.querySelector("input[name=trim_start]")?.value || 0);
     const count = Number(f.querySelector("[name=num_frames]")?.value);
     const rate = fps();
+    if (!(count >= 1)) {
+      say("Choose the model and the number of frames (under Settings) before tracking.");
+      return;
+    }
     const prompts = clicks.map((c) => [Math.round((c.time - start) * rate), c.x, c.y, c.positive]);
     if (prompts.some(([frame]) => frame < 0 || frame >= count)) {
       say(`Click on frames of the clip: ${count} frames from ${start} s ` +
@@ -190,7 +209,7 @@
     }, "image/png");
   };
 
-  canvas.addEventListener("pointerdown", (event) => {
+  hit.addEventListener("pointerdown", (event) => {
     event.preventDefault();
     const at = point(event);
     if (tool() === "track") {
@@ -210,11 +229,11 @@
       showMarks();
       attach();
     }
-    canvas.setPointerCapture(event.pointerId);
+    hit.setPointerCapture(event.pointerId);
     stroke = { start: at, last: at, snapshot: view.getImageData(0, 0, canvas.width, canvas.height) };
     if (tool() !== "rect") paint(line(at, at), tool() === "eraser");
   });
-  canvas.addEventListener("pointermove", (event) => {
+  hit.addEventListener("pointermove", (event) => {
     if (!stroke) return;
     const at = point(event);
     if (tool() === "rect") {
@@ -239,8 +258,8 @@
     stroke = null;
     save();
   };
-  canvas.addEventListener("pointerup", finish);
-  canvas.addEventListener("pointercancel", finish);
+  hit.addEventListener("pointerup", finish);
+  hit.addEventListener("pointercancel", finish);
   editor.querySelector("[data-mask-clear]")?.addEventListener("click", clear);
   trackButton.addEventListener("click", track);
   editor.querySelectorAll("input[name=mask-tool]").forEach((radio) => {
@@ -275,11 +294,34 @@
     });
   });
 
+  // "Follow a subject" needs the SAM 2 helper on the models worker; without it the form says
+  // so (data-tracking-missing) and the tool is off, rather than failing after the clicks.
+  const offerTracking = () => {
+    const missing = form()?.querySelector("[data-tracking-missing]");
+    trackRadio.disabled = Boolean(missing);
+    trackNote.hidden = !missing;
+    if (missing) {
+      trackNote.replaceChildren(...missing.cloneNode(true).childNodes);
+      missing.hidden = true;
+      trackRadio.setAttribute("aria-describedby", trackNote.id);
+      if (trackRadio.checked) {
+        editor.querySelector("input[name=mask-tool][value=rect]").checked = true;
+        trackTools.hidden = true;
+        clearClicks();
+        showMarks();
+      }
+    } else {
+      trackRadio.removeAttribute("aria-describedby");
+    }
+  };
+
   // The canvas and tools only for "Change an area"; the form is swapped on every task switch.
   const sync = () => {
     const on = masking();
     canvas.hidden = !on;
+    hit.hidden = !on;
     tools.hidden = !on;
+    offerTracking();
     if (on) {
       video.pause();
       attach();

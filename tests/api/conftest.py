@@ -39,13 +39,18 @@ class ApiClient:
     def put(self, path: str, body: Any = None, **headers: str) -> Any:
         return self._call("put", path, body if body is not None else {}, **headers)
 
+    def patch(self, path: str, body: Any = None, **headers: str) -> Any:
+        return self._call("patch", path, body if body is not None else {}, **headers)
+
     def delete(self, path: str, **headers: str) -> Any:
         return self._call("delete", path, **headers)
 
-    def upload(self, path: str, name: str, content: bytes) -> Any:
+    def upload(self, path: str, filename: str, content: bytes, /, **fields: str) -> Any:
+        """A multipart POST of `content` as the field `file`, with other form fields."""
         from django.core.files.uploadedfile import SimpleUploadedFile
 
-        return self.client.post(f"/api/v1/{path}", {"file": SimpleUploadedFile(name, content)},
+        return self.client.post(f"/api/v1/{path}",
+                                {"file": SimpleUploadedFile(filename, content), **fields},
                                 headers=self.headers)
 
 

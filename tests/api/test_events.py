@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 import pytest
 from channels.db import database_sync_to_async
@@ -62,3 +63,29 @@ async def test_a_lost_hint_only_delays_the_event_until_the_next_poll(owner, monk
     event = await _next_job(stream)
     assert event["status"] == JobStatus.RUNNING
     await stream.aclose()
+
+
+def _parse_frame(frame: str) -> dict[str, str]:
+    return dict(line.split(": ", 1) for line in frame.strip().splitlines())
+
+
+def test_the_document_describes_each_event_as_it_is_sent(api, owner):
+    """Each event is SSE fields {event, id, data}, its data a JobOut as JSON text."""
+    from api.schemas import JobOut
+
+    document = api.get("openapi.json").json()
+    content = document["paths"]["/api/v1/jobs/{job_id}/events"]["get"]["responses"]["200"][
+        "content"]["text/event-stream"]
+    schema = content["schema"]
+    assert set(schema["properties"]) == set(schema["required"]) == {"event", "id", "data"}
+    data = schema["properties"]["data"]
+    assert data["type"] == "string" and data["contentMediaType"] == "application/json"
+    assert data["contentSchema"] == {"$ref": "#/components/schemas/JobOut"}
+    assert "JobOut" in document["components"]["schemas"]
+
+    job = submit_tiny(owner)
+    event = _parse_frame(events_route._frame(job_out(job)))
+    assert set(event) == {"event", "id", "data"}
+    assert event["event"] == schema["properties"]["event"]["const"]
+    assert re.fullmatch(schema["properties"]["id"]["pattern"], event["id"])
+    JobOut.model_validate_json(event["data"])

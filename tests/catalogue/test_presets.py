@@ -192,4 +192,4 @@ def test_every_preset_that_takes_a_start_image_does_image_to_video():
     for preset_id in takes_image:
         assert get_preset(preset_id).can(Task.I2V), preset_id
     ends = {p.id for p in CATALOGUE.values() if p.supports(Ability.END_IMAGE)}
-    assert ends == {"wan2.1-flf2v-14b-720p", "hunyuanvideo-framepack"}
+    assert ends == {"wan2.1-flf2v-14b-720p", "hunyuanvideo-framepack", "demo-flf2v"}

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -34,25 +40,105 @@ def browser():
 
 
 class PageProblems:
-    """Content-Security-Policy violations and uncaught script errors of every page a test
-    opens (in any browser context it makes); the test fails at teardown if there are any."""
+    """Every console error (a CSP report, a failed request, an htmx error event: htmx logs
+    each one with console.error) and every uncaught script error of every page a test opens,
+    in any browser context it makes; the test fails at teardown if there are any. A test that
+    provokes an error on purpose names it with allow()."""
 
-    def __init__(self) -> None:
+    def __init__(self, folder: Path) -> None:
         self.problems: list[str] = []
+        self.allowed: list[str] = []
+        self.contexts: list = []
+        # What the pages asked of the server and heard from their sockets, newest last: printed
+        # when a test fails, so a failure on a CI machine says what the page went through.
+        self.traffic: list[str] = []
+        self.folder = folder  # where a failed test's pages are saved, beside its logs
+        self.logs: list[Path] = []  # service logs kept elsewhere (a module's own server)
+
+    def allow(self, fragment: str) -> None:
+        """Let console errors containing fragment pass (an error this test means to cause)."""
+        self.allowed.append(fragment)
+
+    def allow_refusals(self, url: str) -> None:
+        """Let the browser's note of a 422 answer from url pass: the test sends refused input
+        there on purpose (the page shows the server's message)."""
+        self.allow(f"status of 422 (Unprocessable Entity) (from {url})")
 
     def watch(self, context) -> None:
+        self.contexts.append(context)
         context.on("console", self._console)
+        # Only what the events carry: a handler that calls back into Playwright (such as
+        # request.response()) can hang the driver while a context closes.
+        context.on("response", lambda response: self._note(
+            f"{response.request.method} {response.url} -> {response.status}"))
+        context.on("requestfailed", lambda request: self._note(
+            f"{request.method} {request.url} FAILED {request.failure}"))
+        context.on("page", lambda page: page.on("websocket", self._socket))
         context.on("weberror", lambda error: self.problems.append(
             f"uncaught error on {error.page.url if error.page else '?'}: {error.error}"))
 
     def _console(self, message) -> None:
-        if message.type == "error" and "Content Security Policy" in message.text:
-            self.problems.append(f"{message.page.url if message.page else '?'}: {message.text}")
+        if message.type == "error":
+            location = message.location.get("url") or "?"
+            page = message.page.url if message.page else "?"
+            self.problems.append(f"{page}: {message.text} (from {location})")
+
+    def _note(self, line: str) -> None:
+        if "/static/" not in line:
+            self.traffic.append(f"{time.monotonic():.2f} {line}")
+
+    def _socket(self, socket) -> None:
+        self._note(f"websocket {socket.url} opened")
+        socket.on("framereceived", lambda frame: self._note(
+            f"websocket <- {_ids_in(frame if isinstance(frame, str) else str(frame))}"))
+        socket.on("close", lambda _: self._note(f"websocket {socket.url} closed"))
+
+    def report(self) -> str:
+        """The pages' traffic, each open page's HTML and screenshot (saved beside the test's
+        logs), and the tail of every service log of the test."""
+        lines = ["-- the pages' traffic (last 80) --", *self.traffic[-80:]]
+        pages = [p for context in self.contexts for p in context.pages if not p.is_closed()]
+        for n, page in enumerate(pages):
+            with contextlib.suppress(Exception):  # a page that cannot be saved still reports
+                page.screenshot(path=self.folder / f"page-{n}.png", full_page=True)
+                (self.folder / f"page-{n}.html").write_text(page.content())
+                lines.append(f"-- page {n}: {page.url}, saved in {self.folder} --")
+        for log in [*sorted(self.folder.glob("*.log")), *self.logs]:
+            lines += [f"-- {log.name} (last 40 lines) --",
+                      *[line for line in log.read_text(errors="replace").splitlines()
+                        if "/static/" not in line][-40:]]
+        return "\n".join(lines)
+
+    def close_pages(self) -> None:
+        """Close every context the test opened (again is harmless): before the site stops, so
+        that pages still open do not log the websocket's failed reconnects."""
+        for context in self.contexts:
+            context.close()
+
+    def unexpected(self) -> list[str]:
+        return [problem for problem in self.problems
+                if not any(fragment in problem for fragment in self.allowed)]
+
+
+def _ids_in(message: str) -> str:
+    """A socket message by the elements it swaps, e.g. `job-list` or `job-…-progress`."""
+    ids = re.findall(r'^<[a-z]+[^>]*\bid="([^"]+)"', message, flags=re.MULTILINE)
+    return ", ".join(ids) or message[:80]
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """A failed browser test's report says what its pages went through (while they are open)."""
+    report = yield
+    watcher = getattr(item, "funcargs", {}).get("page_problems")
+    if report.failed and isinstance(watcher, PageProblems):
+        report.sections.append(("what the pages went through", watcher.report()))
+    return report
 
 
 @pytest.fixture(autouse=True)
-def page_problems(browser, monkeypatch):
-    watcher = PageProblems()
+def page_problems(browser, monkeypatch, tmp_path):
+    watcher = PageProblems(tmp_path)
     new_context = browser.new_context
 
     def watched_context(*args, **kwargs):
@@ -62,16 +148,28 @@ def page_problems(browser, monkeypatch):
 
     monkeypatch.setattr(browser, "new_context", watched_context)
     yield watcher
-    assert not watcher.problems, "\n".join(watcher.problems)
+    problems = watcher.unexpected()
+    assert not problems, "\n".join(problems)
+
+
+@contextmanager
+def serving(log_path: Path, page_problems: PageProblems) -> Iterator[str]:
+    """The site served by uvicorn on the test database, at the URL this yields. The test's
+    pages close before it stops: an open page would log its websocket's failed reconnects."""
+    port = free_port()
+    web = start_web(log_path, port)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        page_problems.close_pages()
+        web.stop()
 
 
 @pytest.fixture
-def live_site(transactional_db, tmp_path):
-    """The site served by uvicorn on the test database, for pages that run no job."""
-    port = free_port()
-    web = start_web(tmp_path / "web.log", port)
-    yield f"http://127.0.0.1:{port}"
-    web.stop()
+def live_site(transactional_db, tmp_path, page_problems):
+    """The site, for pages that run no job."""
+    with serving(tmp_path / "web.log", page_problems) as url:
+        yield url
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ import pytest
 
 from generation.models import Job, JobStatus
 from tests.conftest import make_user
-from tests.e2e.conftest import PASSWORD, sign_in
-from tests.processes import free_port, start_web, start_worker, wait_for
+from tests.e2e.conftest import PASSWORD, serving, sign_in
+from tests.processes import start_worker, wait_for
 from tests.uploads.files import png
 from worker.catalogue import build_pipeline
 
@@ -48,13 +48,11 @@ PLAYBACK = """async (selector) => {
 
 
 @pytest.fixture
-def ltx_site(models: Path, transactional_db, tmp_path: Path):
+def ltx_site(models: Path, transactional_db, tmp_path: Path, page_problems):
     """The site and (on demand) a worker, both seeing the tiny LTX checkpoint installed."""
     build_pipeline(PRESET, "tiny", seed=0).save_pretrained(models / PRESET)
-    port = free_port()
-    web = start_web(tmp_path / "web.log", port)
-    yield f"http://127.0.0.1:{port}"
-    web.stop()
+    with serving(tmp_path / "web.log", page_problems) as url:
+        yield url
 
 
 def _open_image_form(page, base_url: str) -> None:
@@ -62,6 +60,11 @@ def _open_image_form(page, base_url: str) -> None:
     sign_in(page, base_url)
     page.click("label.task-option >> text=From an image")
     page.locator("input[name=start_image]").wait_for(state="attached")
+    # The built-in demo models come first; these tests are about the LTX-Video checkpoint.
+    page.eval_on_selector("#generation-form", "form => { form.dataset.stale = '1'; }")
+    page.select_option("select[name=preset]", PRESET)
+    page.wait_for_function("() => !document.querySelector('#generation-form').dataset.stale"
+                           " && !document.querySelector('.htmx-request')")
 
 
 def _drop(page, size: tuple[int, int], name: str) -> None:

@@ -13,7 +13,8 @@ from tests.loras.files import lora_bytes
 pytestmark = pytest.mark.e2e
 
 
-def test_my_loras_upload_refuse_rename_offer_and_delete(page, live_site, tmp_path):
+def test_my_loras_upload_refuse_rename_offer_and_delete(page, live_site, tmp_path, page_problems):
+    page_problems.allow_refusals(f"{live_site}/loras/")
     make_user("ada", PASSWORD)
     sign_in(page, live_site)
     page.click("nav >> text=My LoRAs")

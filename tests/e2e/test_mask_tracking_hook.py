@@ -27,7 +27,9 @@ TRACK = """async ([source, clicks]) => {
 }"""
 
 
-def test_the_hook_returns_the_tracked_mask_upload(page, live_site, models, tmp_path):
+def test_the_hook_returns_the_tracked_mask_upload(page, live_site, models, tmp_path,
+                                                 page_problems):
+    page_problems.allow_refusals(f"{live_site}/masks/track/")
     ada = make_user("ada", PASSWORD)
     source = source_video(ada, frames=8)
     save_helper("sam2.1-hiera-tiny", models / "sam2.1-hiera-tiny")

@@ -27,11 +27,18 @@ def vace_studio(models: Path, live_site, tmp_path: Path):
     worker.stop()
 
 
+@pytest.fixture
+def vace_site(models: Path, live_site):
+    """The site with VACE installed and no worker: for what happens in the browser alone."""
+    build_pipeline(VACE, "tiny", seed=0).save_pretrained(models / VACE)
+    return live_site
+
+
 def _wait(find):
     return wait_for(find, 30, "the edit job to be submitted", interval=0.2)
 
 
-def test_a_rectangle_drawn_on_a_frame_becomes_a_masked_edit_that_plays(page, vace_studio):
+def test_a_rectangle_drawn_on_a_frame_becomes_a_masked_edit_that_plays(vace_studio, page):
     ada = make_user("ada", PASSWORD)
     source = gallery_video(ada, numbered_frames(16), fps=8, prompt="a grey harbour wall")
     sign_in(page, vace_studio)
@@ -79,3 +86,28 @@ def test_a_rectangle_drawn_on_a_frame_becomes_a_masked_edit_that_plays(page, vac
         pixels = Image.open(stream).convert("L")
         # The rectangle, white, where it was dragged; black elsewhere.
         assert pixels.getpixel((40, 30)) == 255 and pixels.getpixel((5, 5)) == 0
+
+
+def test_the_players_controls_play_the_video_and_mark_nothing(vace_site, page):
+    ada = make_user("ada", PASSWORD)
+    source = gallery_video(ada, numbered_frames(32), fps=8, prompt="a grey harbour wall")
+    sign_in(page, vace_site)
+    page.goto(f"{vace_site}/edit/?video={source.id}")
+    page.check("input[name=task][value=edit]")
+    page.locator("[data-mask-canvas]").wait_for(state="visible")
+    page.wait_for_function("() => document.querySelector('[data-mask-canvas]').width === 96")
+
+    # Chromium's play button: the control bar's left end, above the timeline at the foot.
+    box = page.locator("[data-mask-video]").bounding_box()
+    page.mouse.click(box["x"] + 24, box["y"] + box["height"] - 47)
+    page.wait_for_function("() => !document.querySelector('[data-mask-video]').paused")
+    assert page.eval_on_selector("input[name=mask_file]", "input => input.files.length") == 0
+    assert page.inner_text("[data-mask-status]") == ""
+
+    # Above the bar the frame is still for marking: a drag there marks an area.
+    page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.1)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.4, steps=4)
+    page.mouse.up()
+    page.wait_for_function(
+        "() => document.querySelector('input[name=mask_file]').files.length === 1")

@@ -52,3 +52,33 @@ def test_an_unlisted_link_plays_for_a_signed_out_visitor(browser, live_site, vid
     assert playback["duration"] > 0 and playback["time"] > 0
     assert page.locator("text=Sign in").count() >= 1  # really signed out
     stranger.close()
+
+
+def test_sharing_keeps_the_chosen_lifetime_confirms_and_copies_the_link(browser, live_site,
+                                                                        video_of_ada):
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_site)
+    page = context.new_page()
+    sign_in(page, live_site)
+    page.goto(f"{live_site}/videos/{video_of_ada.id}/")
+    expiry = page.locator("#share-expires")
+    assert not expiry.is_visible()  # a private video has no link to expire
+
+    page.check("input[name=visibility][value=unlisted]")
+    assert expiry.is_visible()
+    expiry.select_option("7d")
+    page.click("#share-panel button:has-text('Save sharing')")
+    saved = page.locator("#share-panel [role=status]")
+    saved.wait_for()
+    assert "anyone with the link can watch it until" in saved.inner_text()
+    chosen = page.eval_on_selector("#share-expires", "s => s.selectedOptions[0].textContent")
+    assert "6 days" in chosen.replace("\xa0", " ") and "left" in chosen  # not "Until revoked"
+
+    page.click("#share-panel button:has-text('Copy link')")
+    page.wait_for_selector("#share-panel button:has-text('Copied')")
+    copied = page.evaluate("() => navigator.clipboard.readText()")
+    assert copied == page.input_value("#share-url") and "/s/" in copied
+
+    page.check("input[name=visibility][value=private]")
+    assert not expiry.is_visible()
+    context.close()

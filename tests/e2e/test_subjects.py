@@ -10,8 +10,8 @@ import pytest
 
 from generation.models import InputRole, JobInput, Subject
 from tests.conftest import make_user
-from tests.e2e.conftest import PASSWORD, sign_in
-from tests.processes import free_port, start_web, start_worker
+from tests.e2e.conftest import PASSWORD, serving, sign_in
+from tests.processes import start_worker
 from tests.subjects.conftest import tiny_vace_dir, vace  # noqa: F401  (fixtures)
 from tests.uploads.files import png
 
@@ -19,14 +19,12 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def vace_studio(vace, transactional_db, tmp_path):  # noqa: F811
+def vace_studio(vace, transactional_db, tmp_path, page_problems):  # noqa: F811
     """The site and a worker that both see the tiny VACE checkpoint in the models folder."""
-    port = free_port()
-    web = start_web(tmp_path / "web.log", port)
-    worker = start_worker(tmp_path / "worker.log", FRAMECRAFT_PROGRESS_INTERVAL="0.1")
-    yield f"http://127.0.0.1:{port}"
-    worker.stop()
-    web.stop()
+    with serving(tmp_path / "web.log", page_problems) as url:
+        worker = start_worker(tmp_path / "worker.log", FRAMECRAFT_PROGRESS_INTERVAL="0.1")
+        yield url
+        worker.stop()
 
 
 def test_a_subject_from_two_photos_drives_a_video(page, vace_studio, tmp_path):

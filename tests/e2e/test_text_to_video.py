@@ -2,7 +2,9 @@
 
 import pytest
 
+from generation.models import Job, JobStatus
 from tests.e2e.conftest import play_video
+from tests.processes import slowed_down, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -45,11 +47,16 @@ def test_a_new_user_generates_a_video_and_watches_it_live(page, live_studio):
     )
     page.click("#generation-form button[type=submit]")
 
+    # The tiny model's 40 steps can take well under a second on a fast machine: slowed fourfold
+    # from the moment a worker claims it, the job lasts long enough for several progress ticks.
+    job = wait_for(lambda: Job.objects.filter(status=JobStatus.RUNNING).first(), 120,
+                   "a worker to claim the job", interval=0.02)
     card = page.locator(".job-card").first
-    page.wait_for_function(
-        "() => document.querySelector('.job-card')?.dataset.status === 'succeeded'",
-        timeout=120_000
-    )
+    with slowed_down(int(job.worker.rsplit(":", 1)[1]), running_s=0.05, stopped_s=0.15):
+        page.wait_for_function(
+            "() => document.querySelector('.job-card')?.dataset.status === 'succeeded'",
+            timeout=120_000
+        )
     steps_seen = set(page.evaluate("() => window.__stepsSeen"))
     assert len(steps_seen) >= 2, f"the step counter did not advance live: {steps_seen}"
     assert page.evaluate("() => window.__noReload") is True, "the page was reloaded"

@@ -12,7 +12,7 @@ from tests.conftest import make_user
 from tests.e2e.conftest import PASSWORD, play_video, sign_in
 from tests.editing.conftest import VACE
 from tests.editing.sources import source_video, start_studio_worker
-from tests.processes import wait_for
+from tests.processes import free_port, start_web, wait_for
 from worker.catalogue import build_pipeline
 from worker.catalogue.helpers import save_helper
 
@@ -29,7 +29,7 @@ def _tracked_mask_id(page) -> str:
     return page.eval_on_selector("input[name=mask]", "input => input.value")
 
 
-def test_a_tracked_subject_becomes_the_mask_of_an_edit_that_finishes(page, models, live_site,
+def test_a_tracked_subject_becomes_the_mask_of_an_edit_that_finishes(models, live_site, page,
                                                                       tmp_path):
     ada = make_user("ada", PASSWORD)
     source = source_video(ada, frames=8)  # 160 × 96 at 16 fps: a square moving right
@@ -51,8 +51,10 @@ def test_a_tracked_subject_becomes_the_mask_of_an_edit_that_finishes(page, model
         page.check("input[name=mask-tool][value=track]")
         track = page.locator("[data-track-start]")
         assert track.is_disabled()  # nothing clicked yet
+        # Clicks land on the hit area over the frame (it shares the canvas's top-left corner).
+        hit = page.locator("[data-mask-hit]")
         box = canvas.bounding_box()
-        canvas.click(position={"x": box["width"] * 0.1, "y": box["height"] * 0.25})
+        hit.click(position={"x": box["width"] * 0.1, "y": box["height"] * 0.25})
         assert page.inner_text("[data-track-count]") == "1 on the subject, 0 off it"
         track.click()
         page.wait_for_function(f"() => {SHOWN}", timeout=180_000)
@@ -61,8 +63,8 @@ def test_a_tracked_subject_becomes_the_mask_of_an_edit_that_finishes(page, model
 
         # A correction: off the subject on frame 4 (0.25 s at VACE's 16 fps), then again.
         page.locator("[data-mask-scrub]").fill("0.25")
-        canvas.click(position={"x": box["width"] * 0.75, "y": box["height"] * 0.75},
-                     modifiers=["Shift"])
+        hit.click(position={"x": box["width"] * 0.75, "y": box["height"] * 0.5},
+                  modifiers=["Shift"])
         assert page.inner_text("[data-track-count]") == "1 on the subject, 1 off it"
         track.click()
         page.wait_for_function(f"() => {SHOWN} && "
@@ -93,3 +95,35 @@ def test_a_tracked_subject_becomes_the_mask_of_an_edit_that_finishes(page, model
     assert [c[0] for c in tracking.clicks] == [0, 4]
     assert [c[3] for c in tracking.clicks] == [True, False]
     assert tracking.clicks[0][1] == pytest.approx(16, abs=1.5)
+
+
+@pytest.fixture
+def site_without_tracking(models, transactional_db, tmp_path, monkeypatch):
+    """VACE installed, SAM 2 not, and the built-in demo models off (no demo SAM 2 either)."""
+    monkeypatch.setenv("FRAMECRAFT_DEMO_MODELS", "0")
+    build_pipeline(VACE, "tiny", seed=0).save_pretrained(models / VACE)
+    port = free_port()
+    web = start_web(tmp_path / "web.log", port)
+    yield f"http://127.0.0.1:{port}"
+    web.stop()
+
+
+def test_without_the_tracking_helper_follow_a_subject_says_so_and_is_off(
+        site_without_tracking, page):
+    ada = make_user("ada", PASSWORD)
+    source = source_video(ada, frames=8)
+    sign_in(page, site_without_tracking)
+    page.goto(f"{site_without_tracking}/edit/?video={source.id}")
+    page.check("input[name=task][value=edit]")
+    page.locator("[data-mask-canvas]").wait_for(state="visible")
+    # The form's note is shown beside the mask tools, once.
+    note = page.locator("#tracking-missing-note")
+    assert note.is_visible() and page.locator("#tracking-missing").is_hidden()
+    assert "needs the mask-tracking helper" in note.inner_text()
+    assert "SAM 2" in note.inner_text() and "an admin can install it" in note.inner_text()
+    track = page.locator("input[name=mask-tool][value=track]")
+    assert track.is_disabled()
+    assert track.get_attribute("aria-describedby") == "tracking-missing-note"
+    assert page.locator("[data-track-tools]").is_hidden()
+    # The drawing tools still work.
+    assert page.locator("input[name=mask-tool][value=rect]").is_checked()

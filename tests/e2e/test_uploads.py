@@ -30,7 +30,9 @@ SEND_FILE = """([kind, b64, name]) => {
 }"""
 
 
-def test_the_drop_zone_uploads_shows_refusals_and_deletes(page, live_site, tmp_path):
+def test_the_drop_zone_uploads_shows_refusals_and_deletes(page, live_site, tmp_path,
+                                                          page_problems):
+    page_problems.allow_refusals(f"{live_site}/uploads/")
     make_user("ada", PASSWORD)
     sign_in(page, live_site)
     page.click("nav >> text=My uploads")
@@ -64,3 +66,35 @@ def test_the_drop_zone_uploads_shows_refusals_and_deletes(page, live_site, tmp_p
     page.locator(f"#upload-{upload.id} button[type=submit]").click()
     page.locator(f"#upload-{upload.id}").wait_for(state="detached")
     assert not Upload.objects.filter(pk=upload.pk).exists()
+
+
+def test_a_file_chosen_in_a_job_form_is_sent_with_it_and_its_cross_only_removes_it(
+        page, live_site, tmp_path, page_problems):
+    """A zone inside a job's form (the swap's mask) shows no delete form of its own: pressing
+    Generate sends the job form, asks nothing and deletes nothing; ✕ only clears the choice."""
+    page_problems.allow_refusals(f"{live_site}/jobs/")
+    ada = make_user("ada", PASSWORD)
+    sign_in(page, live_site)
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.check("#generation-form input[name=task][value=swap]")
+    zone = page.locator("[data-dropzone]:has(input[name=mask])")
+    zone.wait_for()
+    (tmp_path / "mask.png").write_bytes(png(128, 128, color=(255, 255, 255)))
+    zone.locator("[data-dropzone-input]").set_input_files(str(tmp_path / "mask.png"))
+    page.wait_for_function("() => document.querySelector('input[name=mask]').value")
+    assert zone.locator("form").count() == 0
+    with page.expect_response(lambda r: r.url.endswith("/jobs/")
+                              and r.request.method == "POST") as sent:
+        page.click("#generation-form button[type=submit]")
+    assert sent.value.status == 422  # Ada has no video or subject yet: the form says so
+    assert dialogs == [] and Upload.objects.filter(owner=ada).count() == 1
+
+    page.fill("#generation-form textarea[name=prompt]", "kept")  # the form was re-rendered
+    zone = page.locator("[data-dropzone]:has(input[name=mask])")
+    zone.locator("[data-dropzone-input]").set_input_files(str(tmp_path / "mask.png"))
+    page.wait_for_function("() => document.querySelector('input[name=mask]').value")
+    zone.locator("[data-dropzone-clear]").click()
+    assert page.input_value("input[name=mask]") == ""
+    assert zone.locator("[data-upload-id]").count() == 0
+    assert dialogs == [] and Upload.objects.filter(owner=ada).count() == 2

@@ -84,7 +84,8 @@ def test_a_skeleton_is_drawn_in_openpose_colours_where_its_joints_are():
     assert not canvas[0:4, 0:8].any()  # background stays black
 
 
-def test_a_missing_helper_is_a_clear_weights_error(models):
+def test_a_missing_helper_is_a_clear_weights_error(models, monkeypatch):
+    monkeypatch.setenv("FRAMECRAFT_DEMO_MODELS", "0")  # no demo helper stands in
     with pytest.raises(GenerationError) as error:
         make_control_track("depth", moving_square(), device="cpu")
     assert error.value.code == "weights_missing"

@@ -182,7 +182,7 @@ def test_a_file_with_no_video_stream_is_refused(owner_client, source):
     data = edit_data(source, task="v2v", preset="tiny", size="128x128", num_frames="5",
                      source_video="",
                      source_file=SimpleUploadedFile("song.mp4", audio_only_mp4()))
-    refused(owner_client, data, "This file has no video track.")
+    refused(owner_client, data, "This is a sound file with no picture.")
 
 
 def test_a_video_sent_with_the_form_becomes_the_source(owner, owner_client, source):

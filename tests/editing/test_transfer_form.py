@@ -97,7 +97,7 @@ def _audio_only() -> bytes:
 
 def test_a_file_with_no_video_stream_is_refused_and_not_kept(owner_client, owner, vace):
     file = SimpleUploadedFile("sound.mp4", _audio_only(), content_type="video/mp4")
-    _refused(owner_client, _form(source_file=file), "This file has no video track.")
+    _refused(owner_client, _form(source_file=file), "This is a sound file with no picture.")
     assert not Upload.objects.exists()
     with pytest.raises(ClipError, match=r"The file has no video stream\."):
         clip_frames(io.BytesIO(_audio_only()), start_s=0, fps=16, count=5)
@@ -117,7 +117,9 @@ def test_a_clip_past_the_sources_end_says_how_far_it_reaches(owner_client, owner
     assert "start earlier or make it shorter" in text
 
 
-def test_depth_without_its_helper_model_asks_for_an_admin(owner_client, owner, vace):
+def test_depth_without_its_helper_model_asks_for_an_admin(owner_client, owner, vace,
+                                                          monkeypatch):
+    monkeypatch.setenv("FRAMECRAFT_DEMO_MODELS", "0")  # no demo helper stands in
     source = source_video(owner)
     _refused(owner_client, _form(source_video=str(source.id), control="depth"),
              "Depth needs Depth Anything V2 Small, which is not installed")

@@ -59,7 +59,7 @@ def test_staff_drain_and_undrain_workers_from_the_admin(owner):
     fleet.working_on("gpu0@host:12", job.id)
     page = client.get(reverse(LIST))
     text = page.content.decode()
-    assert "wan2.1-t2v-14b 1280x720" in text and "30.5/61" in text
+    assert "wan2.1-t2v-14b 1280×720" in text and "30.5 / 61.0 GiB" in text
     token = page.cookies["csrftoken"].value
     assert client.post(reverse(LIST), {"action": "drain", "_selected_action": "gpu0@host:12"},
                        ).status_code == 403  # no CSRF token: refused

@@ -107,3 +107,39 @@ def test_making_a_video_private_again_ends_its_link(owner_client, owner):
     csrf_post(owner_client, reverse("share_video", args=[video.id]), {"visibility": "private"})
     assert Client().get(reverse("shared_video", args=[slug])).status_code == 404
     assert not Video.objects.public().exists()
+
+
+def test_saving_a_lifetime_shows_it_kept_and_says_what_was_saved(owner_client, owner):
+    video = make_video(owner)
+    response = share(owner_client, video, {"visibility": "unlisted", "expires": "7d"}, **HTMX)
+    panel = response.content.decode()
+    assert 'role="status"' in panel and "Saved: anyone with the link can watch it until" in panel
+    selected = panel[panel.index("<select"):panel.index("</select>")]
+    kept = selected[selected.index('value="keep"'):]
+    assert kept.startswith('value="keep" selected') and "6\xa0days" in kept  # time left
+    expiry = video.share_expires_at
+    share(owner_client, video, {"visibility": "public", "expires": "keep"}, **HTMX)
+    assert video.share_expires_at == expiry  # saving again keeps the link's end
+
+
+def test_keeping_the_lifetime_of_an_expired_link_makes_a_fresh_one(owner_client, owner):
+    video = make_video(owner, visibility=Visibility.UNLISTED, share_slug="x" * 22,
+                       share_expires_at=timezone.now() - timedelta(minutes=1))
+    share(owner_client, video, {"visibility": "unlisted", "expires": "keep"})
+    assert video.share_is_live and video.share_expires_at is None
+    assert video.share_slug != "x" * 22
+
+
+def test_the_share_link_has_a_copy_button(owner_client, owner):
+    video = make_video(owner)
+    panel = share(owner_client, video, {"visibility": "unlisted"}, **HTMX).content.decode()
+    assert 'data-copy="#share-url"' in panel
+    page = owner_client.get(reverse("video_detail", args=[video.id])).content.decode()
+    assert "js/copy.js" in page
+
+
+def test_revoking_says_so(owner_client, owner):
+    video = make_video(owner)
+    share(owner_client, video, {"visibility": "unlisted"})
+    panel = share(owner_client, video, {"action": "revoke"}, **HTMX).content.decode()
+    assert "Link revoked" in panel and 'data-copy="#share-url"' not in panel

@@ -108,12 +108,86 @@ async def test_a_newcomers_job_moves_waiting_cards_back_in_line(owner, stranger)
     assert "number 2 in the queue" in listing
     # Round-robin: the stranger's first job goes before the owner's second.
     await sync_to_async(submit_tiny)(stranger, prompt="a lighthouse")
-    cards = {}
-    while len(cards) < 2:
+    lines = {}
+    while len(lines) < 2:
         html = await socket.receive_from(timeout=5)
         for job in (first, second):
-            if html.strip().startswith(f'<article id="job-{job.id}"'):
-                cards[job.id] = html
-    assert "number 1 in the queue" in cards[first.id]
-    assert "number 3 in the queue" in cards[second.id]
+            # Only the waiting line: the card, and a focus on its Cancel, stay.
+            if html.strip().startswith(f'<p id="job-{job.id}-waiting"'):
+                lines[job.id] = html
+            assert not html.strip().startswith(f'<article id="job-{job.id}"')
+    assert "number 1 in the queue" in lines[first.id]
+    assert "number 3 in the queue" in lines[second.id]
     await socket.disconnect()
+
+
+async def _progress(job, step: int) -> None:
+    await sync_to_async(lifecycle.progress)(
+        job.id, job.attempts + 1, owner_id=job.owner_id, status_sequence=1, step=step, total=8,
+        elapsed_s=0.5 * step, preview_jpeg=None)
+
+
+async def test_a_step_sends_only_the_progress_so_the_cards_buttons_stay(owner):
+    job = await sync_to_async(make_job)(owner)
+    socket = await _connect(owner)
+    await socket.receive_from(timeout=5)  # the list
+    await sync_to_async(lifecycle._transition)(job.id, (JobStatus.QUEUED,), JobStatus.RUNNING,
+                                                attempts=1)
+    await sync_to_async(lifecycle._announce)(job.id, "claimed")
+    card = await socket.receive_from(timeout=5)
+    assert card.strip().startswith(f'<article id="job-{job.id}"') and "Cancel" in card
+    await _progress(job, 2)
+    tick = await socket.receive_from(timeout=5)
+    assert tick.strip().startswith(f'<div id="job-{job.id}-progress"')
+    assert "Step 2 / 8" in tick and "Cancel" not in tick and "<article" not in tick
+    await socket.disconnect()
+
+
+async def test_a_lost_state_hint_is_made_good_by_the_next_one(owner):
+    """The claim's hint never came: the next step's hint brings the whole card, not a
+    progress bar for a card that still shows the job waiting."""
+    job = await sync_to_async(make_job)(owner)
+    socket = await _connect(owner)
+    await socket.receive_from(timeout=5)
+    await sync_to_async(lifecycle._transition)(job.id, (JobStatus.QUEUED,), JobStatus.RUNNING,
+                                                attempts=1)
+    await _progress(job, 3)
+    html = await socket.receive_from(timeout=5)
+    assert html.strip().startswith(f'<article id="job-{job.id}"')
+    assert "Step 3 / 8" in html and 'data-status="running"' in html
+    await socket.disconnect()
+
+
+async def test_a_cancel_asked_replaces_the_card_though_no_state_changed(owner):
+    job = await sync_to_async(make_job)(owner, status=JobStatus.RUNNING)
+    socket = await _connect(owner)
+    await socket.receive_from(timeout=5)
+    await sync_to_async(lifecycle.cancel)(job)
+    html = await socket.receive_from(timeout=5)
+    assert html.strip().startswith(f'<article id="job-{job.id}"') and "stopping…" in html
+    assert "Cancel</button>" not in html
+    await socket.disconnect()
+
+
+async def test_a_step_finds_its_place_on_a_card_the_page_rendered_before_the_job_started(owner):
+    """The page's own requests (a submit's answer, Show more) render cards too, and can land
+    after the socket's update: a step must still find its target on a waiting card."""
+    job = await sync_to_async(make_job)(owner)
+    page = await sync_to_async(lambda: _page_for(owner))()  # rendered while the job waits
+    socket = await _connect(owner)
+    await socket.receive_from(timeout=5)
+    await sync_to_async(lifecycle._transition)(job.id, (JobStatus.QUEUED,), JobStatus.RUNNING,
+                                                attempts=1)
+    await sync_to_async(lifecycle._announce)(job.id, "claimed")
+    await socket.receive_from(timeout=5)  # the running card, which the page may not show
+    await _progress(job, 1)
+    tick = await socket.receive_from(timeout=5)
+    target = f'id="job-{job.id}-progress"'
+    assert target in tick and target in page
+    await socket.disconnect()
+
+
+def _page_for(user) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.get("/studio/").content.decode()

@@ -3,6 +3,9 @@ remove weights; the worker's side reports what happened (the Hub is unreachable 
 
 from __future__ import annotations
 
+import os
+import re
+
 import pytest
 import redis
 from django.conf import settings
@@ -11,10 +14,13 @@ from django.urls import reverse
 
 from generation.models import JobStatus, ModelOperation
 from tests.conftest import csrf_post, make_user
+from tests.processes import start_worker
+from worker.catalogue.helpers import save_helper
 from worker.models_volume import carry_out
 
 PAGE = "admin:generation_modeloperation_changelist"
 RUN = "admin:generation_modeloperation_run"
+SAM = "sam2.1-hiera-tiny"
 
 
 
@@ -103,3 +109,63 @@ def test_staff_see_each_worker_its_gpu_warm_models_and_job(admin_client, owner):
     page = admin_client.get(reverse("admin:generation_workerstate_changelist")).content.decode()
     assert "gpu0@host:12" in page and "NVIDIA H200" in page and "wan2.1-t2v-1.3b" in page
     assert str(job.id) in page
+
+
+def _row(page: str, model_id: str) -> str:
+    """The Models table's row of one model."""
+    start = page.index(f"<code>{model_id}</code>")
+    return page[page.rindex("<tr>", 0, start):page.index("</tr>", start)]
+
+
+def _buttons(row: str) -> list[str]:
+    return re.findall(r'name="action" value="(\w+)"', row)
+
+
+def test_each_model_offers_only_the_actions_that_apply(admin_client, models):
+    save_helper(SAM, models / SAM)
+    page = admin_client.get(reverse(PAGE)).content.decode()
+    assert _buttons(_row(page, "ltx-video")) == ["install"]
+    assert _buttons(_row(page, SAM)) == ["verify", "remove"]
+    tiny = _row(page, "tiny")
+    assert _buttons(tiny) == [] and "built in" in tiny
+
+
+def test_an_action_that_does_not_apply_is_refused(admin_client, models):
+    admin_client.get(reverse(PAGE))
+    csrf_post(admin_client, reverse(RUN), {"preset": "ltx-video", "action": "remove"})
+    csrf_post(admin_client, reverse(RUN), {"preset": "tiny", "action": "verify"})
+    assert not ModelOperation.objects.exists()
+
+
+def test_a_cpu_worker_reads_as_cpu_in_a_readable_table(admin_client, owner):
+    from generation import fleet
+
+    fleet.report("cpu0@host:7", queues=["default", "housekeeping"], gpu_name="",
+                 gpu_total_gb=0.0, loaded=["tiny"])
+    fleet.report("gpu0@host:8", queues=["gpu-80g"], gpu_name="NVIDIA H100 80GB HBM3",
+                 gpu_total_gb=79.2, loaded=[], gpu_count=2,
+                 gpu_memory=[{"allocated_gb": 1.25, "peak_gb": 3.5}] * 2)
+    page = admin_client.get(reverse("admin:generation_workerstate_changelist")).content.decode()
+    cpu = page[page.index("cpu0@host:7"):page.index("</tr>", page.index("cpu0@host:7"))]
+    assert "<td class=\"field-device\">CPU</td>" in cpu
+    assert "default, housekeeping" in cpu and ">tiny<" in cpu
+    assert "GPU" not in cpu and "0.0" not in cpu
+    assert "2 × NVIDIA H100 80GB HBM3, 79 GB each" in page
+    assert "1.2 / 3.5 GiB · 1.2 / 3.5 GiB" in page
+    assert '["' not in page  # no raw JSON lists
+    assert "s ago (" in cpu
+
+
+@pytest.mark.worker
+def test_workers_that_do_not_report_are_listed_from_a_ping(admin_client, tmp_path):
+    url = reverse("admin:generation_workerstate_changelist")
+    worker = start_worker(tmp_path / "worker.log", queues=settings.CELERY_MODELS_QUEUE)
+    try:
+        page = admin_client.get(url).content.decode()
+    finally:
+        worker.stop()
+    node = f"test-{os.getpid()}@"
+    assert node in page
+    listed = page[page.index("Other workers"):]
+    row = listed[listed.index(node):listed.index("</tr>", listed.index(node))]
+    assert "<td>models</td>" in row

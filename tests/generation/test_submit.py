@@ -170,8 +170,9 @@ def test_retry_makes_a_new_job_with_the_same_recipe(studio_client, owner):
     response = csrf_post(studio_client, reverse("retry_job", args=[job.id]), **HTMX)
     assert response.status_code == 200
     retry = Job.objects.get(retry_of=job)
-    # A job stored before speed modes existed is retried at the defaults: Quality, no fp8.
-    assert retry.params == {**job.params, "speed": "quality", "fp8": False}
+    # A job stored before speed modes and sound existed is retried at the defaults: Quality,
+    # no fp8, with sound (where its model makes any).
+    assert retry.params == {**job.params, "speed": "quality", "fp8": False, "sound": True}
     assert retry.status == JobStatus.QUEUED
 
 
@@ -207,3 +208,49 @@ def test_submitting_too_fast_is_limited_with_a_clear_message(studio_client, owne
     assert limited, "the third submission within a minute must be refused"
     assert "submitting very fast" in limited[-1].content.decode()
     assert Job.objects.filter(owner=owner).count() == 3 - len(limited)
+
+
+def test_variations_make_that_many_jobs_on_consecutive_seeds(studio_client, owner):
+    response = csrf_post(studio_client, reverse("submit_job"),
+                         form_data(seed="41", variations="3"), **HTMX)
+    assert response.status_code == 200
+    jobs = Job.objects.filter(owner=owner).order_by("created_at")
+    assert [job.params["seed"] for job in jobs] == [41, 42, 43]
+    assert {job.params["prompt"] for job in jobs} == {"a lighthouse at dusk"}
+    assert 'name="variations"' in response.content.decode()
+
+
+def test_variations_with_a_random_seed_run_on_consecutive_seeds_from_it(studio_client, owner):
+    csrf_post(studio_client, reverse("submit_job"), form_data(variations="2"), **HTMX)
+    first, second = (job.params["seed"] for job in Job.objects.filter(owner=owner)
+                     .order_by("created_at"))
+    assert second == (first + 1) % 2**32
+
+
+def test_variations_over_the_job_limit_make_no_job_at_all(studio_client, owner):
+    owner.max_active_jobs = 3
+    owner.save()
+    make_job(owner)
+    response = csrf_post(studio_client, reverse("submit_job"), form_data(variations="4"),
+                         **HTMX)
+    assert response.status_code == 422
+    assert "ask for 2 or fewer" in response.content.decode()
+    assert Job.objects.filter(owner=owner).count() == 1
+    assert csrf_post(studio_client, reverse("submit_job"), form_data(variations="2"),
+                     **HTMX).status_code == 200
+    assert Job.objects.filter(owner=owner).active().count() == 3
+
+
+def test_a_variation_refused_halfway_leaves_none_of_them(owner):
+    """All or none: the second job failing (here its spec; in a race, the job limit another
+    tab just reached) takes the first one back."""
+    from dataclasses import replace
+
+    from generation import views
+    from generation.specs import SpecError
+    from tests.jobs import tiny_spec
+
+    fine = tiny_spec(prompt="variation one")
+    with pytest.raises(SpecError):
+        views._submit_all(owner, [fine, replace(fine, seed=-1)], remix_of=None)
+    assert not Job.objects.filter(owner=owner).exists()

@@ -47,8 +47,10 @@ def test_the_base_is_found_from_the_file_when_not_given(owner, media_root):
     lora = accept_lora(owner, _file(lora_bytes("wan2.1-t2v-14b", rank=2, limit=3)),
                        name="big", purpose="subject")
     assert lora.base == "wan2.1-t2v-14b"
+    # Wan 2.2 A14B's experts have Wan 2.1 14B's layers: its LoRAs fit them too.
     assert lora.fits == ["wan2.1-t2v-14b", "wan2.1-i2v-14b-480p", "wan2.1-i2v-14b-720p",
-                         "wan2.1-flf2v-14b-720p", "wan2.1-vace-14b"]
+                         "wan2.1-flf2v-14b-720p", "wan2.1-vace-14b", "wan2.2-t2v-a14b",
+                         "wan2.2-i2v-a14b"]
 
 
 def test_a_lora_for_another_architecture_is_refused_naming_what_it_is_for(owner, media_root):
@@ -61,9 +63,9 @@ def test_a_lora_for_another_architecture_is_refused_naming_what_it_is_for(owner,
 
 
 @pytest.mark.parametrize(("data", "says"), [
-    (b"\x89PNG\r\n\x1a\n" + b"\0" * 64, "header claims"),
+    (b"\x89PNG\r\n\x1a\n" + b"\0" * 64, "does not start the way a .safetensors file does"),
     (b"abc", "not a safetensors file"),
-    (struct.pack("<Q", 2**40) + b"{}", "header claims 1,099,511,627,776 bytes"),
+    (struct.pack("<Q", 2**40) + b"{}", "Check that you chose the right file"),
     (struct.pack("<Q", 500) + b'{"a": 1}', "truncated: its header runs past"),
     (struct.pack("<Q", 5) + b"{nope", "not a safetensors file"),
 ], ids=["png", "tiny", "huge-header", "truncated-header", "bad-json"])
@@ -71,9 +73,15 @@ def test_files_that_are_not_safetensors_are_refused(owner, media_root, data, say
     assert says in _refused(owner, data, media_root=media_root)
 
 
+def test_a_renamed_file_is_refused_in_plain_words(owner, media_root):
+    message = _refused(owner, b"\x89PNG\r\n\x1a\n" + b"\0" * 64, media_root=media_root)
+    assert "header" not in message and not any(c.isdigit() for c in message)
+
+
 def test_a_header_over_the_limit_is_refused_before_it_is_read(owner, media_root):
     data = lora_bytes("tiny")
-    assert "header claims" in _refused(owner, with_header_length(data, MAX_HEADER_BYTES + 1))
+    assert "not a LoRA we can read" in _refused(owner,
+                                                with_header_length(data, MAX_HEADER_BYTES + 1))
 
 
 def test_tensor_data_cut_short_is_refused(owner, media_root):

@@ -58,6 +58,16 @@ def test_a_refused_upload_shows_why_and_keeps_nothing(owner_client, owner, media
     assert not Upload.objects.exists() and stored_files(media_root) == []
 
 
+def test_the_form_after_a_refused_upload_still_says_the_size_limit(owner_client, media_root,
+                                                                  settings):
+    settings.FRAMECRAFT_MAX_LORA_MB = 64
+    response = csrf_post(owner_client, reverse("loras"), {
+        "file": _file(b"not a lora"), "name": "x", "purpose": "style", "base": ""},
+        HTTP_HX_REQUEST="true")
+    assert response.status_code == 422
+    assert "Files up to 64 MB." in response.text
+
+
 def test_it_requires_csrf(owner, media_root):
     client = Client(enforce_csrf_checks=True)
     client.force_login(owner)
@@ -175,3 +185,9 @@ def test_remix_picks_the_recipes_loras_again(owner_client, owner, media_root):
     page = owner_client.get(reverse("studio") + f"?remix={video.id}").content.decode()
     assert f'<option value="{lora.pk}" selected>paper</option>' in page
     assert 'name="lora_strength_1" value="0.6"' in page
+
+
+@pytest.mark.parametrize(("megabytes", "said"), [(1024, "1 GB"), (1536, "1.5 GB"), (512, "512 MB")])
+def test_the_size_limit_reads_as_a_person_says_it(owner_client, settings, megabytes, said):
+    settings.FRAMECRAFT_MAX_LORA_MB = megabytes
+    assert f"Files up to {said}." in owner_client.get(reverse("loras")).content.decode()

@@ -112,7 +112,8 @@ def test_the_models_worker_removes_a_new_photos_background(owner_client, owner, 
     assert 'data-version="cutout"' in polled.content.decode()
 
 
-def test_background_removal_is_the_segformer_helper():
+def test_background_removal_is_the_segformer_helper(monkeypatch):
+    monkeypatch.setenv("FRAMECRAFT_DEMO_MODELS", "0")  # no demo helper stands in
     remover = helper_for("background")
     assert remover is HELPERS[REMOVER]
     assert (remover.model_class, remover.source) == ("SegformerForSemanticSegmentation",
@@ -120,7 +121,8 @@ def test_background_removal_is_the_segformer_helper():
     assert remover.tasks == ("background removal (subject photos)",)
 
 
-def test_the_segmenter_installs_like_any_other_weights(models):
+def test_the_segmenter_installs_like_any_other_weights(models, monkeypatch):
+    monkeypatch.setenv("FRAMECRAFT_DEMO_MODELS", "0")  # no demo helper stands in
     remover = helper_for("background")
     assert not remover.is_installed()
     assert weights.verify(remover) == ["not installed"]

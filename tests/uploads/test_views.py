@@ -150,7 +150,7 @@ def test_the_profile_shows_uploads_used_and_the_quota(owner_client, owner, media
     upload = Upload.objects.get()
     page = owner_client.get("/profile/").content.decode()
     assert "Uploads" in page
-    assert f"1, {upload.size_bytes}\xa0bytes of 10.0\xa0MB" in page
+    assert f"1 file, {upload.size_bytes}\xa0bytes of 10.0\xa0MB" in page
 
 
 def test_an_upload_over_quota_says_how_much_is_used_and_free(owner_client, owner, media_root):

@@ -8,7 +8,20 @@ so the web tier reads it to build its forms and the worker runs jobs with it.
 
 from __future__ import annotations
 
-from . import cogvideox, framepack, kandinsky5, ltx, wan, wan22, wan_i2v, wan_vace
+from . import (
+    cogvideox,
+    framepack,
+    hunyuan15,
+    kandinsky5,
+    kandinsky6,
+    ltx,
+    ltx2,
+    wan,
+    wan22,
+    wan22_a14b,
+    wan_i2v,
+    wan_vace,
+)
 from .base import (
     TASK_INPUTS,
     TASK_LABELS,
@@ -38,7 +51,8 @@ from .request import (
 
 FAMILIES: dict[str, Family] = {
     module.FAMILY.name: module.FAMILY
-    for module in (wan, wan_i2v, wan_vace, wan22, ltx, framepack, cogvideox, kandinsky5)
+    for module in (wan, wan_i2v, wan_vace, wan22, wan22_a14b, ltx, ltx2, framepack, hunyuan15,
+                   cogvideox, kandinsky5, kandinsky6)
 }
 
 CATALOGUE: dict[str, Preset] = {

@@ -13,7 +13,13 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from .install import MODELS_DIR_ENV, checkpoint_complete, hf_cached_file, hf_cached_snapshot
+from .install import (
+    MODELS_DIR_ENV,
+    checkpoint_complete,
+    demo_models_enabled,
+    hf_cached_file,
+    hf_cached_snapshot,
+)
 
 if TYPE_CHECKING:
     from .calls import CallAdapter
@@ -45,6 +51,11 @@ class Task(StrEnum):
     EXTEND = "extend"  # an input video continued past its last frame
     PERSONALIZE = "personalize"  # a subject from reference photos, placed as the prompt says
     CONTROL = "control"  # an input video's motion and layout (a control track), all else new
+    UPSCALE = "upscale"  # an input video at 2x or 4x its size, frame by frame (a helper model)
+
+
+# Tasks a helper model runs (catalogue/helpers.py) rather than a preset's pipeline.
+HELPER_TASKS: frozenset[Task] = frozenset({Task.UPSCALE})
 
 
 TASK_INPUTS: dict[Task, frozenset[Ability]] = {
@@ -55,6 +66,7 @@ TASK_INPUTS: dict[Task, frozenset[Ability]] = {
     Task.EXTEND: frozenset({Ability.TEXT, Ability.VIDEO}),
     Task.PERSONALIZE: frozenset({Ability.TEXT, Ability.REFERENCE}),
     Task.CONTROL: frozenset({Ability.TEXT, Ability.VIDEO}),
+    Task.UPSCALE: frozenset({Ability.VIDEO}),
 }
 
 TASK_LABELS: dict[Task, str] = {
@@ -65,6 +77,7 @@ TASK_LABELS: dict[Task, str] = {
     Task.EXTEND: "video extension",
     Task.PERSONALIZE: "personalization",
     Task.CONTROL: "motion transfer",
+    Task.UPSCALE: "upscaling",
 }
 
 
@@ -105,14 +118,23 @@ class MemoryNeeds:
     # The largest single layer of the text encoders (their token embedding) plus the encoding's
     # working memory: leaf-level and sequential offload hold it on the GPU while encoding.
     encoder_leaf_gb: float = 0.0
+    # Denoisers of equal size that take turns (Wan 2.2 A14B: a high-noise expert for the first
+    # steps, a low-noise one after its boundary); `transformer_gb` is all of them, `blocks` and
+    # `step_s` are one's. Only one runs at a time, so offloading plans hold one.
+    experts: int = 1
 
     @property
     def weights_gb(self) -> float:
         return self.transformer_gb + self.text_encoder_gb + self.image_encoder_gb + self.other_gb
 
     @property
+    def expert_gb(self) -> float:
+        """One denoiser's weights: what runs at any one step."""
+        return self.transformer_gb / max(1, self.experts)
+
+    @property
     def block_gb(self) -> float:
-        return self.transformer_gb / max(1, self.blocks)
+        return self.expert_gb / max(1, self.blocks)
 
     @property
     def all_on_gpu_gb(self) -> float:
@@ -225,6 +247,12 @@ class Preset:
     scheduler_config: Mapping[str, Any] = field(default_factory=dict)
     # Several GPUs of a host for one job; None: one GPU always.
     parallelism: Parallelism | None = None
+    # It makes a sound track with the picture (an audio VAE and a vocoder): its jobs offer a
+    # "with sound" switch and its videos carry AAC audio.
+    makes_sound: bool = False
+    # Whether people's LoRAs may target it. The demo presets exist to try the studio's tasks;
+    # LoRAs are tried on `tiny`, whose toy transformer the Wan demos share.
+    takes_loras: bool = True
 
     def __post_init__(self) -> None:
         if (self.default_width, self.default_height) not in self.sizes:
@@ -423,8 +451,11 @@ class Preset:
         return get_preset(self.preview_of).installed_path()
 
     def is_installed(self) -> bool:
-        """Whether a worker can load this preset without downloading anything."""
-        return self.builtin or self.installed_path() is not None
+        """Whether a worker can load this preset without downloading anything: a built-in
+        one while the demo models are on (FRAMECRAFT_DEMO_MODELS), any other once installed."""
+        if self.builtin:
+            return demo_models_enabled()
+        return self.installed_path() is not None
 
 
 def preview_of(base: Preset, *, lora: LoraWeights | None, source: str | None = None,

@@ -9,7 +9,7 @@ from typing import Any
 
 from .base import Ability, Preset, Task
 from .media import bad, fit, to_frames, to_image
-from .request import GenerationRequest
+from .request import AudioTrack, GenerationRequest
 
 # How strictly a control track may be followed: VACE is trained at 1; past 2 it only burns in.
 MAX_CONDITIONING_SCALE = 2.0
@@ -47,6 +47,8 @@ def check_inputs(preset: Preset, request: GenerationRequest) -> None:
         allowed.add("end_image")
     if task == Task.I2V and preset.supports(Ability.KEYFRAMES):
         allowed.add("keyframes")
+    if task == Task.EDIT and preset.supports(Ability.REFERENCE):
+        allowed.add("reference_images")  # a swap: the masked part becomes the subject
     if task == Task.I2V and preset.requires_end_image:
         needs = needs | {"end_image"}
     missing = sorted(needs - {name for name, given in has.items() if given})
@@ -145,6 +147,15 @@ class CallAdapter:
     def prepare(self, pipeline: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
         """The arguments once the pipeline is loaded, for inputs it must encode first."""
         return kwargs
+
+    def run(self, pipeline: Any, **kwargs: Any) -> Any:
+        """Call the pipeline (with `callback_on_step_end` among the arguments); a family whose
+        pipelines take no step callback makes one here."""
+        return pipeline(**kwargs)
+
+    def audio(self, pipeline: Any, output: Any) -> AudioTrack | None:
+        """The sound the pipeline made with the frames; None for the silent families."""
+        return None
 
     @staticmethod
     def image(request: GenerationRequest, value: Any, what: str) -> Any:

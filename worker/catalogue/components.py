@@ -1,5 +1,5 @@
 """Components several families share, built with random weights at a scale: the text encoders
-(UMT5-XXL, T5 v1.1 XXL, CLIP-L's text tower) and the HunyuanVideo VAE.
+(UMT5-XXL, T5 v1.1 XXL, CLIP-L's text tower, Qwen2.5-VL 7B) and the HunyuanVideo VAE.
 
 transformers and diffusers are imported inside each builder, never at import.
 """
@@ -54,6 +54,37 @@ def clip_text(scale: Scale, vocab: int) -> Any:
     # eos_token_id 2 makes CLIP pool at the highest token id, whatever the tokenizer.
     return CLIPTextModel(CLIPTextConfig(vocab_size=vocab, bos_token_id=0, eos_token_id=2,
                                         pad_token_id=1, hidden_act="gelu", **dims))
+
+
+def qwen25_vl(scale: Scale) -> Any:
+    """Qwen2.5-VL-7B-Instruct (Kandinsky 5 and 6 read the prompt with it), or a toy one."""
+    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+
+    if scale == "tiny":
+        config = Qwen2_5_VLConfig(
+            text_config={"hidden_size": 16, "intermediate_size": 16, "num_hidden_layers": 2,
+                         "num_attention_heads": 2, "num_key_value_heads": 2,
+                         "vocab_size": 512,
+                         "rope_scaling": {"mrope_section": [1, 1, 2], "rope_type": "default",
+                                          "type": "default"}},
+            vision_config={"depth": 1, "hidden_size": 16, "intermediate_size": 16,
+                           "num_heads": 2, "out_hidden_size": 16},
+            vocab_size=512, image_token_id=500, video_token_id=501, vision_start_token_id=502,
+            vision_end_token_id=503,
+        )
+    else:
+        config = Qwen2_5_VLConfig(
+            text_config={"hidden_size": 3584, "intermediate_size": 18944,
+                         "num_hidden_layers": 28, "num_attention_heads": 28,
+                         "num_key_value_heads": 4, "vocab_size": 152064,
+                         "rope_theta": 1000000.0,
+                         "rope_scaling": {"mrope_section": [16, 24, 24], "rope_type": "default",
+                                          "type": "default"}},
+            vision_config={"depth": 32, "hidden_size": 1280, "intermediate_size": 3420,
+                           "num_heads": 16, "out_hidden_size": 3584},
+            vocab_size=152064,
+        )
+    return Qwen2_5_VLForConditionalGeneration(config)
 
 
 def hunyuan_vae(scale: Scale) -> Any:

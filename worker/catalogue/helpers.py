@@ -1,6 +1,7 @@
 """Helper models: the smaller transformers models run beside the video models (depth and pose
 for motion transfer, point-prompted video segmentation for mask tracking, semantic
-segmentation for subject photos' background removal).
+segmentation for subject photos' background removal, image super-resolution for upscaling a
+video frame by frame).
 
 Installed, verified and removed like any preset (`weights.fetch`, the admin's Models page,
 `fetch_model`), into `$FRAMECRAFT_MODELS_DIR/<id>` or the Hugging Face cache. Each has a
@@ -18,9 +19,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .base import Scale
-from .install import MODELS_DIR_ENV, hf_cache_dir, model_complete
+from .demo import demo_label
+from .install import MODELS_DIR_ENV, demo_models_enabled, hf_cache_dir, model_complete
 
-Purpose = Literal["background", "depth", "people", "pose", "segmentation"]
+Purpose = Literal["background", "depth", "people", "pose", "segmentation", "upscale"]
 
 # Control tracks of motion transfer (worker.editing.control), kind → what people read, in the
 # order the studio offers them; those drawn by a helper model name its purpose.
@@ -40,6 +42,7 @@ PURPOSE_LABELS: dict[str, str] = {
     "people": "finding people for body pose (motion transfer)",
     "pose": "body pose (motion transfer)",
     "segmentation": "mask tracking (masked edits)",
+    "upscale": "upscaling videos (Upscale on a video's page)",
 }
 
 
@@ -47,18 +50,26 @@ PURPOSE_LABELS: dict[str, str] = {
 class HelperModel:
     """One transformers checkpoint: `model_class` is loaded from its folder, with the image
     processor its `preprocessor_config.json` names (none for video segmentation, whose frames
-    are prepared in `worker.editing.tracking`)."""
+    are prepared in `worker.editing.tracking`).
+
+    A built-in one (a demo: no source) is its architecture at tiny scale with seeded random
+    weights, written out by `worker.editing.helpers.helper_folder` when first used."""
 
     id: str
     label: str
     description: str
     purpose: Purpose
     model_class: str
-    source: str
+    source: str | None
     min_vram_gb: float
     # What the weights machinery asks of every installable thing.
     builtin: bool = False
     component_sources: Mapping[str, tuple[str, str | None]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.builtin == (self.source is not None):
+            raise ValueError(f"helper {self.id}: built-in helpers have no source, others "
+                             "need one")
 
     @property
     def tasks(self) -> tuple[str, ...]:
@@ -69,7 +80,10 @@ class HelperModel:
         return Path(root) / self.id if root else None
 
     def installed_path(self) -> Path | None:
-        """The folder holding complete weights (models folder first, then the HF cache)."""
+        """The folder holding complete weights (models folder first, then the HF cache); None
+        for a built-in helper, which has nothing installed."""
+        if self.source is None:
+            return None
         local = self.local_dir()
         if local is not None and model_complete(local):
             return local
@@ -77,6 +91,10 @@ class HelperModel:
         return snapshot if snapshot is not None and model_complete(snapshot) else None
 
     def is_installed(self) -> bool:
+        """Whether a worker can run it: a built-in one while the demo models are on
+        (FRAMECRAFT_DEMO_MODELS), any other once installed."""
+        if self.builtin:
+            return demo_models_enabled()
         return self.installed_path() is not None
 
 
@@ -86,6 +104,17 @@ def _cached_model(repo_id: str) -> Path | None:
     found = try_to_load_from_cache(repo_id, "config.json", cache_dir=hf_cache_dir())
     return Path(found).parent if isinstance(found, str) else None
 
+
+# The demo helpers: (id suffix, what it does, purpose, architecture, model class).
+_DEMO_HELPERS: tuple[tuple[str, str, Purpose, str, str], ...] = (
+    ("sam2", "mask tracking", "segmentation", "SAM 2.1", "Sam2VideoModel"),
+    ("segformer", "background removal", "background", "SegFormer",
+     "SegformerForSemanticSegmentation"),
+    ("depth", "depth maps", "depth", "Depth Anything V2", "DepthAnythingForDepthEstimation"),
+    ("rtdetr", "finding people", "people", "RT-DETR", "RTDetrForObjectDetection"),
+    ("vitpose", "body pose", "pose", "ViTPose", "VitPoseForPoseEstimation"),
+    ("swin2sr", "upscaling", "upscale", "Swin2SR", "Swin2SRForImageSuperResolution"),
+)
 
 HELPERS: dict[str, HelperModel] = {helper.id: helper for helper in (
     HelperModel(
@@ -119,21 +148,69 @@ HELPERS: dict[str, HelperModel] = {helper.id: helper for helper in (
         purpose="background", model_class="SegformerForSemanticSegmentation",
         source="mattmdjaga/segformer_b2_clothes", min_vram_gb=0.5,
     ),
+    # Upscalers: the model's own factor is in its config (`upscale`); a job of another factor
+    # runs it again or scales its result down (worker.editing.upscale).
+    # (The real-world x4 checkpoint, caidas/swin2SR-realworld-sr-x4-64-bsrgan-psnr, has only
+    # pickled weights on its main branch; helpers install safetensors alone.)
+    HelperModel(
+        id="swin2sr-classical-x4", label="Swin2SR ×4 (classical upscaling)",
+        description="Swin2SR for clean sources: 4× per frame, run in tiles; 2× jobs scale "
+                    "its result down.",
+        purpose="upscale", model_class="Swin2SRForImageSuperResolution",
+        source="caidas/swin2SR-classical-sr-x4-64", min_vram_gb=1.0,
+    ),
+    HelperModel(
+        id="swin2sr-classical-x2", label="Swin2SR ×2 (classical upscaling)",
+        description="Swin2SR for clean sources: 2× per frame, run in tiles; 4× jobs run it "
+                    "twice.",
+        purpose="upscale", model_class="Swin2SRForImageSuperResolution",
+        source="caidas/swin2SR-classical-sr-x2-64", min_vram_gb=1.0,
+    ),
+    # Demo helpers, one per purpose, listed after the real ones (helper_for prefers those):
+    # the real architectures at tiny scale with random weights, so that tracking, motion
+    # transfer with every control track and subject cutouts run on any machine.
+    *(HelperModel(id=f"demo-{name}", label=demo_label(what), purpose=purpose,
+                  description=f"A toy-sized {architecture} with random weights: {what} runs "
+                              "on any machine, with meaningless results.",
+                  model_class=model_class, source=None, min_vram_gb=0.1, builtin=True)
+      for name, what, purpose, architecture, model_class in _DEMO_HELPERS),
 )}
 
 
 def helper_for(purpose: Purpose) -> HelperModel:
-    """The helper that serves `purpose` (the first installed one, else the first listed)."""
-    candidates = [h for h in HELPERS.values() if h.purpose == purpose]
-    return next((h for h in candidates if h.is_installed()), candidates[0])
+    """The helper that serves `purpose`: the first installed real one, else the demo one
+    (while demo models are on), else the first real one listed (what an admin would
+    install)."""
+    real = [h for h in HELPERS.values() if h.purpose == purpose and not h.builtin]
+    demo = [h for h in HELPERS.values() if h.purpose == purpose and h.builtin]
+    return next((h for h in (*real, *demo) if h.is_installed()), real[0])
 
 
 def build_helper(helper_id: str, scale: Scale = "tiny") -> tuple[Any, Any]:
     """(model, image processor or None) of the helper's architecture with random weights."""
     builders = {"background": _build_background, "depth": _build_depth,
-                "people": _build_people, "pose": _build_pose, "segmentation": _build_sam2}
-    model, processor = builders[HELPERS[helper_id].purpose](scale)
+                "people": _build_people, "pose": _build_pose, "segmentation": _build_sam2,
+                "upscale": _build_upscale}
+    helper = HELPERS[helper_id]
+    if helper.purpose == "upscale" and scale == "full":
+        model, processor = _build_upscale_classical(4 if helper_id.endswith("x4") else 2)
+    else:
+        model, processor = builders[helper.purpose](scale)
+    if helper.builtin and helper.purpose == "background":
+        # Random weights would call a photo background or not at random, and a demo cutout
+        # would mostly fail: the demo keeps the whole photo as its subject.
+        _subject_everywhere(model)
     return model.eval().requires_grad_(False), processor
+
+
+def _subject_everywhere(model: Any) -> None:
+    import torch
+
+    with torch.no_grad():
+        classifier = model.decode_head.classifier
+        classifier.weight.zero_()
+        classifier.bias.fill_(-5.0)
+        classifier.bias[1] = 5.0  # a class other than the background (0)
 
 
 def save_helper(helper_id: str, folder: Path, scale: Scale = "tiny", seed: int = 0) -> Path:
@@ -264,6 +341,29 @@ def _build_pose(scale: Scale) -> tuple[Any, Any]:
         size = {"height": 256, "width": 192}
     config = VitPoseConfig(backbone_config=backbone, num_labels=17, use_simple_decoder=True)
     return VitPoseForPoseEstimation(config), VitPoseImageProcessor(size=size)
+
+
+def _build_upscale(scale: Scale) -> tuple[Any, Any]:
+    """Swin2SR: tiny, a x2 with the light upsampler (one convolution and a pixel shuffle), so
+    that demo jobs take seconds; full size, the classical x2 checkpoint's architecture."""
+    from transformers import Swin2SRConfig, Swin2SRForImageSuperResolution
+    from transformers import Swin2SRImageProcessorPil as Processor
+
+    if scale != "tiny":
+        return _build_upscale_classical(2)
+    config = Swin2SRConfig(image_size=64, embed_dim=8, depths=[1], num_heads=[1],
+                           window_size=8, mlp_ratio=2.0, upscale=2,
+                           upsampler="pixelshuffledirect")
+    return Swin2SRForImageSuperResolution(config), Processor(size_divisor=8)
+
+
+def _build_upscale_classical(factor: int) -> tuple[Any, Any]:
+    """swin2SR-classical-sr-x2-64 and -x4-64: the library's defaults at their factor."""
+    from transformers import Swin2SRConfig, Swin2SRForImageSuperResolution
+    from transformers import Swin2SRImageProcessorPil as Processor
+
+    return (Swin2SRForImageSuperResolution(Swin2SRConfig(upscale=factor)),
+            Processor(size_divisor=8))
 
 
 def _build_sam2(scale: Scale) -> tuple[Any, None]:

@@ -11,8 +11,25 @@ from pathlib import Path
 from huggingface_hub import try_to_load_from_cache
 
 MODELS_DIR_ENV = "FRAMECRAFT_MODELS_DIR"
+# Whether the built-in demo models (random weights, noise-like output: `tiny` and the `demo-*`
+# presets and helpers) are offered. On by default so that a fresh `make run` can try every
+# task; production turns them off. webapp/settings.py validates the value at start-up.
+DEMO_MODELS_ENV = "FRAMECRAFT_DEMO_MODELS"
+_ON, _OFF = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
+
+
+def demo_models_enabled() -> bool:
+    """`$FRAMECRAFT_DEMO_MODELS`, read at call time (tests and workers set it per process);
+    unset means on. The same words as webapp/env.py's booleans; anything else is refused."""
+    value = os.environ.get(DEMO_MODELS_ENV, "").strip().lower()
+    if not value or value in _ON:
+        return True
+    if value in _OFF:
+        return False
+    raise ValueError(f"{DEMO_MODELS_ENV}={value!r} is malformed: expected one of 1/0, "
+                     "true/false, yes/no, on/off")
 
 
 def hf_cache_dir() -> Path:
@@ -45,19 +62,28 @@ def checkpoint_complete(folder: Path) -> bool:
 
     A half-finished download must read as "not installed", not crash a job later.
     """
+    return not checkpoint_problems(folder)
+
+
+def checkpoint_problems(folder: Path) -> list[str]:
+    """What keeps a diffusers pipeline folder from loading, for operators; empty when every
+    component `model_index.json` names is there with its weights."""
     try:
         index = json.loads((folder / "model_index.json").read_text())
     except (OSError, ValueError):
-        return False
+        return ["no readable model_index.json"]
+    if not isinstance(index, dict):
+        return ["model_index.json is not a pipeline's index"]
+    problems = []
     for name, spec in index.items():
         if name.startswith("_") or not isinstance(spec, list) or spec[0] is None:
             continue
         component = folder / name
         if not component.is_dir():
-            return False
-        if (component / "config.json").is_file() and not _has_weights(component):
-            return False
-    return True
+            problems.append(f"component {name}/ is missing")
+        elif (component / "config.json").is_file() and not _has_weights(component):
+            problems.append(f"component {name}/ has no weight files")
+    return problems
 
 
 def _has_weights(component: Path) -> bool:
@@ -84,10 +110,19 @@ PROCESSOR_CONFIGS = ("preprocessor_config.json", "processor_config.json",
 def model_complete(folder: Path) -> bool:
     """Whether a transformers model folder has its config, a processor config (both readable)
     and all weight files."""
-    if not _readable_json(folder / "config.json") or not any(
-            _readable_json(folder / name) for name in PROCESSOR_CONFIGS):
-        return False
-    return _has_weights(folder)
+    return not model_problems(folder)
+
+
+def model_problems(folder: Path) -> list[str]:
+    """What keeps a transformers model folder from loading, for operators; empty when whole."""
+    problems = []
+    if not _readable_json(folder / "config.json"):
+        problems.append("no readable config.json")
+    if not any(_readable_json(folder / name) for name in PROCESSOR_CONFIGS):
+        problems.append(f"no readable processor config ({', '.join(PROCESSOR_CONFIGS)})")
+    if folder.is_dir() and not _has_weights(folder):
+        problems.append("no weight files")
+    return problems
 
 
 def _readable_json(path: Path) -> bool:

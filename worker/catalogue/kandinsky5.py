@@ -8,7 +8,7 @@ from typing import Any
 
 from .base import TEXT_ONLY, Family, MemoryNeeds, Preset, Scale, Task, preview_of
 from .calls import CallAdapter
-from .components import clip_text, hunyuan_vae
+from .components import clip_text, hunyuan_vae, qwen25_vl
 from .figures import HUNYUAN_VAE_CHUNK_GB_PER_MP, decode_gb
 from .tokenizer import build_clip_tokenizer, build_tokenizer
 
@@ -64,39 +64,16 @@ PRESETS = (
 
 def build_kandinsky5(preset_id: str, scale: Scale) -> dict[str, Any]:
     from diffusers import FlowMatchEulerDiscreteScheduler, Kandinsky5Transformer3DModel
-    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
 
     # The real checkpoint ships a Qwen2-VL processor; the pipeline only ever passes it text.
     tokenizer = build_tokenizer()
     if scale == "tiny":
-        qwen = Qwen2_5_VLConfig(
-            text_config={"hidden_size": 16, "intermediate_size": 16, "num_hidden_layers": 2,
-                         "num_attention_heads": 2, "num_key_value_heads": 2,
-                         "vocab_size": 512,
-                         "rope_scaling": {"mrope_section": [1, 1, 2], "rope_type": "default",
-                                          "type": "default"}},
-            vision_config={"depth": 1, "hidden_size": 16, "intermediate_size": 16,
-                           "num_heads": 2, "out_hidden_size": 16},
-            vocab_size=512, image_token_id=500, video_token_id=501, vision_start_token_id=502,
-            vision_end_token_id=503,
-        )
         transformer = Kandinsky5Transformer3DModel(
             in_visual_dim=4, out_visual_dim=4, in_text_dim=16, in_text_dim2=32, time_dim=32,
             patch_size=(1, 2, 2), model_dim=48, ff_dim=128, num_text_blocks=1,
             num_visual_blocks=1, axes_dims=(8, 8, 8), visual_cond=True,
         )
-    else:  # Qwen2.5-VL-7B-Instruct, Kandinsky 5.0 Video Lite (2B)
-        qwen = Qwen2_5_VLConfig(
-            text_config={"hidden_size": 3584, "intermediate_size": 18944,
-                         "num_hidden_layers": 28, "num_attention_heads": 28,
-                         "num_key_value_heads": 4, "vocab_size": 152064,
-                         "rope_theta": 1000000.0,
-                         "rope_scaling": {"mrope_section": [16, 24, 24], "rope_type": "default",
-                                          "type": "default"}},
-            vision_config={"depth": 32, "hidden_size": 1280, "intermediate_size": 3420,
-                           "num_heads": 16, "out_hidden_size": 3584},
-            vocab_size=152064,
-        )
+    else:  # Kandinsky 5.0 Video Lite (2B)
         transformer = Kandinsky5Transformer3DModel(
             in_visual_dim=16, out_visual_dim=16, in_text_dim=3584, in_text_dim2=768,
             time_dim=512, patch_size=(1, 2, 2), model_dim=1792, ff_dim=7168,
@@ -104,7 +81,7 @@ def build_kandinsky5(preset_id: str, scale: Scale) -> dict[str, Any]:
         )
     return {
         "tokenizer": tokenizer,
-        "text_encoder": Qwen2_5_VLForConditionalGeneration(qwen),
+        "text_encoder": qwen25_vl(scale),
         "tokenizer_2": build_clip_tokenizer(),
         "text_encoder_2": clip_text(scale, len(tokenizer)),
         "transformer": transformer,

@@ -28,6 +28,8 @@ BASE_LABELS: dict[str, str] = {
     "wan2.1-vace-1.3b": "Wan 2.1 VACE 1.3B",
     "wan2.1-vace-14b": "Wan 2.1 VACE 14B",
     "wan2.2-ti2v-5b": "Wan 2.2 5B",
+    "wan2.2-t2v-a14b": "Wan 2.2 A14B",
+    "wan2.2-i2v-a14b": "Wan 2.2 image-to-video A14B",
     "ltx-video": "LTX-Video 2B",
     "hunyuanvideo-framepack": "HunyuanVideo FramePack",
     "cogvideox-5b": "CogVideoX 5B",
@@ -74,11 +76,12 @@ def build_table(preset_id: str) -> Shapes:
 
 
 def lora_bases() -> list[str]:
-    """The presets a user's LoRA may target: every model offered, not the step-distilled
-    variants of the Preview speed mode (they run on their base's transformer)."""
+    """The presets a user's LoRA may target: every model offered but the demo ones, not the
+    step-distilled variants of the Preview speed mode (they run on their base's transformer)."""
     from . import CATALOGUE
 
-    return [preset.id for preset in CATALOGUE.values() if preset.preview_of is None]
+    return [preset.id for preset in CATALOGUE.values()
+            if preset.preview_of is None and preset.takes_loras]
 
 
 def write_table() -> None:

@@ -17,9 +17,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from .lora_targets import BASE_LABELS, linear_layers, lora_presets
-from .request import LoraWeights
+from .request import EXPERTS, LoraWeights
 
-__all__ = ["LoraWeights"]  # the worker's request names LoRAs with it
+__all__ = ["EXPERTS", "LoraWeights"]  # the worker's request names LoRAs with them
 
 # Workers keep LoRAs padded to one rank in fixed adapter slots (worker.runtime.loras).
 LORA_MAX_RANK = 128

@@ -10,12 +10,31 @@ from typing import Any
 from .base import Ability, Family, MemoryNeeds, Preset, Scale, Task
 from .calls import CallAdapter, strength_steps
 from .components import t5
+from .demo import DEMO_LIMITS, demo_description, demo_label
 from .figures import T5_LEAF_GB, T5_XXL_GB, decode_gb
 from .request import GenerationRequest
 from .tokenizer import build_tokenizer
 
 KEYFRAME_PIPELINE = "LTXConditionPipeline"
 
+# Keyframes and extension on any machine (LTX's latent frames are 8 video frames apart).
+DEMO_LTX = Preset(
+    id="demo-ltx",
+    label=demo_label("keyframes and extend (LTX-Video)"),
+    description=demo_description("LTX-Video"),
+    **DEMO_LIMITS,
+    family="ltx",
+    pipeline_class="LTXPipeline",
+    abilities=frozenset({Ability.TEXT, Ability.IMAGE, Ability.VIDEO, Ability.KEYFRAMES}),
+    tasks={Task.I2V: "LTXImageToVideoPipeline", Task.EXTEND: "LTXConditionPipeline"},
+    keyframe_pipeline_class=KEYFRAME_PIPELINE,
+    max_keyframes=3,
+    min_frames=9,
+    frame_step=8,
+    default_guidance=3.0,
+    max_guidance=15.0,
+    call_defaults={"decode_timestep": 0.03, "decode_noise_scale": 0.025},
+)
 PRESETS = (
     Preset(
         id="ltx-video",
@@ -63,6 +82,7 @@ PRESETS = (
             encoder_leaf_gb=T5_LEAF_GB,
         ),
     ),
+    DEMO_LTX,
 )
 
 

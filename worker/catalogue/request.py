@@ -30,15 +30,22 @@ class Keyframe:
     strength: float = 1.0
 
 
+# Which denoisers of a two-expert model (Wan 2.2 A14B) a LoRA goes into: the high-noise
+# expert's, the low-noise one's, or both. A model of one denoiser takes every LoRA into it.
+EXPERTS = ("both", "high_noise", "low_noise")
+
+
 @dataclass(frozen=True)
 class LoraWeights:
     """A LoRA file on this worker's disk, the strength it is applied at, and its name (for the
-    recipe). `key` identifies the file's content (its upload id): the worker keeps it loaded."""
+    recipe). `key` identifies the file's content (its upload id): the worker keeps it loaded.
+    `expert` is one of EXPERTS."""
 
     path: str
     strength: float
     name: str
     key: str
+    expert: str = "both"
 
 
 @dataclass(frozen=True)
@@ -79,7 +86,8 @@ class GenerationRequest:
 
     def lora_recipe(self) -> list[dict[str, Any]]:
         """The LoRAs as a recipe names them: name, strength and id, never the path."""
-        return [{"name": lora.name, "strength": lora.strength, "id": lora.key}
+        return [{"name": lora.name, "strength": lora.strength, "id": lora.key,
+                 **({"expert": lora.expert} if lora.expert != "both" else {})}
                 for lora in self.loras]
     conditioning_scale: float | None = None
 
@@ -118,8 +126,32 @@ class StepInfo:
 
 
 @dataclass(frozen=True)
+class AudioTrack:
+    """A sound track: float32 samples in [-1, 1], shaped (channels, samples), at a rate."""
+
+    samples: np.ndarray = field(repr=False)
+    sample_rate: int
+    # Where it came from, for the recipe: the model, the source video, or both joined.
+    origin: str = "model"
+
+    @property
+    def channels(self) -> int:
+        return int(self.samples.shape[0])
+
+    @property
+    def duration_s(self) -> float:
+        return int(self.samples.shape[1]) / self.sample_rate
+
+    def recipe(self) -> dict[str, Any]:
+        """What a video's recipe says of its sound (the encoder writes it as AAC)."""
+        return {"codec": "aac", "sample_rate": self.sample_rate, "channels": self.channels,
+                "duration_s": round(self.duration_s, 4), "origin": self.origin}
+
+
+@dataclass(frozen=True)
 class GenerationResult:
-    """Decoded frames (uint8, shape (F, H, W, 3)) and how the job went."""
+    """Decoded frames (uint8, shape (F, H, W, 3)), the sound made with them (None: a silent
+    video), and how the job went."""
 
     frames: np.ndarray = field(repr=False)
     fps: int
@@ -129,6 +161,7 @@ class GenerationResult:
     vae_tiling: bool = False  # the decode ran in tiles (by the plan or for this job's size)
     # What the speed mode did: the preset it ran, steps, attention kernel, compile, skipped steps.
     speed: dict[str, Any] = field(default_factory=dict)
+    audio: AudioTrack | None = field(default=None, repr=False)
 
 
 class ErrorCode(StrEnum):

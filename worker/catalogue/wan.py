@@ -19,6 +19,7 @@ from .base import (
 )
 from .calls import CallAdapter, strength_steps
 from .components import umt5
+from .demo import TOY_MEMORY
 from .figures import (
     UMT5_LEAF_GB,
     UMT5_XXL_GB,
@@ -81,16 +82,7 @@ BASE_PRESETS = (
         default_guidance=5.0,
         max_guidance=20.0,
         fps=8,
-        memory=MemoryNeeds(
-            transformer_gb=0.01,
-            text_encoder_gb=0.01,
-            other_gb=0.01,
-            activation_gb=0.1,
-            decode_gb=0.2,
-            tiled_decode_gb=0.1,
-            blocks=2,
-            step_s=0.01,
-        ),
+        memory=TOY_MEMORY,
         # Only so that tests can run a real two-process group on the CPU: 128x128x17 (320
         # tokens) goes on 2, 160x96x5 (120) on 1.
         parallelism=Parallelism(gpu_counts=(2,), heads=2, min_tokens_per_gpu=160,

@@ -8,6 +8,7 @@ from typing import Any
 
 from .base import Ability, Family, LoraWeights, MemoryNeeds, Preset, Scale, Task, preview_of
 from .calls import CallAdapter
+from .demo import DEMO_LIMITS, demo_description, demo_label
 from .figures import WAN21_DECODE, decode_gb
 from .wan import (
     LIGHTX2V_4STEP,
@@ -107,10 +108,30 @@ BASE_PRESETS = (
 # lightx2v trained one image-to-video LoRA (on the 480p model); both resolutions take it.
 LIGHTX2V_I2V = LoraWeights("lightx2v/Wan2.1-Distill-Loras",
                            "wan2.1_i2v_lora_rank64_lightx2v_4step.safetensors")
+# Image to video on any machine: from a start image, and from a start to an end image (the
+# first-last-frame architecture: its image tokens come in pairs, so the end image is required).
+DEMO_I2V = Preset(
+    id="demo-i2v",
+    label=demo_label("image to video (Wan 2.1 I2V)"),
+    description=demo_description("Wan 2.1 image-to-video"),
+    **{**WAN_I2V_COMMON, **DEMO_LIMITS},
+)
+DEMO_FLF2V = Preset(
+    id="demo-flf2v",
+    label=demo_label("image to video with an end frame (Wan 2.1 FLF2V)"),
+    description=demo_description("Wan 2.1 first-last-frame-to-video"),
+    **{**WAN_I2V_COMMON, **DEMO_LIMITS,
+       "abilities": frozenset({Ability.TEXT, Ability.IMAGE, Ability.END_IMAGE})},
+    requires_end_image=True,
+)
+# Presets of the first-last-frame architecture (one more learnt image position table).
+FIRST_LAST_FRAME = frozenset({FLF2V, DEMO_FLF2V.id})
 PRESETS = (
     *BASE_PRESETS,
     *(preview_of(base, lora=LIGHTX2V_I2V, **LIGHTX2V_4STEP)
       for base in BASE_PRESETS if base.id != FLF2V),
+    DEMO_I2V,
+    DEMO_FLF2V,
 )
 
 
@@ -135,7 +156,7 @@ def build_wan_i2v(preset_id: str, scale: Scale) -> dict[str, Any]:
         cross_attn_norm=True, qk_norm="rms_norm_across_heads", image_dim=vision.hidden_size,
         added_kv_proj_dim=inner, **dims,
         # First-last-frame: both images' CLIP tokens, each with a learnt position.
-        pos_embed_seq_len=2 * image_tokens if preset_id == FLF2V else None,
+        pos_embed_seq_len=2 * image_tokens if preset_id in FIRST_LAST_FRAME else None,
     )
     components["image_encoder"] = CLIPVisionModel(vision)
     side = vision.image_size

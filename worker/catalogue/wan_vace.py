@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Ability, Family, MemoryNeeds, Preset, Scale, Task
+from .base import HELPER_TASKS, Ability, Family, MemoryNeeds, Preset, Scale, Task
 from .calls import CallAdapter
+from .demo import DEMO_LIMITS, demo_description, demo_label
 from .figures import VACE_DECODE, decode_gb
 from .media import fit, to_frames, to_image
 from .request import GenerationRequest
@@ -29,13 +30,25 @@ WAN_VACE_COMMON: dict[str, Any] = {
     "abilities": frozenset(
         {Ability.TEXT, Ability.IMAGE, Ability.VIDEO, Ability.MASK, Ability.REFERENCE}
     ),
-    "tasks": {task: "WanVACEPipeline" for task in Task},
+    "tasks": {task: "WanVACEPipeline" for task in Task if task not in HELPER_TASKS},
     "max_reference_images": 3,
     "max_input_frames": 81,
 }
 # VACE reads a mid-grey frame as "nothing here yet, generate it".
 EMPTY = (127, 127, 127)
 
+# The edit studio's tasks on any machine: masked edits (and swaps), reframing, extension,
+# reference photos and motion transfer. Text and image to video are `tiny`'s and demo-i2v's.
+DEMO_VACE = Preset(
+    id="demo-vace",
+    label=demo_label("edit, reframe, extend, subjects, swap, motion transfer (Wan VACE)"),
+    description=demo_description("Wan 2.1 VACE"),
+    **{**WAN_VACE_COMMON, **DEMO_LIMITS,
+       "abilities": frozenset(
+           {Ability.TEXT, Ability.VIDEO, Ability.MASK, Ability.REFERENCE}),
+       "tasks": {task: "WanVACEPipeline" for task in
+                 (Task.EDIT, Task.EXTEND, Task.PERSONALIZE, Task.CONTROL)}},
+)
 PRESETS = (
     Preset(
         id="wan2.1-vace-1.3b",
@@ -83,6 +96,7 @@ PRESETS = (
             step_s=31.2,  # measured on an H200 (docs/performance.md)
         ),
     ),
+    DEMO_VACE,
 )
 
 

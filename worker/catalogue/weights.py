@@ -13,8 +13,11 @@ import json
 import os
 import queue
 import shutil
+import tarfile
+import tempfile
 import threading
 import time
+import zipfile
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -22,7 +25,13 @@ from typing import Any, TypeVar, cast
 
 from .base import Preset
 from .helpers import HelperModel
-from .install import checkpoint_complete, hf_cache_dir, model_complete
+from .install import (
+    checkpoint_complete,
+    checkpoint_problems,
+    hf_cache_dir,
+    model_complete,
+    model_problems,
+)
 
 # What a diffusers pipeline folder needs: configs, tokenizer files, safetensors weights.
 ALLOW_PATTERNS = [
@@ -242,6 +251,120 @@ def fetch(
     installed = preset.installed_path()
     say(f"{preset.id} installed at {installed}.")
     return installed or target
+
+
+# Archives `install_from` unpacks, by how their names end.
+ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".zip")
+
+
+def install_from(preset: Installable, source: Path,
+                 say: Callable[[str], None] = print) -> Path:
+    """Install weights copied from a folder or an archive on this machine (no Hub): the
+    folder in the Hub's layout, checked as the loader checks it, then moved whole into
+    `$FRAMECRAFT_MODELS_DIR/<id>`. Refused with what is wrong, leaving nothing behind."""
+    if preset.builtin:
+        raise WeightsError(f"{preset.id} is built in: there is nothing to install.")
+    if isinstance(preset, Preset) and preset.lora is not None:
+        raise WeightsError(
+            f"{preset.id} is a LoRA on {preset.preview_of}: copy {preset.lora.filename} into "
+            f"{preset.local_dir() or 'its folder of the models folder'} instead.")
+    target = preset.local_dir()
+    if target is None:
+        raise WeightsError("Installing from a folder or archive needs a models folder: set "
+                           "FRAMECRAFT_MODELS_DIR.")
+    source = source.expanduser()
+    if not source.exists():
+        raise WeightsError(f"{source} does not exist.")
+    if source.is_file() and not source.name.lower().endswith(ARCHIVE_SUFFIXES):
+        raise WeightsError(f"{source} is neither a folder nor a .tar, .tar.gz or .zip "
+                           "archive.")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Staged beside its destination, so that putting it in place is one rename on one disk.
+    staging = Path(tempfile.mkdtemp(prefix=f".install-{preset.id}.", dir=target.parent))
+    try:
+        copied = staging / "weights"
+        say(f"{preset.id}: copying {source} ...")
+        if source.is_dir():
+            shutil.copytree(source, copied)
+        else:
+            _unpack(source, copied)
+        folder = _layout_root(copied)
+        if problems := _install_problems(preset, folder):
+            raise WeightsError(f"{source} cannot be installed as {preset.id}: "
+                               f"{'; '.join(problems)}. Nothing was installed.")
+        _replace(target, folder, staging)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    say(f"{preset.id} installed at {target}.")
+    return target
+
+
+def _unpack(archive: Path, into: Path) -> None:
+    """An archive's files into `into`, none outside it (no absolute paths, `..` or links)."""
+    into.mkdir()
+    try:
+        if archive.name.lower().endswith(".zip"):
+            with zipfile.ZipFile(archive) as bundle:
+                for member in bundle.namelist():
+                    if not (into / member).resolve().is_relative_to(into.resolve()):
+                        raise WeightsError(f"{archive} holds a path outside itself: {member}.")
+                bundle.extractall(into)
+        else:
+            with tarfile.open(archive) as bundle:
+                # The "data" filter refuses absolute paths, `..`, links out and device files.
+                bundle.extractall(into, filter="data")
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
+        raise WeightsError(f"{archive} could not be unpacked ({exc}).") from None
+
+
+def _layout_root(folder: Path) -> Path:
+    """Where the Hub's layout begins: the folder, or the one folder an archive wrapped it in."""
+    entries = [entry for entry in folder.iterdir() if entry.name != "__MACOSX"]
+    markers = ("model_index.json", "config.json")
+    if len(entries) == 1 and entries[0].is_dir() and not any(
+            (folder / name).exists() for name in markers):
+        return entries[0]
+    return folder
+
+
+def _install_problems(preset: Installable, folder: Path) -> list[str]:
+    """The loader's completeness checks, the class the weights are for, readable files."""
+    if isinstance(preset, HelperModel):
+        problems = model_problems(folder)
+        wanted = preset.model_class
+        try:
+            named = json.loads((folder / "config.json").read_text()).get("architectures") or []
+        except (OSError, ValueError, AttributeError):
+            named = []
+        if named and wanted not in named:
+            problems.append(f"its config.json is for {', '.join(named)}, not {wanted}")
+    else:
+        problems = checkpoint_problems(folder)
+        wanted = preset.pipeline_class
+        try:
+            named = json.loads((folder / "model_index.json").read_text()).get("_class_name")
+        except (OSError, ValueError, AttributeError):
+            named = None
+        if named is not None and named != wanted:
+            problems.append(f"its model_index.json is for {named}, not {wanted}")
+    if not problems:
+        problems = [f"{path.relative_to(folder)} is unreadable ({reason})"
+                    for path, reason in _unreadable_files(folder).items()]
+    return problems
+
+
+def _replace(target: Path, folder: Path, staging: Path) -> None:
+    """`folder` in place of whatever `target` held, by renames: a job never meets a half
+    folder. What it held is moved aside first and deleted once the new folder is in place."""
+    old = staging / "replaced"
+    if target.exists():
+        target.rename(old)
+    try:
+        folder.rename(target)
+    except OSError:
+        if old.exists():
+            old.rename(target)
+        raise
 
 
 def _fetch_lora(preset: Preset, say: Callable[[str], None]) -> Path:

@@ -1,13 +1,20 @@
 """Loading helper models (depth, pose, video segmentation) from their installed folders,
-kept warm in a small cache so that a preview and the job after it load them once."""
+kept warm in a small cache so that a preview and the job after it load them once; and the
+folder of a demo helper, written on first use."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import threading
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any
 
-from worker.catalogue import ErrorCode, GenerationError, HelperModel
+from worker.catalogue import MODELS_DIR_ENV, ErrorCode, GenerationError, HelperModel
+from worker.catalogue.helpers import save_helper
+from worker.catalogue.install import model_complete
 
 # Helpers are small (25 M to 90 M parameters); two warm is enough for a preview then a job.
 CACHE_SIZE = 2
@@ -21,14 +28,51 @@ def default_device() -> Any:
     return select_device()
 
 
+# Where demo helpers are written: beside installed models, out of the way of preset ids.
+DEMO_DIR = ".demo"
+
+
+def helper_folder(helper: HelperModel) -> Path | None:
+    """The folder to load `helper` from: its installed weights, or for a demo helper (while
+    demo models are on) its tiny random checkpoint, written once into the models folder's
+    `.demo/` (the system's temporary folder without one). None when it cannot run here.
+
+    A demo helper goes through the same `from_pretrained` as real weights, so a demo job
+    exercises the loaders that real checkpoints use. Its weights are seeded: every process
+    that writes it writes the same files, and the first complete folder renamed into place
+    wins."""
+    if not helper.builtin:
+        return helper.installed_path()
+    if not helper.is_installed():
+        return None
+    root = Path(os.environ.get(MODELS_DIR_ENV) or tempfile.gettempdir()) / DEMO_DIR
+    folder = root / helper.id
+    if model_complete(folder):
+        return folder
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f"{helper.id}.", dir=root))
+    try:
+        save_helper(helper.id, staging)
+        if folder.exists() and not model_complete(folder):
+            shutil.rmtree(folder, ignore_errors=True)  # an incomplete one: never loadable
+        try:
+            staging.rename(folder)
+        except OSError:
+            if not model_complete(folder):  # another process's rename won, or a real failure
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder
+
+
 def load_helper(helper: HelperModel, device: Any = None) -> tuple[Any, Any]:
     """(model in eval mode on `device`, its image processor or None), loaded from the folder
-    the catalogue finds; GenerationError(weights_missing) when it is not installed."""
+    `helper_folder` finds; GenerationError(weights_missing) when it is not installed."""
     import torch
     import transformers
 
     device = torch.device(device) if device is not None else default_device()
-    folder = helper.installed_path()
+    folder = helper_folder(helper)
     if folder is None:
         raise GenerationError(
             ErrorCode.WEIGHTS_MISSING,

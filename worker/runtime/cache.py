@@ -129,6 +129,11 @@ def load_pipeline(key: str) -> LoadedPipeline:
     preset = get_preset(preset_id)
     device = select_device()
     if preset.builtin:
+        if not preset.is_installed():
+            raise GenerationError(
+                ErrorCode.WEIGHTS_MISSING,
+                f"{preset.label} ({preset.id}) is a demo model, and demo models are turned off "
+                "on this worker (FRAMECRAFT_DEMO_MODELS).")
         # Built-in presets have no weights to load: their family's builder makes them, at toy
         # size with seeded random weights, on the CPU (placed below like loaded ones).
         pipeline = build_pipeline(preset.id, "tiny", seed=0)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import av
 from av.video.reformatter import ColorRange, Colorspace
@@ -20,12 +20,17 @@ from PIL import Image
 if TYPE_CHECKING:
     import numpy as np
 
+    from worker.catalogue.request import AudioTrack
+
 # ffmpeg's AVCOL_* value for BT.709 primaries, transfer and matrix.
 _BT709 = 1
 _CRF = "18"  # visually near-lossless; the outputs are short, so size matters little
 # "faster" encodes in about half the time of "medium" at the same CRF, for slightly larger
 # files: the encode is time a user waits after the model is done.
 _X264_PRESET = "faster"
+# AAC-LC at 96 kb/s a channel: transparent for generated sound, small beside the picture.
+_AAC_BITS_PER_CHANNEL = 96_000
+_AAC_FRAME = 1024  # samples per AAC frame
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,15 @@ class VideoInfo:
     codec: str = ""
     pix_fmt: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
+    # The first audio stream, if any ("" and zeros for a silent video).
+    audio_codec: str = ""
+    sample_rate: int = 0
+    audio_channels: int = 0
+    audio_duration_s: float = 0.0
+
+    @property
+    def has_audio(self) -> bool:
+        return bool(self.audio_codec)
 
 
 @cache
@@ -66,8 +80,11 @@ def _even(frames: np.ndarray) -> np.ndarray:
     return np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
 
 
-def encode_mp4(frames: np.ndarray, fps: int, path: Path, metadata: dict[str, str]) -> VideoInfo:
-    """Encode uint8 RGB frames (F, H, W, 3) as H.264/yuv420p MP4 with the moov atom first.
+def encode_mp4(frames: np.ndarray, fps: int, path: Path, metadata: dict[str, str],
+               audio: AudioTrack | None = None) -> VideoInfo:
+    """Encode uint8 RGB frames (F, H, W, 3) as H.264/yuv420p MP4 with the moov atom first,
+    and `audio` (if any) as AAC beside it, cut or padded with silence to the picture's length
+    (`fitted_audio`) so that both end together.
 
     `metadata` goes into the container (e.g. "title", and "comment" holding the recipe as JSON).
     Odd sizes are padded by one pixel. The file appears at `path` only once complete.
@@ -102,6 +119,8 @@ def encode_mp4(frames: np.ndarray, fps: int, path: Path, metadata: dict[str, str
             stream.codec_context.color_primaries = _BT709
             stream.codec_context.color_trc = _BT709
             stream.codec_context.color_range = ColorRange.MPEG
+            if audio is not None:
+                _mux_audio(container, fitted_audio(audio, len(frames) / fps))
             for index, rgb in enumerate(frames):
                 frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
                 frame = frame.reformat(
@@ -116,6 +135,45 @@ def encode_mp4(frames: np.ndarray, fps: int, path: Path, metadata: dict[str, str
     finally:
         partial.unlink(missing_ok=True)
     return probe_video(path)
+
+
+def fitted_audio(audio: AudioTrack, seconds: float) -> AudioTrack:
+    """`audio` cut, or padded with silence, to `seconds` (to the sample), float32 (C, N)."""
+    import numpy as np
+
+    from worker.catalogue.request import AudioTrack
+
+    samples = np.asarray(audio.samples, dtype=np.float32)
+    if samples.ndim == 1:
+        samples = samples[None]
+    if samples.ndim != 2 or not 1 <= samples.shape[0] <= 2:
+        raise ValueError(f"expected audio shaped (1 or 2 channels, samples), got {samples.shape}")
+    if audio.sample_rate < 8000:
+        raise ValueError(f"an audio sample rate of {audio.sample_rate} Hz is too low for AAC")
+    wanted = round(seconds * audio.sample_rate)
+    have = samples.shape[1]
+    if have >= wanted:
+        samples = samples[:, :wanted]
+    else:
+        samples = np.pad(samples, ((0, 0), (0, wanted - have)))
+    return AudioTrack(np.ascontiguousarray(np.clip(samples, -1.0, 1.0)), audio.sample_rate)
+
+
+def _mux_audio(container: av.container.OutputContainer, audio: AudioTrack) -> None:
+    """Encode the whole track as AAC into `container` (the muxer interleaves it with the
+    picture's packets by time)."""
+    layout = "mono" if audio.channels == 1 else "stereo"
+    stream = container.add_stream("aac", rate=audio.sample_rate, layout=layout)
+    stream.bit_rate = _AAC_BITS_PER_CHANNEL * audio.channels
+    samples = audio.samples
+    for start in range(0, samples.shape[1], _AAC_FRAME):
+        chunk = samples[:, start:start + _AAC_FRAME]
+        frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=layout)
+        frame.sample_rate = audio.sample_rate
+        frame.pts = start
+        frame.time_base = Fraction(1, audio.sample_rate)
+        container.mux(stream.encode(frame))
+    container.mux(stream.encode(None))
 
 
 def probe_video(path: Path) -> VideoInfo:
@@ -136,7 +194,9 @@ def probe_video(path: Path) -> VideoInfo:
             duration_s = container.duration / av.time_base
         else:
             duration_s = frame_count / fps if fps else 0.0
+        audio = _audio_facts(container)
         return VideoInfo(
+            **audio,
             width=stream.codec_context.width,
             height=stream.codec_context.height,
             fps=fps,
@@ -147,6 +207,20 @@ def probe_video(path: Path) -> VideoInfo:
             pix_fmt=stream.codec_context.pix_fmt or "",
             metadata=dict(container.metadata),
         )
+
+
+def _audio_facts(container: av.container.InputContainer) -> dict[str, Any]:
+    """The first audio stream's codec, rate, channels and length; empty for a silent file."""
+    if not container.streams.audio:
+        return {}
+    stream = container.streams.audio[0]
+    context = stream.codec_context
+    if stream.duration is not None and stream.time_base is not None:
+        duration = float(stream.duration * stream.time_base)
+    else:
+        duration = container.duration / av.time_base if container.duration else 0.0
+    return {"audio_codec": context.name, "sample_rate": int(context.sample_rate or 0),
+            "audio_channels": int(context.channels or 0), "audio_duration_s": duration}
 
 
 def poster_jpeg(frame: np.ndarray, quality: int = 85) -> bytes:

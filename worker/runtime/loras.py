@@ -20,6 +20,10 @@ value the compiled code depends on unchanged, so torch.compile (e.g. diffusers'
 
 Only a LoRA of higher rank than its slot, or one that changes layers its slot lacks, makes the
 slot be rebuilt (a recompile where compiled; logged).
+
+A pipeline of two experts (Wan 2.2 A14B: `transformer` for high noise, `transformer_2` for low
+noise) has slots on each; a LoRA goes into the experts its `expert` names (both by default),
+so a job may run a high-noise LoRA, a low-noise one, or one on both.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ import torch
 from worker.catalogue import ErrorCode, GenerationError
 from worker.catalogue.lora_targets import linear_layers
 from worker.catalogue.loras import (
+    EXPERTS,
     MAX_LORAS_PER_JOB,
     LoraLayout,
     LoraRefused,
@@ -79,17 +84,22 @@ class _Slot:
 
 
 class LoraAdapters:
-    """The LoRA slots of one pipeline's transformer."""
+    """The LoRA slots of one of a pipeline's denoisers (`transformer` unless named)."""
 
-    def __init__(self, pipeline: Any) -> None:
+    def __init__(self, pipeline: Any, component: str = "transformer") -> None:
         self.pipeline = pipeline
+        self.component = component
         self.slots: dict[str, _Slot] = {}
         self.swaps = 0  # slots filled by a hot swap
         self.rebuilds = 0  # slots (re)built by a fresh load (each slot once, at first use)
 
     @property
     def transformer(self) -> Any:
-        return self.pipeline.transformer
+        return getattr(self.pipeline, self.component)
+
+    def _into(self) -> dict[str, Any]:
+        """What `load_lora_weights` needs to fill this denoiser's adapters."""
+        return {"load_into_transformer_2": True} if self.component == "transformer_2" else {}
 
     def apply(self, loras: Sequence[LoraWeights], preset_id: str) -> None:
         """Make the transformer run with exactly these LoRAs at their strengths."""
@@ -131,7 +141,8 @@ class LoraAdapters:
         tensors, layout = read_lora(lora, preset_id, device)
         if held is not None and layout.rank <= held.rank and set(layout.layers) <= held.modules:
             state = self._state_dict(tensors, layout, lora.strength, held.rank, held.modules)
-            self.pipeline.load_lora_weights(state, adapter_name=slot, hotswap=True)
+            self.pipeline.load_lora_weights(state, adapter_name=slot, hotswap=True,
+                                            **self._into())
             self.swaps += 1
             self.slots[slot] = _Slot((lora.key, lora.strength), held.rank, held.modules)
             return
@@ -143,7 +154,7 @@ class LoraAdapters:
         else:
             logger.info("LoRA slot %s rebuilt for %s (rank %d): a compiled transformer "
                         "recompiles", slot, lora.name, rank)
-            self.pipeline.delete_adapters(slot)
+            self.transformer.delete_adapters(slot)  # this denoiser's, not the other's
             others = []
         self._load(slot, self._state_dict(tensors, layout, lora.strength, rank, modules))
         self.slots[slot] = _Slot((lora.key, lora.strength), rank, self._modules_of(slot))
@@ -155,7 +166,7 @@ class LoraAdapters:
         with warnings.catch_warnings():
             # PEFT warns of a second adapter: several slots are the point.
             warnings.filterwarnings("ignore", message="Already found a `peft_config`")
-            self.pipeline.load_lora_weights(state, adapter_name=slot)
+            self.pipeline.load_lora_weights(state, adapter_name=slot, **self._into())
         self.rebuilds += 1
 
     def _modules_of(self, slot: str) -> frozenset[str]:
@@ -216,19 +227,46 @@ def read_lora(lora: LoraWeights, preset_id: str, device: torch.device | None = N
     return tensors, layout
 
 
-_ADAPTERS: weakref.WeakKeyDictionary[Any, LoraAdapters] = weakref.WeakKeyDictionary()
+_ADAPTERS: weakref.WeakKeyDictionary[Any, dict[str, LoraAdapters]] = (
+    weakref.WeakKeyDictionary())
+# A pipeline's denoisers, by the expert a LoRA names: the high-noise one runs first.
+_EXPERT_COMPONENTS = {"high_noise": "transformer", "low_noise": "transformer_2"}
 
 
-def adapters_of(pipeline: Any) -> LoraAdapters:
-    """The LoRA slots of a warm pipeline (made on first use, gone with the pipeline)."""
-    held = _ADAPTERS.get(pipeline)
-    if held is None:
-        held = _ADAPTERS[pipeline] = LoraAdapters(pipeline)
-    return held
+def adapters_of(pipeline: Any, component: str = "transformer") -> LoraAdapters:
+    """The LoRA slots of a warm pipeline's denoiser (made on first use, gone with the
+    pipeline)."""
+    held = _ADAPTERS.setdefault(pipeline, {})
+    if component not in held:
+        held[component] = LoraAdapters(pipeline, component)
+    return held[component]
+
+
+def denoisers(pipeline: Any) -> list[str]:
+    """The pipeline's denoisers LoRAs go into: `transformer`, and `transformer_2` where the
+    pipeline has a second expert."""
+    return [name for name in ("transformer", "transformer_2")
+            if isinstance(getattr(pipeline, name, None), torch.nn.Module)]
+
+
+def targets(lora: LoraWeights, component: str, components: Sequence[str]) -> bool:
+    """Whether the LoRA goes into this denoiser: every LoRA into a pipeline's only one."""
+    if lora.expert not in EXPERTS:
+        raise GenerationError(ErrorCode.BAD_PARAMETERS,
+                              f"The LoRA “{lora.name}” names the expert {lora.expert!r}; "
+                              f"experts are {', '.join(EXPERTS)}.")
+    if len(components) < 2 or lora.expert == "both":
+        return True
+    return _EXPERT_COMPONENTS[lora.expert] == component
 
 
 def apply_loras(pipeline: Any, loras: Sequence[LoraWeights], preset_id: str) -> None:
-    """Run this pipeline's next job with exactly these LoRAs (none: the base model)."""
+    """Run this pipeline's next job with exactly these LoRAs (none: the base model), each in
+    the experts it names."""
     if not loras and pipeline not in _ADAPTERS:
         return
-    adapters_of(pipeline).apply(loras, preset_id)
+    components = denoisers(pipeline)
+    for component in components:
+        chosen = [lora for lora in loras if targets(lora, component, components)]
+        if chosen or component in _ADAPTERS.get(pipeline, {}):
+            adapters_of(pipeline, component).apply(chosen, preset_id)

@@ -20,6 +20,7 @@ from typing import Any
 from worker.catalogue import MemoryNeeds, Preset
 from worker.catalogue.speed import QUALITY_FACTOR
 
+from .experts import expert_offload
 from .offload_compile import install_switches
 
 logger = logging.getLogger("framecraft.worker")
@@ -60,6 +61,9 @@ class MemoryProfile(StrEnum):
 
     CPU = "cpu"
     GPU = "gpu"
+    # Two-expert denoisers (Wan 2.2 A14B): everything resident but the expert not running,
+    # which waits in pinned host memory and is copied in at the boundary (runtime/experts.py).
+    EXPERT_OFFLOAD = "expert_offload"
     MODEL_OFFLOAD = "model_offload"
     GROUP_LEAF = "group_offload_leaf"
     GROUP_BLOCK = "group_offload_block"
@@ -68,6 +72,7 @@ class MemoryProfile(StrEnum):
 
 GPU_PROFILES = (
     MemoryProfile.GPU,
+    MemoryProfile.EXPERT_OFFLOAD,
     MemoryProfile.MODEL_OFFLOAD,
     MemoryProfile.GROUP_LEAF,
     MemoryProfile.GROUP_BLOCK,
@@ -75,7 +80,11 @@ GPU_PROFILES = (
 )
 # Where Quality compiles the denoiser's blocks (leaf-level hooks sit inside them, and
 # sequential offload waits on copies, not compute).
-COMPILED_PROFILES = (MemoryProfile.GPU, MemoryProfile.MODEL_OFFLOAD, MemoryProfile.GROUP_BLOCK)
+COMPILED_PROFILES = (MemoryProfile.GPU, MemoryProfile.EXPERT_OFFLOAD, MemoryProfile.MODEL_OFFLOAD,
+                     MemoryProfile.GROUP_BLOCK)
+# An expert swap per job and per boundary: the expert that ran last is resident when the next
+# job begins with the other.
+EXPERT_SWAPS_PER_JOB = 2
 
 
 @dataclass(frozen=True)
@@ -115,16 +124,18 @@ def peak_gb(
     peaks in docs/performance.json (tests/worker_runtime/test_runtime_memory_calibration.py).
     """
     transformer = needs.transformer_gb * (0.5 if fp8 else 1.0)
+    expert = needs.expert_gb * (0.5 if fp8 else 1.0)
     block = needs.block_gb * (0.5 if fp8 else 1.0)
     decode = needs.tiled_decode_gb if vae_tiling else needs.decode_gb
-    if profile == MemoryProfile.GPU:
-        weights = transformer + needs.text_encoder_gb + needs.image_encoder_gb + needs.other_gb
+    if profile in (MemoryProfile.GPU, MemoryProfile.EXPERT_OFFLOAD):
+        held = expert if profile == MemoryProfile.EXPERT_OFFLOAD else transformer
+        weights = held + needs.text_encoder_gb + needs.image_encoder_gb + needs.other_gb
         return weights + max(needs.activation_gb, decode)
     if profile == MemoryProfile.MODEL_OFFLOAD:
-        # One component at a time: the encoders, then the transformer, then the VAE.
+        # One component at a time: the encoders, then each expert, then the VAE.
         return max(
             max(needs.text_encoder_gb, needs.image_encoder_gb) * ENCODING_FACTOR,
-            transformer + needs.activation_gb,
+            expert + needs.activation_gb,
             needs.other_gb + decode,
         )
     # Below, the encoders stream in layer by layer; their largest layer (the token embedding)
@@ -152,11 +163,14 @@ def estimated_s(
     if compiled and profile in COMPILED_PROFILES:
         step *= QUALITY_FACTOR
     transformer = needs.transformer_gb * (0.5 if fp8 else 1.0)
+    expert = needs.expert_gb * (0.5 if fp8 else 1.0)
     weights = transformer + needs.text_encoder_gb + needs.image_encoder_gb + needs.other_gb
-    # Two forwards a step (CFG), each streaming the transformer's weights once.
-    streamed = 2 * transformer / PINNED_GBPS
+    # Two forwards a step (CFG), each streaming the weights of the expert that runs once.
+    streamed = 2 * expert / PINNED_GBPS
     if profile == MemoryProfile.GPU:
         total = steps * step
+    elif profile == MemoryProfile.EXPERT_OFFLOAD:
+        total = steps * step + EXPERT_SWAPS_PER_JOB * expert / PINNED_GBPS
     elif profile == MemoryProfile.MODEL_OFFLOAD:
         total = steps * step + 2 * weights / PAGEABLE_GBPS
     elif profile == MemoryProfile.GROUP_LEAF:
@@ -164,7 +178,7 @@ def estimated_s(
     elif profile == MemoryProfile.GROUP_BLOCK:
         total = steps * max(step * BLOCK_FACTOR, streamed) + weights / PINNED_GBPS
     else:  # sequential: every layer copied when it is needed, nothing overlapped
-        total = steps * (step + 2 * transformer / PAGEABLE_GBPS) + weights / PAGEABLE_GBPS
+        total = steps * (step + 2 * expert / PAGEABLE_GBPS) + weights / PAGEABLE_GBPS
     if vae_tiling:
         total += TILING_S_PER_GB * needs.decode_gb
     return total
@@ -193,7 +207,11 @@ def choose_plan(
     smallest peak is returned: the job may still run, or fail with out_of_memory.
     """
     budget = usable_gb(gpu)
-    profiles = (profile,) if profile is not None else GPU_PROFILES
+    profiles: tuple[MemoryProfile, ...] = (profile,) if profile is not None else GPU_PROFILES
+    if needs.experts < 2:
+        # One denoiser: nothing to take turns (a forced expert_offload is the GPU plan).
+        profiles = tuple(dict.fromkeys(
+            MemoryProfile.GPU if p == MemoryProfile.EXPERT_OFFLOAD else p for p in profiles))
     tilings = (False, True) if vae_tiling is None else (vae_tiling,)
     plans = [
         Plan(
@@ -300,6 +318,8 @@ def apply_plan(
             )
     if plan.profile == MemoryProfile.GPU:
         pipeline.to(device)
+    elif plan.profile == MemoryProfile.EXPERT_OFFLOAD:
+        expert_offload(pipeline, device)
     elif plan.profile == MemoryProfile.MODEL_OFFLOAD:
         pipeline.enable_model_cpu_offload(device=device)
     elif plan.profile in (MemoryProfile.GROUP_LEAF, MemoryProfile.GROUP_BLOCK):

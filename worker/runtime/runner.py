@@ -33,6 +33,7 @@ from . import speed
 from .cache import PIPELINES, LoadedPipeline, PipelineCache, free_memory
 from .loras import apply_loras
 from .memory import job_needs_tiling, needs_for_job
+from .preview import unpacked_latents
 
 logger = logging.getLogger("framecraft.worker")
 
@@ -133,6 +134,7 @@ def run_generation(
     loaded = None
     hook = None
     tiled_for_this_job = False
+    audio = None
     try:
         calls = family_of(preset).calls
         kwargs = calls.pipeline_kwargs(preset, request)
@@ -163,14 +165,19 @@ def run_generation(
                     step=min(called, total),
                     total=total,
                     elapsed_s=now - begun,
-                    latents=tensors.get("latents"),
+                    # Previews want (B, C, F, H, W); LTX-Video hands its latents packed.
+                    latents=unpacked_latents(pipe, tensors.get("latents"),
+                                             kwargs.get("num_frames") or request.num_frames,
+                                             kwargs.get("height") or request.height,
+                                             kwargs.get("width") or request.width),
                 )
             )
             return {}
 
         with ExitStack() as modes:
             skips = _apply_mode(modes, mode, loaded, pipeline, preset, request, acceleration)
-            output = pipeline(
+            output = calls.run(
+                pipeline,
                 **kwargs,
                 # A CPU generator gives the same starting noise whatever the device.
                 generator=torch.Generator("cpu").manual_seed(request.seed),
@@ -187,6 +194,7 @@ def run_generation(
         # FramePack makes whole sections; the job asked for a length.
         frames = (tensor_frames_to_uint8(output.frames[0][: request.num_frames]) if decode
                   else np.zeros((0, request.height, request.width, 3), np.uint8))
+        audio = calls.audio(pipeline, output) if decode else None
         del output
         marks["decoded"] = time.perf_counter()
         succeeded = True
@@ -237,6 +245,7 @@ def run_generation(
         memory_profile=loaded.memory_profile,
         vae_tiling=tiled_for_this_job or bool(loaded.plan and loaded.plan.vae_tiling),
         speed=acceleration,
+        audio=audio,
     )
 
 

@@ -8,6 +8,7 @@ touches CUDA at import, and everything that can be decided without a GPU is a pu
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -359,6 +360,63 @@ class SkipCount:
         return self.forwards - self.computed
 
 
+# Blocks diffusers 0.42.1's cache hooks do not know yet, and where their outputs are: the index
+# of the hidden states and of the text's (HunyuanVideo 1.5's return both, as HunyuanVideo's),
+# and the arguments that carry them where the block names them otherwise (Kandinsky 6's fused
+# blocks take and return the video and the audio stream).
+UNREGISTERED_BLOCKS: dict[str, dict[str, Any]] = {
+    "HunyuanVideo15TransformerBlock": {
+        "return_hidden_states_index": 0, "return_encoder_hidden_states_index": 1},
+    "Kandinsky6FusedTransformerDecoderBlock": {
+        "return_hidden_states_index": 0, "return_encoder_hidden_states_index": 1,
+        "hidden_states_argument_name": "vis", "encoder_hidden_states_argument_name": "aud"},
+}
+
+
+def register_blocks(transformer: Any) -> None:
+    """Tell diffusers' step caches where this transformer's blocks put their outputs, for the
+    block classes its registry lacks, and which arguments carry their inputs: FirstBlockCache
+    asks for `hidden_states` by that name, whatever the block's metadata says it is called
+    (Kandinsky 5's `visual_embed` would fail it)."""
+    from diffusers.hooks._helpers import TransformerBlockRegistry
+
+    named = _named_arguments()
+    TransformerBlockRegistry._register()
+    for block in _blocks(transformer):
+        kind = type(block)
+        known = TransformerBlockRegistry._registry.get(kind)
+        if known is None:
+            if kind.__name__ not in UNREGISTERED_BLOCKS:
+                continue
+            settings = UNREGISTERED_BLOCKS[kind.__name__]
+        elif isinstance(known, named) or (
+                known.hidden_states_argument_name == "hidden_states"
+                and known.encoder_hidden_states_argument_name == "encoder_hidden_states"):
+            continue
+        else:
+            settings = {name: getattr(known, name) for name in (
+                "return_hidden_states_index", "return_encoder_hidden_states_index",
+                "hidden_states_argument_name", "encoder_hidden_states_argument_name")}
+        TransformerBlockRegistry.register(model_class=kind, metadata=named(**settings))
+
+
+@functools.cache
+def _named_arguments() -> type:
+    """Block metadata that answers a hook asking for `hidden_states` or
+    `encoder_hidden_states` with the arguments the block names so."""
+    from diffusers.hooks._helpers import TransformerBlockMetadata
+
+    class NamedArguments(TransformerBlockMetadata):
+        def _get_parameter_from_args_kwargs(self, identifier: str, args: Any = (),
+                                            kwargs: Any = None) -> Any:
+            aliases = {"hidden_states": self.hidden_states_argument_name,
+                       "encoder_hidden_states": self.encoder_hidden_states_argument_name}
+            return super()._get_parameter_from_args_kwargs(
+                aliases.get(identifier, identifier), args, kwargs)
+
+    return NamedArguments
+
+
 def cache_config(cache: StepCache, steps: int) -> Any:
     """The diffusers hook configuration for a preset's step cache at this job's steps."""
     if cache.kind == "magcache":
@@ -405,6 +463,7 @@ def step_cache(pipeline: Any, cache: StepCache, steps: int) -> Iterator[SkipCoun
                 handles.append(inner.register_forward_pre_hook(computed))
                 if len(blocks) < 2:
                     continue
+                register_blocks(transformer)
                 transformer.enable_cache(cache_config(cache, steps))
                 enabled.append(transformer)
                 contexts.enter_context(transformer.cache_context("balanced"))
