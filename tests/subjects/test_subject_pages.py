@@ -42,6 +42,7 @@ def test_it_makes_a_subject_from_uploads_and_files(owner_client, owner, models, 
     assert all(p.chosen == p.original for p in photos)
     page = owner_client.get(subject.get_absolute_url()).content.decode()
     assert "@Aunt_May" in page and "Background removal is not installed" in page
+    assert page.count("No background remover installed") == 2  # each photo's empty "After"
     assert owner_client.get(reverse("subjects")).content.decode().count(">@Aunt_May</a>") == 1
 
 
