@@ -52,10 +52,11 @@ class Task(StrEnum):
     PERSONALIZE = "personalize"  # a subject from reference photos, placed as the prompt says
     CONTROL = "control"  # an input video's motion and layout (a control track), all else new
     UPSCALE = "upscale"  # an input video at 2x or 4x its size, frame by frame (a helper model)
+    SOUNDTRACK = "soundtrack"  # an input video's frames kept, a sound made from a prompt added
 
 
 # Tasks a helper model runs (catalogue/helpers.py) rather than a preset's pipeline.
-HELPER_TASKS: frozenset[Task] = frozenset({Task.UPSCALE})
+HELPER_TASKS: frozenset[Task] = frozenset({Task.UPSCALE, Task.SOUNDTRACK})
 
 
 TASK_INPUTS: dict[Task, frozenset[Ability]] = {
@@ -67,6 +68,7 @@ TASK_INPUTS: dict[Task, frozenset[Ability]] = {
     Task.PERSONALIZE: frozenset({Ability.TEXT, Ability.REFERENCE}),
     Task.CONTROL: frozenset({Ability.TEXT, Ability.VIDEO}),
     Task.UPSCALE: frozenset({Ability.VIDEO}),
+    Task.SOUNDTRACK: frozenset({Ability.TEXT, Ability.VIDEO}),
 }
 
 TASK_LABELS: dict[Task, str] = {
@@ -78,6 +80,7 @@ TASK_LABELS: dict[Task, str] = {
     Task.PERSONALIZE: "personalization",
     Task.CONTROL: "motion transfer",
     Task.UPSCALE: "upscaling",
+    Task.SOUNDTRACK: "sound added",
 }
 
 
