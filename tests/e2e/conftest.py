@@ -32,11 +32,21 @@ def browser():
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     executable = shutil.which("chromium")
     assert executable, "Debian's chromium is needed for the browser tests (make test installs it)"
+    _normal_scheduling()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
     del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+
+
+def _normal_scheduling() -> None:
+    """Start the browser on the normal scheduling policy. A test run was seen started under
+    SCHED_FIFO: its browser inherits it, and a busy renderer then never yields the two cores to
+    PostgreSQL and the web server it is waiting for, so the run stalls. Lowering one's own
+    policy needs no privilege."""
+    if os.sched_getscheduler(0) != os.SCHED_OTHER:
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
 
 
 class PageProblems:
