@@ -37,10 +37,12 @@ from generation.models import (
     Visibility,
 )
 from generation.presets import preset_label
-from generation.specs import InputRef, SpecError, UpscaleVideo
+from generation.sound import has_sound
+from generation.specs import AddSound, InputRef, SpecError, UpscaleVideo
 from generation.uploads import UploadRefused, accept_upload, storage_use
 from generation.views import owned_video
 from webapp.http import HtmxRequest, SignedInRequest
+from worker.catalogue.soundtrack import soundtrack_model
 from worker.catalogue.speed import SpeedMode
 
 EXPLORE_PAGE_SIZE = 24
@@ -80,7 +82,7 @@ def video_detail(request: SignedInRequest, video_id: str) -> HttpResponse:
                               pk=video_id, owner=request.user)
     return render(request, "gallery/detail.html", {
         "video": video, "lineage": _lineage(video), "share_url": _share_url(request, video),
-        "actions": video_actions()})
+        "actions": video_actions(), "sound_model": soundtrack_model()})
 
 
 def _lineage(video: Video) -> dict[str, object]:
@@ -109,7 +111,8 @@ def _lineage(video: Video) -> dict[str, object]:
 
 # How a job used this video, read after "this video was …": by the input's role and the task.
 _MADE_BY_TASK = {"v2v": "Restyled into", "extend": "Extended into",
-                 "control": "Its motion given to", "upscale": "Upscaled into"}
+                 "control": "Its motion given to", "upscale": "Upscaled into",
+                 "soundtrack": "Given sound in"}
 
 
 def _made_from(row: JobInput) -> str:
@@ -237,6 +240,31 @@ def upscale_video(request: SignedInRequest, video_id: str) -> HttpResponseBase:
         messages.error(request, str(refused))
         return _back_to(request, video)
     messages.success(request, f"Upscaling it {factor}× to {spec.width} × {spec.height}.")
+    if request.htmx:
+        return HttpResponseClientRedirect(reverse("studio"))
+    return redirect("studio")
+
+
+@login_required
+@require_POST
+def add_sound(request: SignedInRequest, video_id: str) -> HttpResponseBase:
+    """The user's video with a sound made from their prompt (the page's Add sound form), a new
+    video in its lineage; where it has sound, the new one goes under it or replaces it."""
+    video = owned_video(request, video_id)
+    given = request.POST.get("volume", "50").strip()
+    try:
+        volume: object = float(given) / 100
+    except ValueError:
+        volume = given  # the spec says what a volume is
+    mix = request.POST.get("mix", "under") if has_sound(video) else "replace"
+    spec = AddSound.for_source(InputRef(role=InputRole.SOURCE_VIDEO, video_id=video.id),
+                               request.POST.get("prompt", ""), mix=mix, volume=volume)
+    try:
+        lifecycle.submit(request.user, spec)
+    except (lifecycle.JobLimitReached, SpecError) as refused:
+        messages.error(request, str(refused))
+        return _back_to(request, video)
+    messages.success(request, "Adding sound to it: the new video will be in your gallery.")
     if request.htmx:
         return HttpResponseClientRedirect(reverse("studio"))
     return redirect("studio")

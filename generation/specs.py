@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from worker.catalogue.lora_targets import BASE_LABELS
 from worker.catalogue.loras import MAX_LORAS_PER_JOB, MAX_STRENGTH, LoraWeights
 from worker.catalogue.media import FIT_MODES
 from worker.catalogue.request import AudioTrack
+from worker.catalogue.soundtrack import SOUNDTRACK_MODELS, soundtrack_model
 from worker.catalogue.speed import SpeedMode, mode_error
 
 MAX_PROMPT_CHARS = 2000
@@ -899,6 +901,124 @@ class UpscaleVideo(JobSpec):
         return _with_source_sound(self, source, result, 0.0)
 
 
+SOUND_MIXES = ("under", "replace")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddSound(JobSpec):
+    """A gallery video with a sound made from `prompt` by the soundtrack model `preset` names:
+    every frame kept at the source's frame rate (`fps`), the sound as long as they play. Where
+    the source has sound, `mix` says whether the new one goes `under` it (at `volume`, 0 to 1,
+    of the source's level) or `replace`s it. `width`, `height` and `num_frames` are the
+    source's (`for_source` fills them in)."""
+
+    task = Task.SOUNDTRACK
+    roles = {InputRole.SOURCE_VIDEO: _one(Ability.VIDEO)}
+    runs_on_helper = True
+    width: int = 0
+    height: int = 0
+    num_frames: int = 0
+    steps: int = 0
+    guidance: float = 0.0
+    seed: int = 0
+    fps: int = 0
+    mix: str = "under"
+    volume: float = 0.5
+
+    @classmethod
+    def for_source(cls, source: InputRef, prompt: Any, *, mix: Any = "under",
+                   volume: Any = 0.5, seed: int | None = None,
+                   preset: str | None = None) -> AddSound:
+        """The job for a video of the user's: the installed soundtrack model unless `preset`
+        names one, at its default steps and guidance; a missing source leaves the sizes
+        empty, and `errors` says why."""
+        model = SOUNDTRACK_MODELS.get(preset) if preset else soundtrack_model()
+        facts = source_facts(source)
+        return cls(preset=preset or soundtrack_model().id, inputs=(source,), prompt=prompt,
+                   mix=mix, volume=volume,
+                   seed=seed if seed is not None else int.from_bytes(os.urandom(4)) % MAX_SEED,
+                   steps=model.default_steps if model else 0,
+                   guidance=model.default_guidance if model else 0.0,
+                   fps=_source_fps(source) if facts is not None else 0,
+                   width=facts.width if facts else 0, height=facts.height if facts else 0,
+                   num_frames=facts.frame_count if facts else 0)
+
+    def errors(self) -> dict[str, str]:
+        model = SOUNDTRACK_MODELS.get(self.preset) if isinstance(self.preset, str) else None
+        if model is None:
+            return {"preset": f"There is no soundtrack model called {self.preset!r}."}
+        if not model.is_installed():
+            return {"preset": f"{model.label} is not installed; ask an admin to add it."}
+        errors = self._type_errors()
+        if type(self.fps) is not int:
+            errors["fps"] = "Fps must be a whole number."
+        if type(self.volume) not in (int, float) or not 0.0 <= self.volume <= 1.0:
+            errors["volume"] = "The new sound's volume is between 0 and 1 (100 %)."
+        if self.mix not in SOUND_MIXES:
+            errors["mix"] = "Put the new sound under the video's own, or replace it."
+        if self.sound is not True:
+            errors["sound"] = "Adding sound makes a video with sound."
+        if errors:
+            return errors
+        if not self.prompt.strip():
+            errors["prompt"] = "Write what it should sound like."
+        elif len(self.prompt) > MAX_PROMPT_CHARS or len(self.negative_prompt) > MAX_PROMPT_CHARS:
+            errors["prompt"] = f"Keep it under {MAX_PROMPT_CHARS} characters."
+        if not 1 <= self.steps <= model.max_steps:
+            errors["steps"] = f"Steps must be between 1 and {model.max_steps}."
+        if not 0.0 <= self.guidance <= model.max_guidance:
+            errors["guidance"] = f"Guidance must be between 0 and {model.max_guidance:g}."
+        if not 0 <= self.seed <= MAX_SEED:
+            errors["seed"] = f"The seed must be between 0 and {MAX_SEED}."
+        refs = self.inputs_in(InputRole.SOURCE_VIDEO)
+        if len(refs) != 1 or len(self.inputs) != 1 or refs[0].video_id is None:
+            errors[InputRole.SOURCE_VIDEO] = ("Adding sound takes one of your videos and "
+                                              "nothing else.")
+        if self.loras:
+            errors["loras"] = "Adding sound takes no LoRAs."
+        if errors:
+            return errors
+        facts = source_facts(refs[0])
+        if facts is None:
+            return {InputRole.SOURCE_VIDEO: "Choose a video of yours to add sound to."}
+        if (self.width, self.height, self.num_frames) != (facts.width, facts.height,
+                                                         facts.frame_count):
+            return {"size": (f"The video is {facts.width} × {facts.height}, "
+                             f"{facts.frame_count} frames; adding sound keeps every one.")}
+        if self.fps < 1:
+            return {"fps": "The source video's frame rate is unknown."}
+        seconds = facts.frame_count / self.fps
+        if seconds > model.max_seconds:
+            errors[InputRole.SOURCE_VIDEO] = (
+                f"{model.label} makes at most {model.max_seconds:g} s of sound; this video "
+                f"plays {seconds:.1f} s. Trim it in the editor first.")
+        return errors
+
+    def run(self, request: GenerationRequest, on_step: Any) -> GenerationResult:
+        from worker.editing.soundtrack import run_soundtrack
+
+        return run_soundtrack(request, on_step, self.fps)
+
+    def soundtrack(self, source: AudioTrack | None, result: GenerationResult
+                   ) -> GenerationResult:
+        """The model's sound alone on a silent video (or with `replace`); under the source's
+        own, at `volume`, with `under`."""
+        made = result.audio
+        if source is None or made is None or self.mix == "replace":
+            return result
+        from worker.editing.soundtrack import mix_under
+
+        kept = dataclasses.replace(
+            audio_segment(source, len(result.frames) / result.fps), origin="source")
+        return dataclasses.replace(result, audio=mix_under(kept, made, float(self.volume)))
+
+
+def audio_segment(track: AudioTrack, duration_s: float) -> AudioTrack:
+    from worker.editing import audio
+
+    return audio.segment(track, 0.0, duration_s)
+
+
 def _source_fps(ref: InputRef) -> int:
     """The frame rate the source plays at, as its row records it (0 if unknown)."""
     fps: float | None = (
@@ -912,7 +1032,7 @@ def _source_fps(ref: InputRef) -> int:
 SPECS: dict[Task, type[JobSpec]] = {
     spec.task: spec
     for spec in (TextToVideo, ImageToVideo, VideoToVideo, EditVideo, ExtendVideo, Personalize,
-                 TransferMotion, UpscaleVideo)
+                 TransferMotion, UpscaleVideo, AddSound)
 }
 
 

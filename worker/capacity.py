@@ -1,5 +1,5 @@
 """What this worker can take: installed presets that fit its GPU under the memory plan, and
-the installed helper models that run jobs of their own (upscalers)."""
+the installed helper models that run jobs of their own (upscalers, soundtrack models)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import dataclasses
 from collections.abc import Iterable
 
 from generation.lifecycle import Capacity
-from worker.catalogue import CATALOGUE, HELPERS, Preset
+from worker.catalogue import CATALOGUE, HELPERS, HelperModel, Preset
+from worker.catalogue.soundtrack import SOUNDTRACK_MODELS, SoundtrackModel
 from worker.runtime import parallel
 from worker.runtime.cache import PIPELINES, select_device
 from worker.runtime.memory import GpuMemory, MemoryProfile, plan_for, usable_gb
@@ -21,8 +22,11 @@ def current_capacity() -> Capacity:
     group = parallel.current()
     gpus = group.size if group is not None else 1
     # Helper models that run jobs (an upscale) need one GPU and little of it.
-    helpers = [helper for helper in HELPERS.values()
-               if helper.purpose in JOB_PURPOSES and helper.is_installed()]
+    helpers: list[HelperModel | SoundtrackModel] = [
+        helper for helper in HELPERS.values()
+        if helper.purpose in JOB_PURPOSES and helper.is_installed()]
+    # So do soundtrack models (Add sound): a small pipeline, on one GPU.
+    helpers += [model for model in SOUNDTRACK_MODELS.values() if model.is_installed()]
     if group is not None and gpus > 1:
         # A group runs only what it can split over its GPUs.
         installed = [preset for preset in installed if preset.parallelism is not None
