@@ -22,6 +22,16 @@ for part in "$@"; do
                      --offload-steps "${OFFLOAD_STEPS:-25}" ;;
     speed-fp8) timeout 330 python3 bench/speed.py --parts fp8 ;;
     speed) timeout 580 python3 bench/speed.py ;;
+    # issue 23: whole 50-step 1.3B jobs, plain / Quality / Quality + fp8 in one process
+    speed-23) timeout ${SPEED23_LIMIT:-380} python3 bench/speed.py --parts plain,quality,fp8 \
+                --steps 50 --fp8-steps 50 ;;
+    # issue 23: a restarted worker's first compiled job, cold and with the compile cache
+    restart) timeout ${RESTART_LIMIT:-580} python3 bench/compile_restart.py \
+               --variants "${RESTART_VARIANTS:-fp8-global,fp8,fp8-untuned,fp8-mega}" \
+               --deadline $(( ${RESTART_LIMIT:-580} - 15 )) ;;
+    # issue 23: one 1.3B CFG step profiled, attention backends, CFG batched or not
+    profile) timeout ${PROFILE_LIMIT:-180} python3 bench/step_profile.py \
+               --budget $(( ${PROFILE_LIMIT:-180} - 25 )) ;;
     editing-low-vram) timeout ${EDIT_LIMIT:-500} python3 bench/editing.py --low-vram-only \
                         --steps "${EDIT_STEPS:-20}" --no-write ;;
     editing) timeout ${EDIT_LIMIT:-500} python3 bench/editing.py --steps "${EDIT_STEPS:-20}" --no-write ;;

@@ -40,6 +40,16 @@ BENCH_SHAPE = (1, 16384, 12, 128)
 EXACT_TOLERANCE = 0.02
 # Suffix of a pipeline cache key whose transformer has fp8 linears.
 FP8_SUFFIX = "+fp8"
+# on (the default) or off: Inductor's coordinate-descent tuning for fp8 transformers' compile.
+FP8_TUNING_ENV = "FRAMECRAFT_FP8_TUNING"
+# What torchao's quantize_ sets process-wide unless told not to (its
+# recommended_inductor_config_setter; the int8 and kernel-name settings do not touch an fp8
+# graph). Set there, it also tuned every later compile of the worker, fp8 or not, and changed
+# their cache keys with the order jobs came in; here it is one option of the fp8 compile.
+FP8_INDUCTOR_OPTIONS: dict[str, Any] = {
+    "coordinate_descent_tuning": True,
+    "coordinate_descent_check_all_directions": True,
+}
 
 
 @dataclass(frozen=True)
@@ -70,6 +80,19 @@ def compile_decision(device_type: str, mode: SpeedMode, plan: Plan | None,
     if plan is not None and plan.profile == MemoryProfile.GROUP_BLOCK:
         return CompileDecision(True, "the repeated blocks compiled beneath group offload's hooks")
     return CompileDecision(True, "regional compile of the repeated blocks")
+
+
+def compile_options(fp8: bool, setting: str | None = None) -> dict[str, Any] | None:
+    """Inductor options of one transformer's compile: fp8 linears compile with
+    coordinate-descent tuning (as torchao sets it) unless FRAMECRAFT_FP8_TUNING is off;
+    everything else with Inductor's defaults. The tuning benchmarks kernels while compiling,
+    which is most of fp8's first-job time (bench/compile_restart.py measures both)."""
+    wanted = (setting or "on").strip().lower()
+    if wanted in ("0", "off", "false", "no"):
+        return None
+    if wanted not in ("", "auto", "1", "on", "true", "yes"):
+        raise ValueError(f"{FP8_TUNING_ENV} must be on or off, not {wanted!r}")
+    return dict(FP8_INDUCTOR_OPTIONS) if fp8 else None
 
 
 def shape_buckets(preset: Preset) -> int:
@@ -255,7 +278,9 @@ def quantize_fp8(pipeline: Any) -> None:
         quantize_,
     )
 
-    config = Float8DynamicActivationFloat8WeightConfig(granularity=PerRow())
+    # Not process-wide Inductor settings (compile_options scopes them to this transformer).
+    config = Float8DynamicActivationFloat8WeightConfig(granularity=PerRow(),
+                                                       set_inductor_config=False)
 
     def in_blocks(module: torch.nn.Module, name: str) -> bool:
         return isinstance(module, torch.nn.Linear) and ".blocks." in f".{name}"
@@ -270,10 +295,16 @@ _ROOM_MADE_FOR: set[str] = set()
 
 
 def compile_blocks(pipeline: Any, preset: Preset, plan: Plan | None,
-                   backend: str = "inductor") -> str | None:
+                   backend: Any = "inductor", options: dict[str, Any] | None = None
+                   ) -> str | None:
     """Compile every transformer's repeated blocks, static shapes; None, or why it could not.
-    (`backend` is Inductor's in a worker; the CPU tests trace with Dynamo's `eager`.)"""
+    (`backend` is Inductor's in a worker; the CPU tests trace with Dynamo's `eager`.)
+    `options` go to the backend with this compile only (compile_options)."""
     import torch
+
+    settings: dict[str, Any] = {"fullgraph": True, "dynamic": False, "backend": backend}
+    if options:
+        settings["options"] = dict(options)
 
     # Every compiled block class of every loaded preset shares one code object's cache (the
     # module call, or the block's forward), so each compiled pipeline adds room for its own
@@ -291,10 +322,10 @@ def compile_blocks(pipeline: Any, preset: Preset, plan: Plan | None,
             if not found:
                 return f"{type(transformer).__name__} has no blocks to compile beneath its hooks"
             for switch in found:
-                switch.compile(fullgraph=True, dynamic=False, backend=backend)
+                switch.compile(**settings)
             continue
         try:
-            transformer.compile_repeated_blocks(fullgraph=True, dynamic=False, backend=backend)
+            transformer.compile_repeated_blocks(**settings)
         except ValueError as exc:  # no `_repeated_blocks` on this class
             return str(exc)
     return None
@@ -313,12 +344,14 @@ def ensure_compiled(pipeline: Any, preset: Preset, state: SpeedState, plan: Plan
     if not decision.on or state.compiled:
         return decision if not state.compiled else CompileDecision(True, state.compile_reason)
     use_compile_cache(compile_cache_dir(torch.cuda.get_device_name(device), torch.__version__))
-    problem = compile_blocks(pipeline, preset, plan)
+    options = compile_options(state.fp8, os.environ.get(FP8_TUNING_ENV))
+    problem = compile_blocks(pipeline, preset, plan, options=options)
     if problem is not None:
         state.compile_reason = f"not compiled: {problem}"
         return CompileDecision(False, state.compile_reason)
-    state.compiled, state.compile_reason = True, decision.reason
-    return decision
+    reason = decision.reason + (" (fp8: coordinate-descent tuning)" if options else "")
+    state.compiled, state.compile_reason = True, reason
+    return CompileDecision(True, reason)
 
 
 @contextmanager
