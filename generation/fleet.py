@@ -170,10 +170,17 @@ def predicted_denoise_s(preset_id: str, params: Mapping[str, Any], gpus: int = 1
 
 def _measure(preset_id: str, kind: WorkerKind) -> Measured | None:
     """The preset's timings on this kind of worker, from its latest finished jobs there (their
-    video's recipe names the GPU that made it); None before one has finished."""
-    rows = (Job.objects.filter(status=JobStatus.SUCCEEDED, preset=preset_id,
-                               video__recipe__gpu=kind.gpu_name)
-            .order_by("-finished_at").values_list("params", "timings", "gpus")[:MEASURED_JOBS])
+    video's recipe names the GPU that made it); None before one has finished.
+
+    Read from the videos, newest first, down `video_measure_idx` (preset, recipe's GPU,
+    created): about MEASURED_JOBS rows for any kind, however long the history. Walking the
+    preset's jobs by `finished_at` (no index) read every one of them on each studio page,
+    and a kind that ran few of the preset's jobs would still walk all the others.
+    """
+    rows = (Video.objects.filter(preset=preset_id, recipe__gpu=kind.gpu_name,
+                                 job__status=JobStatus.SUCCEEDED)
+            .order_by("-created_at")
+            .values_list("job__params", "job__timings", "job__gpus")[:MEASURED_JOBS])
     ratios, cold, encode, finish = [], [], [], []
     for params, timings, gpus in rows:
         try:
@@ -192,6 +199,19 @@ def _measure(preset_id: str, kind: WorkerKind) -> Measured | None:
         return None
     return Measured(denoise_ratio=median(ratios), cold_load_s=median(cold) if cold else None,
                     encode_s=median(encode), finish_s=median(finish), jobs=len(ratios))
+
+
+def _last_to_finish(preset_id: str, kinds: list[WorkerKind]) -> WorkerKind | None:
+    """Of these kinds, the one whose newest video of the preset is the newest: one probe of
+    `video_measure_idx` per kind (one ordered query over them all sorted every video the
+    kinds had made of the preset)."""
+    newest: dict[WorkerKind, Any] = {}
+    for kind in kinds:
+        made = (Video.objects.filter(preset=preset_id, recipe__gpu=kind.gpu_name)
+                .order_by("-created_at").values_list("created_at", flat=True).first())
+        if made is not None:
+            newest[kind] = made
+    return max(newest, key=newest.__getitem__) if newest else None
 
 
 class Estimator:
@@ -235,10 +255,7 @@ class Estimator:
         kinds = self.live_kinds()
         if len(kinds) > 1:
             if job.preset not in self._last_kind:
-                last = (Video.objects.filter(preset=job.preset,
-                                             recipe__gpu__in=[k.gpu_name for k in kinds])
-                        .order_by("-created_at").values_list("recipe__gpu", flat=True).first())
-                self._last_kind[job.preset] = WorkerKind(last) if last is not None else None
+                self._last_kind[job.preset] = _last_to_finish(job.preset, kinds)
             return self._last_kind[job.preset] or kinds[0]
         return kinds[0] if kinds else None
 

@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.core.cache import cache
-from django.db import connection
-from django.db.models import F
+from django.db import connection, transaction
+from django.db.models import F, Lookup
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from django.http import HttpRequest
@@ -69,12 +68,31 @@ class GalleryFilters:
         return videos
 
 
+# The stored tsvector of a video's prompt (migration 0018: a generated column, GIN-indexed, on
+# PostgreSQL only, so no model field: the ORM never reads or writes it).
+SEARCH_COLUMN = "prompt_search"
+# A search first looks for its page among this many videos of the order (after the cursor):
+# a common word fills the page there. Only a rare or absent word goes on to the GIN index,
+# which then finds few rows. Without the bound the planner, misled about an absent word's
+# frequency, walked the whole gallery to find nothing (8.7 s at a million videos).
+SEARCH_WINDOW = 1000
+
+
+class PromptMatches(Lookup):
+    """`prompt_search @@ websearch_to_tsquery('english', text)` on the row's own table."""
+
+    lookup_name = "prompt_matches"
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, Any]:
+        rhs, params = self.process_rhs(compiler, connection)
+        column = f"{connection.ops.quote_name(self.lhs.alias)}.{SEARCH_COLUMN}"
+        return f"{column} @@ websearch_to_tsquery('english'::regconfig, {rhs})", tuple(params)
+
+
 def search(videos: VideoQuerySet, text: str) -> VideoQuerySet:
     """Full-text search over prompts on PostgreSQL (GIN-indexed); a plain match elsewhere."""
     if connection.vendor == "postgresql":
-        return videos.annotate(
-            document=SearchVector("prompt", config="english")
-        ).filter(document=SearchQuery(text, config="english", search_type="websearch"))
+        return videos.filter(PromptMatches(F("prompt"), text))
     return videos.filter(prompt__icontains=text)
 
 
@@ -86,7 +104,12 @@ def page(videos: VideoQuerySet, cursor: str | None, size: int = PAGE_SIZE,
     if after is not None:
         videos = videos.filter(keyset.after(field, *after, descending=descending))
     sign = "-" if descending else ""
-    items = list(videos.order_by(f"{sign}{field}", f"{sign}id")[: size + 1])
+    order = (f"{sign}{field}", f"{sign}id")
+    unsearched = _without_search(videos)
+    if unsearched is None:
+        items = list(videos.order_by(*order)[: size + 1])
+    else:
+        items = _search_page(videos, unsearched, order, size, field, descending)
     if len(items) <= size:
         return items, None
     items = items[:size]
@@ -94,6 +117,47 @@ def page(videos: VideoQuerySet, cursor: str | None, size: int = PAGE_SIZE,
     value = getattr(last, field)
     key = value.isoformat() if isinstance(value, datetime) else repr(value)
     return items, f"{key}|{last.id}"
+
+
+def _search_page(videos: VideoQuerySet, unsearched: VideoQuerySet, order: tuple[str, str],
+                 size: int, field: str, descending: bool) -> list[Video]:
+    """A search's page in two bounded steps: the matches among the next SEARCH_WINDOW videos
+    of the order (a walk down the order's index that stops at the window's last video); if
+    they do not fill the page, the matches beyond it through the GIN index alone (a word
+    that rare matches few rows), sorted."""
+    last = unsearched.order_by(*order).values_list(field, "id")[
+        SEARCH_WINDOW - 1:SEARCH_WINDOW].first()
+    if last is None:  # fewer than a window's videos left: the walk is bounded already
+        return list(videos.order_by(*order)[: size + 1])
+    value, pk = last
+    items = list(videos.filter(keyset.up_to(field, value, pk, descending=descending))
+                 .order_by(*order)[: size + 1])
+    if len(items) > size:
+        return items
+    beyond = videos.filter(keyset.after(field, value, pk, descending=descending)).order_by(*order)
+    with transaction.atomic(), connection.cursor() as sql:
+        # No index scan: the planner, sure an unseen word is common, would walk the order's
+        # index again; a bitmap scan of the GIN index finds the rare matches directly.
+        sql.execute("SET LOCAL enable_indexscan = off")
+        try:
+            items += list(beyond[: size + 1 - len(items)])
+        finally:
+            sql.execute("RESET enable_indexscan")
+    return items
+
+
+def _without_search(videos: VideoQuerySet) -> VideoQuerySet | None:
+    """The same rows without the prompt search (None: there is none to take off)."""
+    where = videos.query.where
+    if where.connector != "AND" or where.negated:
+        return None
+    matches = [child for child in where.children if isinstance(child, PromptMatches)]
+    if not matches:
+        return None
+    unsearched = videos.all()
+    unsearched.query.where.children = [child for child in unsearched.query.where.children
+                                       if not isinstance(child, PromptMatches)]
+    return unsearched
 
 
 def presets_used(user: Any) -> list[str]:

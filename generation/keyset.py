@@ -19,3 +19,11 @@ def after(field: str, value: Any, pk: Any, descending: bool = True) -> Q:
     beyond = "lt" if descending else "gt"
     return Q(**{f"{field}__{beyond}e": value}) & (
         Q(**{f"{field}__{beyond}": value}) | Q(**{f"id__{beyond}": pk}))
+
+
+def up_to(field: str, value: Any, pk: Any, descending: bool = True) -> Q:
+    """Rows up to and including (`value`, `pk`) in the order `field`, id: the rows before a
+    bound, written as `after` is (the first term bounds the index range)."""
+    before = "gt" if descending else "lt"
+    return Q(**{f"{field}__{before}e": value}) & (
+        Q(**{f"{field}__{before}": value}) | Q(**{f"id__{before}e": pk}))

@@ -23,6 +23,7 @@ from django.db.models import (
     Value,
     Window,
 )
+from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import Coalesce, Lower, RowNumber
 from django.utils import timezone
 
@@ -279,6 +280,10 @@ class Video(models.Model):
                          condition=models.Q(visibility="public")),
             models.Index(fields=("owner", "-created_at", "-id"), name="video_profile_idx",
                          condition=models.Q(visibility="public")),
+            # The studio's time estimates: a preset's latest videos made on one kind of GPU
+            # (generation.fleet._measure), a page of rows however long the history.
+            models.Index(F("preset"), KeyTransform("gpu", "recipe"), F("created_at").desc(),
+                         name="video_measure_idx"),
         ]
 
     def __str__(self) -> str:

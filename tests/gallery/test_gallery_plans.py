@@ -104,3 +104,42 @@ def test_pages_neither_lose_nor_repeat_videos_at_ties(owner, sort):
             break
     assert len(seen) == len(set(seen)) == 30
     assert set(seen) == made
+
+
+# A search looks among gallery.SEARCH_WINDOW videos first (its walk stops there), then, for a
+# rare word, the GIN index alone: at most a window and a page, whatever the word.
+SEARCH_ROWS = gallery.SEARCH_WINDOW + ROWS_PER_PAGE
+
+
+@pytest.mark.parametrize("url", [
+    "/gallery/?q=zebra", "/gallery/?q=lighthouse+storm", "/gallery/?q=owl&favourites=1",
+    "/gallery/?q=zebra&sort=longest",
+])
+def test_a_search_reads_a_window_not_the_gallery(big_gallery, owner_client, url):
+    read = rows_read(owner_client, url)
+    assert read and max(read.values()) <= SEARCH_ROWS, over(read, SEARCH_ROWS)
+
+
+@pytest.mark.parametrize("sort", ["newest", "oldest", "longest"])
+def test_a_rare_word_is_found_beyond_the_window_in_order(big_gallery, sort):
+    """Thirty videos name a word no other does, spread over the gallery (most of them past the
+    first window): page after page finds each once, in the order, as a plain filter would."""
+    ids = list(Video.objects.filter(owner=big_gallery).order_by("-created_at", "-id")
+               .values_list("id", flat=True))
+    rare = ids[5::len(ids) // 30][:30]
+    Video.objects.filter(pk__in=rare).update(prompt="a quokka on a bicycle")
+    field, descending = gallery.SORTS[sort]
+    sign = "-" if descending else ""
+    expected = list(Video.objects.filter(pk__in=rare).order_by(f"{sign}{field}", f"{sign}id")
+                    .values_list("id", flat=True))
+    seen, cursor = [], None
+    while True:
+        items, cursor = gallery.page(gallery.search(Video.objects.owned_by(big_gallery),
+                                                    "quokka"), cursor, size=7, sort=sort)
+        seen += [item.pk for item in items]
+        if cursor is None:
+            break
+    assert seen == expected
+    none, cursor = gallery.page(gallery.search(Video.objects.owned_by(big_gallery), "zebra"),
+                                None)
+    assert none == [] and cursor is None
