@@ -20,6 +20,7 @@ from generation.availability import TaskOffer, installed_presets, offer, offers
 from generation.loras import compatible_loras
 from generation.models import InputRole, Upload
 from generation.presets import MAX_SEED, Ability, Preset
+from generation.prompt_help import with_original_prompt
 from generation.queries import recent_prompts
 from generation.specs import (
     MAX_PROMPT_CHARS,
@@ -84,6 +85,10 @@ class TextToVideoForm(forms.Form):
         coerce=lambda value: value == "1", empty_value=None,
         choices=[("1", "With sound"), ("0", "Silent")])
     remix_of = forms.UUIDField(required=False, widget=forms.HiddenInput)
+    # What the person wrote before using an Improve prompt suggestion (static/js/prompt-help.js
+    # fills it): the job's recipe keeps it beside the prompt.
+    prompt_original = forms.CharField(max_length=MAX_PROMPT_CHARS, required=False,
+                                      widget=forms.HiddenInput)
     seed = forms.IntegerField(
         min_value=0, max_value=MAX_SEED, required=False,
         help_text="Leave empty for a random seed; it is shown with the result.",
@@ -305,7 +310,8 @@ class TextToVideoForm(forms.Form):
     def specs(self) -> list[JobSpec]:
         """The spec once per variation asked for, on consecutive seeds from its own."""
         count = self.cleaned_data.get("variations") or 1
-        return [dataclasses.replace(self._spec, seed=(self._spec.seed + n) % (MAX_SEED + 1))
+        spec = with_original_prompt(self._spec, self.cleaned_data.get("prompt_original"))
+        return [dataclasses.replace(spec, seed=(spec.seed + n) % (MAX_SEED + 1))
                 for n in range(count)]
 
 

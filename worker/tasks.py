@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import connection
 
 from generation import events, fleet, lifecycle
-from worker import control_preview, execution, mask_tracking, models_volume
+from worker import control_preview, execution, mask_tracking, models_volume, prompt_help
 from worker.capacity import current_capacity
 from worker.runtime import parallel
 
@@ -172,3 +172,10 @@ def make_control_preview(preview_id: str) -> str | None:
 @shared_task(name="framecraft.track_mask", ignore_result=True)
 def track_mask(tracking_id: str) -> str | None:
     return mask_tracking.make_mask(tracking_id)
+
+
+# A suggestion nobody waits for past the page's patience (generation.prompt_help) is stopped.
+@shared_task(name="framecraft.improve_prompt", ignore_result=True, soft_time_limit=220,
+             time_limit=240)
+def improve_prompt(request_id: str) -> str | None:
+    return prompt_help.improve(request_id)

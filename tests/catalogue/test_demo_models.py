@@ -33,7 +33,7 @@ from worker.catalogue.lora_targets import lora_bases
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_PRESETS = {"demo-i2v", "demo-flf2v", "demo-vace", "demo-ltx", "demo-ltx2"}
 DEMO_HELPERS = {"demo-sam2", "demo-segformer", "demo-depth", "demo-rtdetr", "demo-vitpose",
-                "demo-swin2sr"}
+                "demo-swin2sr", "demo-qwen"}
 
 
 def test_every_studio_task_has_a_model_on_an_empty_machine():

@@ -1,7 +1,7 @@
 """Helper models: the smaller transformers models run beside the video models (depth and pose
 for motion transfer, point-prompted video segmentation for mask tracking, semantic
 segmentation for subject photos' background removal, image super-resolution for upscaling a
-video frame by frame).
+video frame by frame, a small instruction-tuned language model for the studio's Improve prompt).
 
 Installed, verified and removed like any preset (`weights.fetch`, the admin's Models page,
 `fetch_model`), into `$FRAMECRAFT_MODELS_DIR/<id>` or the Hugging Face cache. Each has a
@@ -22,7 +22,7 @@ from .base import Scale
 from .demo import demo_label
 from .install import MODELS_DIR_ENV, demo_models_enabled, hf_cache_dir, model_complete
 
-Purpose = Literal["background", "depth", "people", "pose", "segmentation", "upscale"]
+Purpose = Literal["background", "depth", "people", "pose", "prompt", "segmentation", "upscale"]
 
 # Control tracks of motion transfer (worker.editing.control), kind → what people read, in the
 # order the studio offers them; those drawn by a helper model name its purpose.
@@ -41,6 +41,7 @@ PURPOSE_LABELS: dict[str, str] = {
     "depth": "depth maps (motion transfer)",
     "people": "finding people for body pose (motion transfer)",
     "pose": "body pose (motion transfer)",
+    "prompt": "prompt enhancement (Improve prompt in the studio)",
     "segmentation": "mask tracking (masked edits)",
     "upscale": "upscaling videos (Upscale on a video's page)",
 }
@@ -114,6 +115,7 @@ _DEMO_HELPERS: tuple[tuple[str, str, Purpose, str, str], ...] = (
     ("rtdetr", "finding people", "people", "RT-DETR", "RTDetrForObjectDetection"),
     ("vitpose", "body pose", "pose", "ViTPose", "VitPoseForPoseEstimation"),
     ("swin2sr", "upscaling", "upscale", "Swin2SR", "Swin2SRForImageSuperResolution"),
+    ("qwen", "prompt enhancement", "prompt", "Qwen2.5 instruct model", "Qwen2ForCausalLM"),
 )
 
 HELPERS: dict[str, HelperModel] = {helper.id: helper for helper in (
@@ -166,6 +168,23 @@ HELPERS: dict[str, HelperModel] = {helper.id: helper for helper in (
         purpose="upscale", model_class="Swin2SRForImageSuperResolution",
         source="caidas/swin2SR-classical-sr-x2-64", min_vram_gb=1.0,
     ),
+    # Prompt enhancers: small instruction-tuned language models that rewrite a short prompt
+    # in the style of the chosen video model (worker.catalogue.prompting); they run on the
+    # models worker, on its CPU if it has no GPU (a suggestion takes seconds).
+    HelperModel(
+        id="qwen2.5-0.5b-instruct", label="Qwen2.5 0.5B Instruct (prompt enhancement)",
+        description="Rewrites a short prompt into the detailed style the chosen video model "
+                    "was trained on; 0.5 B parameters, quick on a CPU.",
+        purpose="prompt", model_class="Qwen2ForCausalLM",
+        source="Qwen/Qwen2.5-0.5B-Instruct", min_vram_gb=1.5,
+    ),
+    HelperModel(
+        id="qwen3-0.6b", label="Qwen3 0.6B (prompt enhancement)",
+        description="Rewrites a short prompt into the detailed style the chosen video model "
+                    "was trained on (its thinking mode off); 0.6 B parameters.",
+        purpose="prompt", model_class="Qwen3ForCausalLM",
+        source="Qwen/Qwen3-0.6B", min_vram_gb=1.8,
+    ),
     # Demo helpers, one per purpose, listed after the real ones (helper_for prefers those):
     # the real architectures at tiny scale with random weights, so that tracking, motion
     # transfer with every control track and subject cutouts run on any machine.
@@ -192,7 +211,9 @@ def build_helper(helper_id: str, scale: Scale = "tiny") -> tuple[Any, Any]:
                 "people": _build_people, "pose": _build_pose, "segmentation": _build_sam2,
                 "upscale": _build_upscale}
     helper = HELPERS[helper_id]
-    if helper.purpose == "upscale" and scale == "full":
+    if helper.purpose == "prompt":
+        model, processor = _build_prompt(helper, scale)
+    elif helper.purpose == "upscale" and scale == "full":
         model, processor = _build_upscale_classical(4 if helper_id.endswith("x4") else 2)
     else:
         model, processor = builders[helper.purpose](scale)
@@ -341,6 +362,42 @@ def _build_pose(scale: Scale) -> tuple[Any, Any]:
         size = {"height": 256, "width": 192}
     config = VitPoseConfig(backbone_config=backbone, num_labels=17, use_simple_decoder=True)
     return VitPoseForPoseEstimation(config), VitPoseImageProcessor(size=size)
+
+
+def _build_prompt(helper: HelperModel, scale: Scale) -> tuple[Any, Any]:
+    """A causal language model of the helper's class with the demo's chat tokenizer: tiny, a
+    Qwen 2 of two layers over the demo words (its answers are short: see `Sampling`); full
+    size, the configuration of Qwen2.5-0.5B-Instruct or Qwen3-0.6B."""
+    import transformers
+
+    from .prompting import build_chat_tokenizer
+
+    tokenizer = build_chat_tokenizer()
+    ids = {"eos_token_id": tokenizer.eos_token_id, "pad_token_id": tokenizer.pad_token_id,
+           "bos_token_id": None, "tie_word_embeddings": True}
+    config: Any
+    if scale == "tiny":
+        config = transformers.Qwen2Config(
+            vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
+            num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
+            max_position_embeddings=32768, **ids)
+    elif helper.model_class == "Qwen3ForCausalLM":
+        config = transformers.Qwen3Config(
+            vocab_size=151936, hidden_size=1024, intermediate_size=3072,
+            num_hidden_layers=28, num_attention_heads=16, num_key_value_heads=8, head_dim=128,
+            max_position_embeddings=40960, rope_theta=1000000.0, **ids)
+    else:
+        config = transformers.Qwen2Config(
+            vocab_size=151936, hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
+            num_attention_heads=14, num_key_value_heads=2, max_position_embeddings=32768,
+            rope_theta=1000000.0, **ids)
+    model = getattr(transformers, helper.model_class)(config)
+    if scale == "tiny":
+        # A random model never says it is done: its noise stops after a line's worth.
+        model.generation_config.max_new_tokens = 40
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model, tokenizer
 
 
 def _build_upscale(scale: Scale) -> tuple[Any, Any]:

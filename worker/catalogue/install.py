@@ -102,9 +102,9 @@ def _shards_present(component: Path, index: Path) -> bool:
 
 
 # A transformers processor's settings: the image processor's, or (SAM 2.1 video on the Hub) the
-# processor's or the video processor's.
+# processor's or the video processor's, or a language model's tokenizer's.
 PROCESSOR_CONFIGS = ("preprocessor_config.json", "processor_config.json",
-                     "video_preprocessor_config.json")
+                     "video_preprocessor_config.json", "tokenizer_config.json")
 
 
 def model_complete(folder: Path) -> bool:
