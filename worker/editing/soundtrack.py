@@ -97,8 +97,12 @@ def load_soundtrack(model: SoundtrackModel, device: Any = None) -> Any:
 
 
 def forget() -> None:
+    """Drop the warm pipeline, and hand its GPU memory back to the driver."""
+    from worker.runtime.cache import free_memory
+
     with _lock:
         _loaded.clear()
+    free_memory()
 
 
 def make_sound(pipeline: Any, prompt: str, duration_s: float, *, steps: int, guidance: float,
@@ -155,6 +159,7 @@ def run_soundtrack(request: GenerationRequest, on_step: Callable[[StepInfo], Non
     started = time.perf_counter()
     pipeline = load_soundtrack(model, device)
     loaded = time.perf_counter()
+    where = pipeline.device
 
     def on_sampler_step(done: int, total: int) -> None:
         on_step(StepInfo(step=done, total=total, elapsed_s=time.perf_counter() - loaded))
@@ -166,7 +171,13 @@ def run_soundtrack(request: GenerationRequest, on_step: Callable[[StepInfo], Non
     except torch.OutOfMemoryError:
         raise GenerationError(ErrorCode.OUT_OF_MEMORY,
                               f"{model.label} ran out of GPU memory.") from None
+    finally:
+        del pipeline
+        if where.type == "cuda":
+            # The memory plans of the video models count them alone: a GPU worker gives the
+            # soundtrack model's 5 GB back after each job (a CPU keeps it warm).
+            forget()
     return GenerationResult(
-        frames=frames, fps=fps, device=str(pipeline.device), memory_profile="all on the GPU"
-        if pipeline.device.type == "cuda" else "CPU", audio=track,
+        frames=frames, fps=fps, device=str(where), audio=track,
+        memory_profile="all on the GPU" if where.type == "cuda" else "CPU",
         timings={"load_s": loaded - started, "sound_s": time.perf_counter() - loaded})
