@@ -17,6 +17,8 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.dispatch import Signal
 
+from generation.models import Job, JobStatus
+
 log = logging.getLogger("framecraft.events")
 
 QUEUE_GROUP = "queue"
@@ -51,7 +53,7 @@ class JobsChanged(TypedDict):
 
 
 class QueueMoved(TypedDict):
-    """A job left the queue: every waiting job's position moved."""
+    """A job joined or left the queue: the person's waiting jobs' positions moved."""
 
     type: Literal["queue.moved"]
 
@@ -131,7 +133,18 @@ def jobs_changed(user_id: int) -> None:
 
 
 def queue_moved() -> None:
-    _send(QUEUE_GROUP, QueueMoved(type="queue.moved"))
+    """A job joined or left the queue: the places of the waiting jobs moved. Only the people
+    with a job waiting have places to show, so only their groups hear it: sent to every open
+    studio (QUEUE_GROUP), each job start made every socket read and render its person's
+    waiting cards, work that grew with the number of people online rather than waiting."""
+    for owner_id in _waiting_owners():
+        _send(user_group(owner_id), QueueMoved(type="queue.moved"))
+
+
+def _waiting_owners() -> list[int]:
+    """The people with a job in the queue now (an index-only scan of job_waiting_order)."""
+    return list(Job.objects.filter(status=JobStatus.QUEUED).order_by()
+                .values_list("owner_id", flat=True).distinct())
 
 
 def everyones_jobs_changed() -> None:
