@@ -185,7 +185,7 @@ def chat(style: PromptStyle, prompt: str, *, from_image: bool = False,
 
 _THINKING = re.compile(r"<think>.*?(</think>|$)", re.DOTALL)
 _LABEL = re.compile(r"^\s*(?:\*\*)?(?:(?:rewritten|enhanced|improved|expanded|final|video)\s+)?"
-                    r"(?:prompt|caption)(?:\*\*)?\s*:\s*", re.IGNORECASE)
+                    r"(?:prompt|caption)(?:\*\*)?\s*:\s*(?:\*\*)?\s*", re.IGNORECASE)
 _QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d", "\u2018": "\u2019"}
 
 
