@@ -1,0 +1,71 @@
+"""Improve prompt in Chromium under the CSP: a real models worker rewrites the prompt, the
+suggestion is edited and used, the video is generated, and its page shows the prompt it used
+and the one the person wrote. Dismissing a suggestion leaves the prompt alone."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from generation.models import Job, JobStatus
+from tests.conftest import make_user
+from tests.e2e.conftest import PASSWORD, sign_in
+from tests.editing.sources import start_studio_worker
+from tests.processes import wait_for
+
+pytestmark = [pytest.mark.e2e, pytest.mark.worker]
+IDEA = "a paper boat on a pond"
+
+
+def _improve(page) -> str:
+    page.click("[data-improve-prompt]")
+    page.wait_for_selector("#prompt-suggestion [data-suggestion-text]", timeout=180_000)
+    return page.input_value("#prompt-suggestion [data-suggestion-text]")
+
+
+def test_a_suggestion_is_edited_used_and_kept_beside_the_original(models, page, live_site,
+                                                                  tmp_path):
+    make_user("ada", PASSWORD)
+    worker = start_studio_worker(tmp_path / "worker.log", FRAMECRAFT_MODELS_DIR=str(models))
+    shots = Path(os.environ.get("FRAMECRAFT_SCREENSHOTS") or tmp_path)
+    try:
+        sign_in(page, live_site)
+        page.fill("textarea[name=prompt]", IDEA)
+        suggested = _improve(page)
+        assert suggested.strip()
+        assert "in Wan's style" in page.inner_text("#prompt-suggestion")
+        for width, height in ((1440, 900), (390, 844)):
+            page.set_viewport_size({"width": width, "height": height})
+            page.locator("#prompt-suggestion").scroll_into_view_if_needed()
+            page.screenshot(path=str(shots / f"prompt-suggestion-{width}.png"))
+        page.set_viewport_size({"width": 1280, "height": 900})
+
+        # Dismissed: the prompt stays as written, nothing is kept.
+        page.click("[data-dismiss-suggestion]")
+        assert page.locator("#prompt-suggestion textarea").count() == 0
+        assert page.input_value("textarea[name=prompt]") == IDEA
+        assert page.input_value("input[name=prompt_original]") == ""
+
+        # Edited, then used: it replaces the prompt; the words written are kept.
+        _improve(page)
+        edited = "Cinematic film still, a paper boat drifts across a still pond at dawn."
+        page.fill("#prompt-suggestion [data-suggestion-text]", edited)
+        page.click("[data-accept-suggestion]")
+        assert page.input_value("textarea[name=prompt]") == edited
+        assert page.input_value("input[name=prompt_original]") == IDEA
+        page.click("summary:has-text(\"Settings\")")
+        page.fill("input[name=steps]", "2")
+        page.click("#generation-form button[type=submit]")
+        job = wait_for(lambda: Job.objects.filter(status=JobStatus.SUCCEEDED).first(), 240,
+                       "the job to finish", interval=0.5)
+        # The form after Generate still knows which words were the person's.
+        page.wait_for_function("() => document.querySelector('input[name=prompt_original]')"
+                               f"?.value === {IDEA!r}")
+    finally:
+        worker.stop()
+    assert (job.params["prompt"], job.params["prompt_original"]) == (edited, IDEA)
+    page.goto(f"{live_site}/videos/{job.video.id}/")
+    assert page.inner_text("h1.detail-prompt") == edited
+    assert IDEA in page.inner_text("[data-recipe-original]")
