@@ -65,6 +65,7 @@ def test_a_suggestion_is_edited_used_and_kept_beside_the_original(models, page, 
                                f"?.value === {IDEA!r}")
     finally:
         worker.stop()
+    assert job is not None and job.video is not None
     assert (job.params["prompt"], job.params["prompt_original"]) == (edited, IDEA)
     page.goto(f"{live_site}/videos/{job.video.id}/")
     assert page.inner_text("h1.detail-prompt") == edited

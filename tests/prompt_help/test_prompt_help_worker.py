@@ -37,7 +37,7 @@ def test_a_models_worker_answers_an_enhance_request(owner_client, offline_model_
         worker.stop()
     answered = prompt_help.load(request_id)
     assert answered is not None and answered.status == "succeeded", (answered, worker.log())
-    assert "Use this prompt" in page and "in LTX-2's style" in page
+    assert page is not None and "Use this prompt" in page and "in LTX-2's style" in page
     forget()
     expected = enhance(HELPERS["demo-qwen"], "a paper boat on a pond", family="ltx2",
                        makes_sound=True, seed=answered.seed, device="cpu")
