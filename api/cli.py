@@ -2,6 +2,8 @@
 
     framecraft generate "a red fox in snow" --model tiny --wait -o fox.mp4
     framecraft generate "the boat sails away" --model ltx-video --image harbour.png --wait
+    framecraft generate "a storm rolls in" --model ltx-video --image calm.png \
+        --keyframe storm.png@32,0.8 --speed balanced --fp8 --no-sound
     framecraft generate "@Rex runs along a beach" --model wan2.1-vace-1.3b --wait
     framecraft jobs ls | show ID | cancel ID | download ID [-o FILE]
     framecraft subjects ls | show S | create NAME PHOTO... | add S FILE... | delete S
@@ -34,7 +36,7 @@ from api import cli_library
 from api.cli_library import lora_use, subject_id
 from api.cli_output import ApiUsage, emit, err, out
 from api.client import ApiProblem, Client, load_settings
-from api.schemas import InputIn, JobIn, JobOut, TaskName
+from api.schemas import InputIn, JobIn, JobOut, SpeedName, TaskName
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
@@ -61,11 +63,24 @@ def _parser() -> argparse.ArgumentParser:
     for name in ("width", "height", "frames", "steps", "seed"):
         generate.add_argument(f"--{name}", type=int)
     generate.add_argument("--guidance", type=float)
+    generate.add_argument("--speed", choices=list(get_args(SpeedName)),
+                          help="quality (the default), balanced, or preview where the model "
+                               "has it (see `presets`)")
+    generate.add_argument("--fp8", action=argparse.BooleanOptionalAction,
+                          help="fp8 matrix maths, where a GPU worker has it")
+    generate.add_argument("--sound", action=argparse.BooleanOptionalAction,
+                          help="--no-sound: a silent video (the default keeps the sound a "
+                               "model makes, or a source video's)")
     generate.add_argument("--image", help="start image: a file, or an upload id")
     generate.add_argument("--end-image", dest="end_image", help="end image: a file or upload id")
     generate.add_argument("--video", help="source video: a file, an upload id, or video:<id> "
                                           "for one of your gallery's")
     generate.add_argument("--mask", help="mask video or image: a file or an upload id")
+    generate.add_argument("--keyframe", action="append", default=[],
+                          metavar="IMAGE@FRAME[,STRENGTH]",
+                          help="an image the clip passes through at FRAME (repeatable; with "
+                               "--image, on a model that takes keyframes): a file or an "
+                               "upload id, and a strength from 0 to 1 (default 1)")
     generate.add_argument("--reference", action="append", default=[],
                           help="reference image (repeatable): a file or an upload id")
     generate.add_argument("--subject", action="append", default=[],
@@ -75,6 +90,8 @@ def _parser() -> argparse.ArgumentParser:
                           help="one of your LoRAs (repeatable): its id or name, and a strength")
     generate.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                           help="a task's own setting, e.g. fit=pad or strength=0.6")
+    generate.add_argument("--remix", metavar="VIDEO_ID",
+                          help="a video of yours or a public one this job remixes (lineage)")
     generate.add_argument("--idempotency-key", help="resending with the same key never makes "
                                                     "a second job (default: a fresh one)")
     generate.add_argument("--wait", action="store_true", help="follow the job to its end")
@@ -127,6 +144,21 @@ def _input(client: Client, role: str, value: str, quiet: bool) -> InputIn:
         raise ApiUsage(f"{value!r} is neither a file nor an upload id.") from None
 
 
+def _keyframe(client: Client, value: str, quiet: bool) -> tuple[InputIn, list[Any]]:
+    """`IMAGE@FRAME[,STRENGTH]` as a keyframe input and its place (the last `@` splits, so a
+    file's name may hold one)."""
+    image, sep, place = value.rpartition("@")
+    frame, _, strength = place.partition(",")
+    try:
+        if not (sep and image):
+            raise ValueError
+        where = [int(frame), float(strength) if strength else 1.0]
+    except ValueError:
+        raise ApiUsage(f"--keyframe takes IMAGE@FRAME[,STRENGTH], e.g. storm.png@32,0.8; "
+                       f"not {value!r}.") from None
+    return _input(client, "keyframe", image, quiet), where
+
+
 def _job_in(client: Client, args: argparse.Namespace, quiet: bool) -> JobIn:
     inputs, implied = [], None
     for flag, role, task in INPUT_FLAGS:
@@ -136,6 +168,14 @@ def _job_in(client: Client, args: argparse.Namespace, quiet: bool) -> JobIn:
             implied = implied or task
     if args.video and args.mask:
         implied = "edit"
+    options = dict(_option(o) for o in args.option)
+    if args.keyframe:
+        if "keyframes" in options:
+            raise ApiUsage("Place keyframes with --keyframe or --option keyframes=…, not both.")
+        keyframes = [_keyframe(client, value, quiet) for value in args.keyframe]
+        inputs += [image for image, _ in keyframes]
+        options["keyframes"] = [place for _, place in keyframes]
+        implied = implied or "i2v"
     subjects = [subject_id(client, value, shared=True) for value in args.subject]
     # Only a guess at the task: the server finds the subjects `@name` names, or says why not.
     if (subjects or MENTION_LIKE.search(args.prompt)) and not implied:
@@ -143,9 +183,17 @@ def _job_in(client: Client, args: argparse.Namespace, quiet: bool) -> JobIn:
     return JobIn(task=args.task or implied or "t2v", preset=args.model,  # type: ignore[arg-type]
                  prompt=args.prompt, negative_prompt=args.negative, width=args.width,
                  height=args.height, num_frames=args.frames, steps=args.steps,
-                 guidance=args.guidance, seed=args.seed, inputs=inputs, subjects=subjects,
-                 loras=[lora_use(client, value) for value in args.lora],
-                 options=dict(_option(o) for o in args.option))
+                 guidance=args.guidance, seed=args.seed, speed=args.speed, fp8=args.fp8,
+                 sound=args.sound, inputs=inputs, subjects=subjects,
+                 loras=[lora_use(client, value) for value in args.lora], options=options,
+                 remix_of=_video_id(args.remix) if args.remix else None)
+
+
+def _video_id(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value.removeprefix("video:"))
+    except ValueError:
+        raise ApiUsage(f"--remix takes a video's id, not {value!r}.") from None
 
 
 def _describe(job: JobOut) -> str:

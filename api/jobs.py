@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -21,13 +20,21 @@ from api.auth import caller
 from api.errors import ERRORS, ApiError, not_found
 from api.models import IdempotencyKey
 from api.paging import page
-from api.present import job_rows, jobs_out, takes_subjects, task_options
+from api.present import job_rows, jobs_out
 from api.schemas import JobIn, JobOut, JobPage, StatusName
 from generation import lifecycle
-from generation.models import InputRole, Job, Lora, Upload, Video
-from generation.presets import MAX_SEED, Task, get_preset
-from generation.specs import InputRef, JobSpec, LoraUse, SpecError, UpscaleVideo, build_spec
+from generation.models import InputRole, Job, Video
+from generation.presets import Task
+from generation.queries import remixable_video
+from generation.specs import InputRef, JobSpec, LoraUse, SpecError, UpscaleVideo
 from generation.subjects import choose_subjects, plain_prompt, reference_refs, snapshot
+from generation.submission import (
+    Submission,
+    accept,
+    check_owned,
+    resolve_preset,
+    takes_subjects,
+)
 from generation.text import text_problem
 
 router = Router(tags=["jobs"])
@@ -46,45 +53,33 @@ def job_out(job: Job) -> JobOut:
 
 
 def spec_from(user: User, body: JobIn) -> JobSpec:
-    """The typed spec the studio's forms would build: unset values take the preset's
-    defaults, an unset seed is drawn, options must be the task's own."""
+    """The body as a submission, through the entrance the studio's forms use
+    (generation.submission: the preset's defaults, the seed, the rules); the API only reads
+    its references and, as "With a subject" does, its subjects."""
     if body.task == Task.UPSCALE:
         return _upscale_spec(user, body)
-    try:
-        preset = get_preset(body.preset)
-    except KeyError:
-        raise SpecError({"preset": f"There is no model called {body.preset!r}."}) from None
-    allowed = task_options(body.task)
-    unknown = sorted(set(body.options) - set(allowed))
-    if unknown:
-        takes = ", ".join(allowed) or "none"
-        raise SpecError({f"options.{name}": f"{body.task} takes no option {name!r} "
-                         f"(it takes: {takes})." for name in unknown})
-
-    def pick(value: Any, default: Any) -> Any:
-        return default if value is None else value
-
-    params: dict[str, Any] = {
-        "prompt": body.prompt.strip(), "negative_prompt": body.negative_prompt.strip(),
-        "width": pick(body.width, preset.default_width),
-        "height": pick(body.height, preset.default_height),
-        "num_frames": pick(body.num_frames, preset.default_frames),
-        "steps": pick(body.steps, preset.default_steps),
-        "guidance": pick(body.guidance, preset.default_guidance),
-        "seed": pick(body.seed, secrets.randbelow(MAX_SEED + 1)),
-        **body.options,
-    }
-    _check_owned(user, body)
+    preset = resolve_preset(body.preset)
     refs = [InputRef(role=InputRole(ref.role), upload_id=ref.upload_id, video_id=ref.video_id)
-            for ref in body.inputs]
+            for ref in body.inputs if ref.role != InputRole.LORA]
+    loras = [LoraUse(use.id, use.strength) for use in body.loras] + [
+        LoraUse(ref.upload_id, 1.0 if ref.strength is None else ref.strength)
+        for ref in body.inputs if ref.role == InputRole.LORA]
+    prompt = body.prompt
+    subjects: tuple[Mapping[str, str], ...] = ()
     if takes_subjects(body.task):
-        refs += _subject_refs(user, body, params, preset.max_reference_images - sum(
-            ref.role == InputRole.REFERENCE for ref in refs))
+        room = preset.max_reference_images - sum(ref.role == InputRole.REFERENCE
+                                                 for ref in refs)
+        prompt, subjects, photos = _subjects(user, body, max(room, 0))
+        refs += photos
     elif body.subjects:
         raise SpecError({"subjects": f"{body.task} takes no subjects; they are used by "
                                      "personalize and edit jobs."})
-    loras = [LoraUse(use.id, use.strength) for use in body.loras]
-    return build_spec(body.task, preset.id, params, refs, loras)
+    return accept(body.task, Submission(
+        preset=preset.id, prompt=prompt, negative_prompt=body.negative_prompt,
+        width=body.width, height=body.height, num_frames=body.num_frames, steps=body.steps,
+        guidance=body.guidance, seed=body.seed, speed=body.speed, fp8=body.fp8,
+        sound=body.sound, inputs=tuple(refs), loras=tuple(loras), options=body.options,
+        subjects=subjects, prompt_original=body.prompt_original, owner=user), preset)
 
 
 UPSCALE_OPTIONS = ("factor", "sound")
@@ -92,9 +87,9 @@ UPSCALE_OPTIONS = ("factor", "sound")
 
 def _upscale_spec(user: User, body: JobIn) -> JobSpec:
     """An upscale as the video page's buttons make it: one `source_video` input and
-    `options.factor` (2 or 4; `sound` to drop the track). `preset` names an upscaler, or is
-    empty for the installed one; the size and length are the source's times the factor, so
-    they, steps, guidance and the seed stay unset."""
+    `options.factor` (2 or 4; `sound: false` to drop the track). `preset` names an
+    upscaler, or is empty for the installed one; the size and length are the source's times
+    the factor, so they, steps, guidance, the seed, speed and fp8 stay unset."""
     unknown = sorted(set(body.options) - set(UPSCALE_OPTIONS))
     if unknown:
         raise SpecError({f"options.{name}": f"upscale takes no option {name!r} (it takes: "
@@ -104,35 +99,28 @@ def _upscale_spec(user: User, body: JobIn) -> JobSpec:
     if fixed:
         raise SpecError({name: "An upscale's size and length are its source's times the "
                                "factor; leave this unset." for name in fixed})
-    if body.loras or body.subjects:
-        raise SpecError({"loras" if body.loras else "subjects": "upscale takes no LoRAs and "
-                                                                 "no subjects."})
-    _check_owned(user, body)
-    if len(body.inputs) != 1 or body.inputs[0].role != InputRole.SOURCE_VIDEO:
+    tuned = [name for name in ("speed", "fp8") if getattr(body, name) is not None]
+    if tuned:
+        raise SpecError({name: "An upscale runs its upscaler as it is; leave this unset."
+                         for name in tuned})
+    if body.loras or body.subjects or any(ref.role == InputRole.LORA for ref in body.inputs):
+        raise SpecError({"subjects" if body.subjects else "loras": "upscale takes no LoRAs "
+                                                                   "and no subjects."})
+    if "sound" in body.options and body.sound is not None \
+            and body.options["sound"] != body.sound:
+        raise SpecError({"sound": "Say sound once: `sound` and `options.sound` differ."})
+    refs = [InputRef(role=InputRole(ref.role), upload_id=ref.upload_id, video_id=ref.video_id)
+            for ref in body.inputs]
+    check_owned(user, refs)
+    if len(refs) != 1 or refs[0].role != InputRole.SOURCE_VIDEO:
         raise SpecError({"inputs": "An upscale takes one input: its source_video."})
-    given = body.inputs[0]
-    source = InputRef(role=InputRole.SOURCE_VIDEO, upload_id=given.upload_id,
-                      video_id=given.video_id)
-    return UpscaleVideo.for_source(source, body.options.get("factor", 2), body.preset or None,
-                                   sound=body.options.get("sound", True))
+    sound = body.sound if body.sound is not None else body.options.get("sound", True)
+    return UpscaleVideo.for_source(refs[0], body.options.get("factor", 2), body.preset or None,
+                                   sound=sound)
 
 
-def _check_owned(user: User, body: JobIn) -> None:
-    """The lifecycle checks ownership after the spec validates, and a spec's messages describe
-    its inputs (a LoRA's name and model, a mask's size): someone else's must be refused as
-    missing before that, in the lifecycle's own words."""
-    uploads = {ref.upload_id for ref in body.inputs if ref.upload_id}
-    videos = {ref.video_id for ref in body.inputs if ref.video_id}
-    loras = {use.id for use in body.loras}
-    if len(uploads) != Upload.objects.filter(owner=user, pk__in=uploads).count() or (
-            len(videos) != Video.objects.filter(owner=user, pk__in=videos).count()):
-        raise SpecError({"__all__": "One of the job's inputs does not exist."})
-    if len(loras) != Lora.objects.filter(owner=user, pk__in=loras).count():
-        raise SpecError({"loras": "One of the chosen LoRAs does not exist."})
-
-
-def _subject_refs(user: User, body: JobIn, params: dict[str, Any], room: int
-                  ) -> list[InputRef]:
+def _subjects(user: User, body: JobIn, room: int
+              ) -> tuple[str, tuple[Mapping[str, str], ...], list[InputRef]]:
     """As the studio's "With a subject" does: the subjects picked and named `@name` (own or
     granted) give their chosen photos, in turn, as reference images; the prompt reads `Rex`
     for `@Rex`, and the job records which subjects it used."""
@@ -140,10 +128,19 @@ def _subject_refs(user: User, body: JobIn, params: dict[str, Any], room: int
     if problems:
         raise SpecError(problems)
     if not chosen:
-        return []
-    params["prompt"] = plain_prompt(params["prompt"])
-    params["subjects"] = [snapshot(subject) for subject in chosen]
-    return reference_refs(chosen, max(room, 0))
+        return body.prompt, (), []
+    return (plain_prompt(body.prompt.strip()), tuple(snapshot(subject) for subject in chosen),
+            reference_refs(chosen, room))
+
+
+def remix_source(user: User, body: JobIn) -> Video | None:
+    """The video whose recipe the job starts from: one of the caller's, or a public one."""
+    if body.remix_of is None:
+        return None
+    video = remixable_video(user, body.remix_of)
+    if video is None:
+        raise SpecError({"remix_of": "There is no such video of yours, nor a public one."})
+    return video
 
 
 def _body_hash(body: JobIn) -> str:
@@ -189,6 +186,7 @@ def create_job(request: HttpRequest, body: JobIn) -> Status[JobOut]:
         raise ApiError(429, "rate_limited", "You are submitting very fast; wait a minute and "
                        "try again.", headers={"Retry-After": "60"})
     spec = spec_from(user, body)
+    remix = remix_source(user, body)
     with transaction.atomic():
         row = None
         if key:
@@ -204,7 +202,7 @@ def create_job(request: HttpRequest, body: JobIn) -> Status[JobOut]:
                     raise ApiError(409, "idempotency_key_in_use", "A request with this "
                                    "Idempotency-Key is still being handled.") from None
                 return Status(200, job_out(earlier))
-        job = lifecycle.submit(user, spec)
+        job = lifecycle.submit(user, spec, remix_of=remix)
         if row is not None:
             row.job = job
             row.save(update_fields=["job"])

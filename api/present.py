@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
+from typing import cast
 
 from django.http import HttpRequest
 from django.urls import reverse
@@ -21,6 +21,7 @@ from api.schemas import (
     SharedSubjectOut,
     SubjectOut,
     SubjectPhotoOut,
+    TaskName,
     UploadOut,
     VideoOut,
     WebhookOut,
@@ -39,29 +40,17 @@ from generation.models import (
 )
 from generation.presets import Preset, Task
 from generation.queries import with_queue_positions
-from generation.specs import JobSpec, spec_class
+from generation.submission import offered_speeds, task_options
 from generation.templatetags.studio import eta_s
-
-# `subjects` is the record of the subjects a job used, made from JobIn.subjects and the
-# prompt's @names: never a client's to write.
-COMMON_FIELDS = frozenset({f.name for f in dataclasses.fields(JobSpec)} | {"subjects"})
-
-
-def task_options(task: Task | str) -> list[str]:
-    """The settings a task's spec takes beyond those every job has (`options` in JobIn)."""
-    return sorted({f.name for f in dataclasses.fields(spec_class(task))} - COMMON_FIELDS)
-
-
-def takes_subjects(task: Task | str) -> bool:
-    """Whether the task's jobs take subjects' photos as their reference images."""
-    return "subjects" in {f.name for f in dataclasses.fields(spec_class(task))}
 
 
 def preset_out(preset: Preset) -> PresetOut:
     return PresetOut(
         id=preset.id, label=preset.label, description=preset.description,
-        family=preset.family, tasks=[Task(t).value for t in preset.tasks],
+        family=preset.family, tasks=[cast(TaskName, Task(t).value) for t in preset.tasks],
         options={Task(t).value: task_options(t) for t in preset.tasks},
+        speeds=[mode.value for mode in offered_speeds(preset)],
+        makes_sound=preset.makes_sound, max_keyframes=preset.max_keyframes,
         abilities=sorted(a.value for a in preset.abilities), sizes=list(preset.sizes),
         frame_choices=list(preset.frame_choices()), fps=preset.fps,
         max_steps=preset.max_steps, max_guidance=preset.max_guidance,

@@ -15,7 +15,13 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from generation.text import text_problem, text_problems
 
 TaskName = Literal["t2v", "i2v", "v2v", "edit", "extend", "personalize", "control", "upscale"]
-RoleName = Literal["start_image", "end_image", "source_video", "mask", "reference"]
+# Every role a job's input can have (generation.models.InputRole but the lineage-only
+# `remix_of`, which JobIn.remix_of names); tests/api/test_api_parity.py holds them equal.
+RoleName = Literal["start_image", "end_image", "source_video", "mask", "reference", "keyframe",
+                   "lora"]
+# worker.catalogue.speed.SpeedMode, spelled out: this module is the client's too and stays
+# light (the same test holds them equal).
+SpeedName = Literal["quality", "balanced", "preview"]
 StatusName = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 VisibilityName = Literal["private", "unlisted", "public"]
 WebhookEvent = Literal["started", "succeeded", "failed", "progress"]
@@ -59,6 +65,11 @@ class PresetOut(BaseModel):
     tasks: list[TaskName]
     options: dict[str, list[str]] = Field(
         description="per task, the settings it takes in JobIn.options")
+    speeds: list[SpeedName] = Field(
+        default_factory=list, description="the speed modes its jobs can ask for here")
+    makes_sound: bool = Field(default=False, description=(
+        "whether it makes sound with the picture (JobIn.sound: false leaves it out)"))
+    max_keyframes: int = Field(default=0, description="keyframes an i2v job of it takes")
     abilities: list[str]
     sizes: list[tuple[int, int]]
     frame_choices: list[int]
@@ -74,18 +85,27 @@ class PresetOut(BaseModel):
 
 
 class InputIn(BaseModel):
-    """One input of a job: an upload of yours or a video of your gallery, in a role."""
+    """One input of a job: an upload of yours or a video of your gallery, in a role. A
+    `keyframe` image sits where the entry of the same rank in `options.keyframes` places it;
+    a `lora` input is one of your LoRAs by its id, at `strength` (as a job's `inputs` list
+    them; `loras` is the same)."""
 
     model_config = ConfigDict(extra="forbid")
 
     role: RoleName
     upload_id: UUID | None = None
     video_id: UUID | None = None
+    strength: float | None = Field(default=None, allow_inf_nan=False,
+                                   description="a `lora` input's strength (default 1)")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> InputIn:
         if (self.upload_id is None) == (self.video_id is None):
             raise ValueError("an input names exactly one of upload_id and video_id")
+        if self.role == "lora" and self.upload_id is None:
+            raise ValueError("a lora input names the LoRA's id as upload_id")
+        if self.strength is not None and self.role != "lora":
+            raise ValueError("only a lora input has a strength")
         return self
 
 
@@ -100,11 +120,12 @@ class LoraUseIn(BaseModel):
 
 
 class JobIn(BaseModel):
-    """A job for any task. Unset sizes, steps and guidance take the model's defaults; an unset
-    seed is drawn. `options` are the task's own settings (e.g. `fit`, `crop` for i2v,
-    `strength` for v2v): GET /presets and the reference list them. Subjects (picked by id or
-    written `@name` in the prompt) give a `personalize` or `edit` job their photos as
-    reference images; `loras` must fit the model."""
+    """A job for any task, with every setting the studio offers. Unset sizes, steps and
+    guidance take the model's defaults; an unset seed is drawn; unset speed is `quality`,
+    fp8 off, sound on. `options` are the task's own settings (e.g. `fit`, `crop` and
+    `keyframes` for i2v, `strength` for v2v): GET /presets and the reference list them.
+    Subjects (picked by id or written `@name` in the prompt) give a `personalize` or `edit`
+    job their photos as reference images; `loras` must fit the model."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -112,17 +133,29 @@ class JobIn(BaseModel):
     preset: str
     prompt: Text
     negative_prompt: Text = ""
+    prompt_original: Text | None = Field(default=None, max_length=2000, description=(
+        "the prompt as you wrote it, where `prompt` is an Improve prompt suggestion you took: "
+        "the recipe keeps both"))
     width: int | None = None
     height: int | None = None
     num_frames: int | None = None
     steps: int | None = None
     guidance: float | None = None
     seed: int | None = None
+    speed: SpeedName | None = Field(default=None, description=(
+        "quality (the default), balanced (step caching) or preview (the model's distilled "
+        "variant, where GET /presets lists it)"))
+    fp8: bool | None = Field(default=None, description=(
+        "fp8 matrix maths, where a GPU worker has it: faster, slightly different output"))
+    sound: bool | None = Field(default=None, description=(
+        "false: a silent video from a model that makes sound, or without a source's sound"))
     inputs: list[InputIn] = Field(default_factory=list)
     subjects: list[UUID] = Field(default_factory=list, description=(
         "subjects of yours or shared with you, beside those `@name` names in the prompt"))
     loras: list[LoraUseIn] = Field(default_factory=list)
     options: dict[str, JsonValue] = Field(default_factory=dict)
+    remix_of: UUID | None = Field(default=None, description=(
+        "a video of yours, or a public one, whose recipe this job starts from (its lineage)"))
 
     @field_validator("options", mode="after")
     @classmethod
@@ -133,7 +166,7 @@ class JobIn(BaseModel):
 
 
 class InputOut(BaseModel):
-    role: str
+    role: str = Field(description="one of InputIn's roles")
     position: int
     upload_id: UUID | None = Field(description="for a `lora` input, the LoRA's id")
     video_id: UUID | None

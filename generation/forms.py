@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import secrets
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,22 +18,28 @@ from generation import fleet
 from generation.availability import TaskOffer, installed_presets, offer, offers
 from generation.loras import compatible_loras
 from generation.models import InputRole, Upload
-from generation.presets import MAX_SEED, Ability, Preset
+from generation.presets import MAX_SEED, Ability, Preset, Task
 from generation.prompt_help import with_original_prompt
 from generation.queries import recent_prompts
 from generation.specs import (
     MAX_PROMPT_CHARS,
-    ImageToVideo,
     InputRef,
     JobSpec,
     KeyframePlace,
     LoraUse,
-    TextToVideo,
+    SpecError,
+)
+from generation.submission import (
+    Submission,
+    accept,
+    common_params,
+    offered_speeds,
+    resolve_preset,
 )
 from generation.templatetags.studio import duration
 from generation.uploads import UploadRefused, accept_upload
 from worker.catalogue.loras import MAX_LORAS_PER_JOB, MAX_STRENGTH
-from worker.catalogue.speed import SPEED_HELP, SPEED_LABELS, SpeedMode, preview_variant
+from worker.catalogue.speed import SPEED_HELP, SPEED_LABELS, SpeedMode
 
 TASK_CHOICES = [("t2v", "From a prompt"), ("i2v", "From an image"),
                 ("personalize", "With a subject"), ("swap", "Swap in a subject"),
@@ -153,13 +158,8 @@ class TextToVideoForm(forms.Form):
         estimator = fleet.Estimator()
         kinds = estimator.live_kinds()
         kind = kinds[0] if kinds else None
-        variant = preview_variant(preset)
-        # Preview only where its distilled weights are installed: a choice that would be refused
-        # is not offered.
-        modes = [m for m in SpeedMode
-                 if m != SpeedMode.PREVIEW or (variant is not None and variant.is_installed())]
         choices = []
-        for mode in modes:
+        for mode in offered_speeds(preset):
             took = estimator.denoise_s(preset.id, {**params, "speed": mode.value}, kind)
             when = ("estimating…" if took is None else
                     f"{'under a second' if took < 0.5 else f'about {duration(took)}'} on {kind}")
@@ -259,10 +259,13 @@ class TextToVideoForm(forms.Form):
             raise forms.ValidationError("No model is installed yet; ask an admin to add one.")
         if self.errors:
             return data
-        # The spec holds the rules (the catalogue's limits); the form only shows its verdict.
-        self._spec = TextToVideo(**self._common(data))
-        for field, message in self._spec.errors().items():
-            self.add_error(self._error_field(field), message)
+        # The submission entrance holds the rules (the spec's, the catalogue's limits); the
+        # form only turns its fields into a submission and shows the verdict.
+        try:
+            self._spec = accept(Task.T2V, self._submission(data), self._preset_for(data))
+        except SpecError as refused:
+            for field, message in refused.errors.items():
+                self.add_error(self._error_field(field), message)
         return data
 
     def _error_field(self, field: str) -> str | None:
@@ -270,20 +273,26 @@ class TextToVideoForm(forms.Form):
             return "lora_1"
         return field if field in self.fields else None
 
-    def _common(self, data: dict[str, Any]) -> dict[str, Any]:
-        """What every task's spec takes from the form; a missing seed is drawn here."""
+    def _submission(self, data: dict[str, Any], **task_parts: Any) -> Submission:
+        """The form's fields as a submission (generation.submission fills what is unset)."""
         width, height = (int(x) for x in data["size"].split("x"))
-        seed = data["seed"] if data["seed"] is not None else secrets.randbelow(MAX_SEED + 1)
-        return {
-            "preset": data["preset"], "prompt": data["prompt"].strip(),
-            "negative_prompt": data["negative_prompt"].strip(), "width": width,
-            "height": height, "num_frames": data["num_frames"], "steps": data["steps"],
-            "guidance": data["guidance"], "seed": seed,
-            "speed": data.get("speed") or SpeedMode.QUALITY.value,
-            "fp8": bool(data.get("fp8")),
-            "sound": data.get("sound") is not False,
-            "loras": self._lora_uses(data),
-        }
+        return Submission(
+            preset=data["preset"], prompt=data["prompt"],
+            negative_prompt=data["negative_prompt"], width=width, height=height,
+            num_frames=data["num_frames"], steps=data["steps"], guidance=data["guidance"],
+            seed=data["seed"], speed=data.get("speed") or None, fp8=data.get("fp8"),
+            sound=data.get("sound"), loras=self._lora_uses(data), owner=self.user,
+            prompt_original=data.get("prompt_original"), **task_parts)
+
+    def _preset_for(self, data: dict[str, Any]) -> Preset:
+        preset = self.selected_preset
+        return preset if preset is not None and preset.id == data["preset"] else \
+            resolve_preset(data["preset"])
+
+    def _common(self, data: dict[str, Any]) -> dict[str, Any]:
+        """What every task's spec takes from the form, as the submission entrance fills it
+        (a missing seed is drawn there)."""
+        return common_params(self._submission(data), self._preset_for(data))
 
     @classmethod
     def initial_from_recipe(cls, recipe: dict[str, Any], remix_of: Any = None
@@ -569,9 +578,16 @@ class ImageToVideoForm(TextToVideoForm):
         if self.errors:
             return data
         inputs = tuple(ref for ref in refs if ref is not None) + tuple(keyframe_refs)
-        self._spec = ImageToVideo(**self._common(data), fit=data["fit"], crop=self._crop(data),
-                                  keyframes=tuple(places), inputs=inputs)
-        for field_name, message in self._spec.errors().items():
+        options = {"fit": data["fit"], "crop": self._crop(data), "keyframes": tuple(places)}
+        try:
+            self._spec = accept(Task.I2V, self._submission(data, inputs=inputs,
+                                                           options=options),
+                                self._preset_for(data))
+        except SpecError as refused:
+            problems = refused.errors
+        else:
+            problems = {}
+        for field_name, message in problems.items():
             target = {"start_image": "start_file",
                       "end_image": "end_file" if self.takes_end_image else None,
                       "keyframe": "keyframe_image" if self.takes_keyframes else None,
