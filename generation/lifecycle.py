@@ -40,6 +40,7 @@ from generation.specs import InputRef, JobSpec, LoraUse, SpecError, build_spec
 from generation.subjects import resolve_mentions, subject_photo_uploads
 from webapp.celery import app as celery_app
 from worker.catalogue import Ability, get_preset
+from worker.catalogue.base import HELPER_TASKS
 from worker.catalogue.planning import gpus_for
 
 log = logging.getLogger("framecraft.jobs")
@@ -189,8 +190,9 @@ def _check_inputs_owned(user: User, spec: JobSpec) -> None:
 
 def _check_mentions(user: User, spec: JobSpec) -> None:
     """`@name` of one of the user's subjects in a job that takes no reference photos would be
-    silently ignored: refuse it, saying where subjects are used."""
-    if spec.inputs_in(InputRole.REFERENCE):
+    silently ignored: refuse it, saying where subjects are used. A helper model's prompt (what
+    a soundtrack should sound like) names no one to show."""
+    if spec.task in HELPER_TASKS or spec.inputs_in(InputRole.REFERENCE):
         return
     subjects, _ = resolve_mentions(user, spec.prompt)
     if not subjects:
