@@ -86,3 +86,69 @@ def test_without_options_the_backend_gets_none(tiny_pipeline):
     transformer(**_inputs(transformer))
     assert given and all(kwargs == {} for kwargs in given)
     torch._dynamo.reset()
+
+
+_COMPILE_ONCE = """
+import json, sys
+from pathlib import Path
+from worker.runtime import speed
+speed.use_compile_cache(Path(sys.argv[1]))
+import torch
+from torch._dynamo.utils import counters
+double = torch.compile(lambda x: torch.nn.functional.gelu(x) * 2 + 1, fullgraph=True,
+                       dynamic=False)
+double(torch.randn(8, 8))
+print(json.dumps({k: v for group in ("inductor", "aot_autograd")
+                  for k, v in counters[group].items() if "cache" in k}))
+"""
+
+
+def test_a_restarted_process_reads_what_the_first_compiled_from_the_models_volume(tmp_path):
+    """Two fresh processes, one folder (what compile_cache_dir gives a worker): the first
+    compiles with Inductor (CPU) and fills it, the second reads its graph back."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    folder = tmp_path / ".speed" / "compile" / "cpu-torch"
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("TORCHINDUCTOR_CACHE_DIR", "TRITON_CACHE_DIR")}
+    root = Path(__file__).resolve().parents[2]
+    runs = []
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-c", _COMPILE_ONCE, str(folder)], cwd=root,
+                              env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    cold, warm = runs
+    assert cold.get("fxgraph_cache_miss", 0) >= 1 and not cold.get("fxgraph_cache_hit"), runs
+    assert warm.get("fxgraph_cache_hit", 0) >= 1 and not warm.get("fxgraph_cache_miss"), warm
+    assert any(folder.rglob("*")), "nothing was written to the models volume's folder"
+
+
+def test_torchs_own_default_cache_folder_is_not_an_operators_choice(tmp_path, monkeypatch):
+    """torch._dynamo's import writes /tmp/torchinductor_<user> into the environment: the worker
+    still moves the cache (and Triton's, beneath it) to the models volume; an operator's own
+    folder stays."""
+    import os
+
+    from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+
+    # What importing torch._dynamo does (cache_dir_utils.cache_dir):
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", default_cache_dir())
+    monkeypatch.setenv("TRITON_CACHE_DIR", os.path.join(default_cache_dir(), "triton", "0"))
+    assert speed.operator_cache_dir() is None
+    folder = tmp_path / "volume"
+    speed.use_compile_cache(folder)
+    assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(folder)
+    assert os.environ["TRITON_CACHE_DIR"] == str(folder / "triton")
+
+    chosen = str(tmp_path / "operator")
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", chosen)
+    monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path / "operator-triton"))
+    assert speed.operator_cache_dir() == chosen
+    speed.use_compile_cache(tmp_path / "other")
+    assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == chosen
+    assert os.environ["TRITON_CACHE_DIR"] == str(tmp_path / "operator-triton")

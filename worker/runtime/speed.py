@@ -112,24 +112,45 @@ def compile_cache_dir(gpu_name: str, torch_version: str) -> Path | None:
     return Path(root) / SPEED_DIR / "compile" / tag
 
 
+def operator_cache_dir() -> str | None:
+    """TORCHINDUCTOR_CACHE_DIR where an operator set it; None where it is unset or torch's own
+    default. Importing torch._dynamo writes that default (/tmp/torchinductor_<user>) into the
+    environment (cache_dir_utils.cache_dir, called by torch._dynamo.package at import), so a
+    set variable alone does not mean anyone chose it: taken as a choice, it kept every worker's
+    compiled artefacts in /tmp, lost with its container (issue 23)."""
+    value = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+    if not value:
+        return None
+    try:
+        from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+    except ImportError:  # a torch without it: take the variable as set
+        return value
+    return None if os.path.abspath(value) == os.path.abspath(default_cache_dir()) else value
+
+
 def use_compile_cache(folder: Path | None) -> None:
     """Point Inductor's FX graph cache, AOT autograd cache and Triton's kernels at `folder`, so
     a restarted worker loads what an earlier one compiled instead of compiling again. An
-    operator's own TORCHINDUCTOR_CACHE_DIR wins."""
+    operator's own TORCHINDUCTOR_CACHE_DIR wins (operator_cache_dir)."""
     import torch._functorch.config as functorch
     import torch._inductor.config as inductor
 
     inductor.fx_graph_cache = True
     functorch.enable_autograd_cache = True
-    if folder is None or os.environ.get("TORCHINDUCTOR_CACHE_DIR"):
+    if folder is None or operator_cache_dir():
         return
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # a read-only models volume: Inductor's default cache, in /tmp
         logger.warning("compile cache stays in /tmp: cannot write %s (%s)", folder, exc)
         return
+    torch_default = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
     os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(folder)
-    os.environ.setdefault("TRITON_CACHE_DIR", str(folder / "triton"))
+    # Inductor sets TRITON_CACHE_DIR beneath its own cache folder at its first kernel: that one
+    # follows the move too; an operator's stays.
+    triton = os.environ.get("TRITON_CACHE_DIR")
+    if not triton or (torch_default and Path(triton).is_relative_to(torch_default)):
+        os.environ["TRITON_CACHE_DIR"] = str(folder / "triton")
 
 
 def _transformers(pipeline: Any) -> list[Any]:
