@@ -13,6 +13,7 @@ from worker.catalogue import (
     Task,
     get_preset,
 )
+from worker.catalogue.soundtrack import SOUNDTRACK_MODELS
 
 __all__ = ["MAX_SEED", "TASK_LABELS", "Ability", "GenerationRequest", "Preset", "Task",
            "get_preset", "preset_label", "presets_for", "text_to_video_presets"]
@@ -34,6 +35,8 @@ def text_to_video_presets() -> list[Preset]:
 
 
 def preset_label(preset_id: str) -> str:
-    """A preset's label, or a helper model's (the upscaler of an upscale job)."""
-    model = CATALOGUE.get(preset_id) or HELPERS.get(preset_id)
+    """A preset's label, or a helper model's (the upscaler of an upscale job, the soundtrack
+    model of an Add sound job)."""
+    model = (CATALOGUE.get(preset_id) or HELPERS.get(preset_id)
+             or SOUNDTRACK_MODELS.get(preset_id))
     return model.label if model else preset_id

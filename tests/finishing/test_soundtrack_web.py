@@ -68,6 +68,8 @@ def test_a_press_queues_a_job_of_the_video_for_the_installed_model(models, media
                      volume="30")
     assert response.redirect_chain[-1][0] == reverse("studio")
     assert "Adding sound to it" in response.content.decode()
+    # The job's card names the model by its label, as for video models.
+    assert "Demo · adding sound" in response.content.decode()
     job = Job.objects.get(owner=owner, kind="soundtrack")
     assert job.status == JobStatus.QUEUED and job.preset == "demo-stable-audio"
     # A silent video has no sound to go under: the new one is the sound.
