@@ -98,6 +98,9 @@ def child(args: argparse.Namespace) -> None:
         "longer_job_s": round(longer["job_s"], 2), "new_graphs_first": first["new_graphs"],
         "new_graphs_second": second["new_graphs"], "tuning": tuning, "caches": caches,
         "speed": first.get("speed"),
+        # Where the artefacts went: the models volume, not /tmp (issue 23's cache fix).
+        "cache_dir": os.environ.get("TORCHINDUCTOR_CACHE_DIR"),
+        "volume_files": sum(1 for path in volume.rglob("*") if path.is_file()),
         "process_to_first_job_end_s": round(time.perf_counter() - STARTED - longer["job_s"]
                                             - second["job_s"], 1),
         "compile_times": compile_times(repr="str", aggregate=True)[:1500],
