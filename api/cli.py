@@ -313,10 +313,11 @@ def _presets(client: Client, args: argparse.Namespace) -> int:
     if args.json:
         _emit(args, presets)
         return 0
-    table = Table("id", "tasks", "sizes", "frames", "steps")
+    table = Table("id", "tasks", "sizes", "frames", "steps", "speeds", "sound")
     for p in presets:
         table.add_row(p.id, ", ".join(p.tasks), " ".join(f"{w}x{h}" for w, h in p.sizes[:3]),
-                      f"{p.frame_choices[0]}–{p.frame_choices[-1]}", f"≤ {p.max_steps}")
+                      f"{p.frame_choices[0]}–{p.frame_choices[-1]}", f"≤ {p.max_steps}",
+                      ", ".join(p.speeds), "yes" if p.makes_sound else "")
     out.print(table)
     return 0
 

@@ -365,3 +365,11 @@ def test_a_bad_keyframe_flag_says_how_to_write_it():
 
     with pytest.raises(ApiUsage, match="IMAGE@FRAME"):
         _keyframe(None, "storm.png", quiet=True)  # type: ignore[arg-type]
+
+
+def test_the_presets_say_which_speeds_sound_and_keyframes_a_job_can_ask_for(api, installed):
+    presets = {p["id"]: p for p in api.get("presets").json()}
+    # The studio offers tiny every mode (its Preview variant is built in), as GET /presets.
+    assert presets["tiny"]["speeds"] == ["quality", "balanced", "preview"]
+    assert presets["demo-ltx2"]["makes_sound"] and not presets["tiny"]["makes_sound"]
+    assert presets["ltx-video"]["max_keyframes"] > 0 and presets["tiny"]["max_keyframes"] == 0
