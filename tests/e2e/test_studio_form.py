@@ -153,3 +153,20 @@ def test_the_edit_button_is_in_reach_at_any_scroll_position(browser, live_site, 
         assert spot["top"] >= 0 and spot["bottom"] <= spot["height"], f"{where}: {spot}"
         assert spot["onTop"], f"{where}: something covers Edit ({spot})"
     context.close()
+
+
+def test_a_task_picked_before_the_page_s_scripts_ran_still_gets_its_form(live_site, page):
+    # On a slow connection (or a busy machine) a person can pick a task before htmx listens;
+    # the radio then showed "From an image" over the prompt-only form. Held here: htmx itself.
+    make_user("ada", PASSWORD)
+    sign_in(page, live_site)
+    held: list = []
+    page.route("**/htmx-2.0.11.min.js", lambda route: held.append(route))
+    page.goto(f"{live_site}/studio/", wait_until="commit")
+    page.check("#generation-form input[name=task][value=i2v]")
+    while not held:
+        page.wait_for_timeout(50)
+    assert page.locator(".task-option.selected input[value=t2v]").count() == 1
+    held[0].continue_()
+    page.locator(".task-option.selected input[value=i2v]").wait_for(state="attached")
+    assert page.locator("#generation-form select[name=preset]").input_value() == "demo-i2v"
