@@ -63,6 +63,9 @@ def main() -> None:
                         help="whose videos (another name: another gallery in the same table)")
     parser.add_argument("--skip", default="",
                         help="leave out the cases whose label holds this text (e.g. zebra)")
+    parser.add_argument("--only", default="",
+                        help="only the cases whose label holds this text (e.g. search)")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed requests per case")
     parser.add_argument("--drop", action="store_true", help="drop the database at the end")
     args = parser.parse_args()
     scales = sorted(int(size.replace("_", "")) for size in args.videos.split(","))
@@ -100,7 +103,8 @@ def run(scales: list[int], args: argparse.Namespace) -> None:
               f"{public_count()} public videos of other people; "
               f"{args.rounds} rounds × {args.requests} requests per case, server time "
               "through Django's test client ==", flush=True)
-        results[size] = measure(person, args.requests, args.rounds, args.plans, args.skip)
+        results[size] = measure(person, args.requests, args.rounds, args.plans, args.skip,
+                                args.only, args.warmup)
     if len(results) > 1:
         small, large = min(results), max(results)
         print(f"\nflatness, p95 at {large} over p95 at {small} (target ≤ {FLAT}×):")
@@ -265,8 +269,8 @@ def cases(person: Any) -> dict[str, tuple[str, bool, float]]:
     return found
 
 
-def measure(person: Any, requests: int, rounds: int, plans: bool, skip: str = ""
-            ) -> dict[str, float]:
+def measure(person: Any, requests: int, rounds: int, plans: bool, skip: str = "",
+            only: str = "", warmup: int = 5) -> dict[str, float]:
     """Each case's median-of-rounds p95 (ms), printed with its rounds and plan."""
     from django.test import Client
 
@@ -277,7 +281,8 @@ def measure(person: Any, requests: int, rounds: int, plans: bool, skip: str = ""
     empty.force_login(User.objects.get_or_create(username=f"{PERSON}-empty")[0])
     found: dict[str, tuple[Callable[[], Any], float]] = {}
     for label, (url, private, target) in cases(person).items():
-        if skip and skip in label:
+        if (skip and skip in label) or (only and only not in label
+                                         and not label.startswith("baseline")):
             continue
         client = (empty if label.startswith("baseline") else signed_in if private
                   else anonymous)
@@ -288,18 +293,18 @@ def measure(person: Any, requests: int, rounds: int, plans: bool, skip: str = ""
             return client.get(url, **headers)
 
         found[label] = (get, target)
-    return measure_cases(found, requests, rounds, plans)
+    return measure_cases(found, requests, rounds, plans, warmup=warmup)
 
 
 def measure_cases(found: dict[str, tuple[Callable[[], Any], float]], requests: int,
-                  rounds: int, plans: bool, table: str = "generation_video"
-                  ) -> dict[str, float]:
+                  rounds: int, plans: bool, table: str = "generation_video",
+                  warmup: int = 5) -> dict[str, float]:
     """Time each case's request (label → (request, target p95 ms)): a warm-up, then `rounds`
     rounds of `requests`; print p50, the median of the rounds' p95 and each round's, the
     queries one request makes and (with `plans`) its slowest query's plan."""
     results: dict[str, float] = {}
     for label, (get, target) in found.items():
-        for _ in range(5):
+        for _ in range(warmup):
             get()  # warm up: caches, the plan, the template
         p95s, p50s = [], []
         for _ in range(rounds):
@@ -331,18 +336,31 @@ def timed(get: Callable[[], Any], requests: int) -> list[float]:
 def main_plan(get: Callable[[], Any], table: str = "generation_video") -> tuple[int, str]:
     """How many queries one request makes, and the plan of its slowest one on `table`
     (EXPLAIN ANALYZE, run again on its own)."""
-    from django.db import connection
+    from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext
 
     with CaptureQueriesContext(connection) as captured:
         get()
-    videos = [query for query in captured.captured_queries if table in query["sql"]]
+    # Each query with the planner settings it ran under (a search's GIN step turns index
+    # scans off with SET LOCAL): replayed without them, its plan would be another one.
+    videos, settings = [], []
+    for query in captured.captured_queries:
+        if query["sql"].startswith("SET LOCAL"):
+            settings.append(query["sql"])
+        elif query["sql"].startswith("RESET"):
+            settings = []
+        elif table in query["sql"]:
+            videos.append((query, list(settings)))
     if connection.vendor != "postgresql" or not videos:
         return len(captured), ""
-    slowest = max(videos, key=lambda query: float(query["time"]))
-    with connection.cursor() as cursor:
+    slowest, under = max(videos, key=lambda pair: float(pair[0]["time"]))
+    with transaction.atomic(), connection.cursor() as cursor:
+        for setting in under:
+            cursor.execute(setting)
         cursor.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + slowest["sql"])
-        lines = [row[0] for row in cursor.fetchall()]
+        lines = [*under, *(row[0] for row in cursor.fetchall())]
+        for setting in under:
+            cursor.execute("RESET " + setting.split()[2])
     return len(captured), "\n".join(lines)
 
 
