@@ -117,3 +117,19 @@ def test_an_answer_is_cleaned_into_a_prompt():
     # LTX-2's own clean-up: plain quotes, and no punctuation before the first letter.
     assert clean_suggestion("- \u201cStyle: cinematic\u201d", style_for("ltx2"), 2000) == \
         "Style: cinematic\""
+
+
+@pytest.mark.parametrize("helper_id", ["qwen2.5-0.5b-instruct", "qwen3-0.6b"])
+def test_an_installed_prompt_model_is_verified_preferred_and_run(offline_model_store,
+                                                                 helper_id):
+    from worker.catalogue import weights
+    from worker.catalogue.helpers import save_helper
+
+    helper = HELPERS[helper_id]
+    assert not helper.is_installed()
+    # Its architecture at tiny scale, in the Hub's folder layout: what `fetch_model` leaves.
+    save_helper(helper_id, offline_model_store / helper_id)
+    assert helper.is_installed() and helper_for("prompt") is helper
+    assert weights.verify(helper) == []
+    suggestion = enhance(helper, "a red fox", family="cogvideox", seed=3, device="cpu")
+    assert suggestion.helper_id == helper_id and suggestion.style == "CogVideoX"

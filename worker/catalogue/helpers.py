@@ -365,8 +365,8 @@ def _build_pose(scale: Scale) -> tuple[Any, Any]:
 
 
 def _build_prompt(helper: HelperModel, scale: Scale) -> tuple[Any, Any]:
-    """A causal language model of the helper's class with the demo's chat tokenizer: tiny, a
-    Qwen 2 of two layers over the demo words (its answers are short: see `Sampling`); full
+    """A causal language model of the helper's class with the demo's chat tokenizer: tiny, two
+    layers over the demo words (its answers are short: see `Sampling`); full
     size, the configuration of Qwen2.5-0.5B-Instruct or Qwen3-0.6B."""
     import transformers
 
@@ -376,10 +376,12 @@ def _build_prompt(helper: HelperModel, scale: Scale) -> tuple[Any, Any]:
     ids = {"eos_token_id": tokenizer.eos_token_id, "pad_token_id": tokenizer.pad_token_id,
            "bos_token_id": None, "tie_word_embeddings": True}
     config: Any
-    if scale == "tiny":
-        config = transformers.Qwen2Config(
+    if scale == "tiny":  # of the helper's own class: a Qwen 3 helper's tiny one is a Qwen 3
+        config_class = (transformers.Qwen3Config if helper.model_class == "Qwen3ForCausalLM"
+                        else transformers.Qwen2Config)
+        config = config_class(
             vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
-            num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
+            num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1, head_dim=16,
             max_position_embeddings=32768, **ids)
     elif helper.model_class == "Qwen3ForCausalLM":
         config = transformers.Qwen3Config(
