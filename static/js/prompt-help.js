@@ -80,7 +80,16 @@
       accepted = saved.accepted;
     }
   };
+  // A suggestion that just arrived is brought into view (clear of the sticky Generate bar:
+  // prompt-help.css gives it a scroll margin), once.
+  const reveal = () => {
+    const box = document.querySelector("#prompt-suggestion.has-suggestion:not([data-shown])");
+    if (!box) return;
+    box.dataset.shown = "1";
+    box.scrollIntoView({block: "nearest"});
+  };
   document.addEventListener("htmx:afterSettle", restore);
+  document.addEventListener("htmx:afterSettle", reveal);
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", restore);
   else restore();
 })();

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from generation.models import Job, JobStatus
 from tests.conftest import make_user
@@ -40,6 +41,8 @@ def test_a_suggestion_is_edited_used_and_kept_beside_the_original(models, page, 
         suggested = _improve(page)
         assert suggested.strip()
         assert "in Wan's style" in page.inner_text("#prompt-suggestion")
+        # The suggestion is brought into view as it arrives (here at 1280 px).
+        expect(page.locator("#prompt-suggestion [data-accept-suggestion]")).to_be_in_viewport()
         for width, height in ((1440, 900), (390, 844)):
             page.set_viewport_size({"width": width, "height": height})
             page.locator("#prompt-suggestion").scroll_into_view_if_needed()
