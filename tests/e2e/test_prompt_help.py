@@ -33,10 +33,7 @@ def test_a_suggestion_is_edited_used_and_kept_beside_the_original(models, page, 
     worker = start_studio_worker(tmp_path / "worker.log", FRAMECRAFT_MODELS_DIR=str(models))
     shots = Path(os.environ.get("FRAMECRAFT_SCREENSHOTS") or tmp_path)
     try:
-        sign_in(page, live_site)
-        # Again, without the signed-in message: its <ul role="status"> is an axe finding of
-        # the site's message list (base.html), not of this form.
-        page.goto(f"{live_site}/studio/")
+        sign_in(page, live_site)  # the studio, with the signed-in message above it
         page.fill("textarea[name=prompt]", IDEA)
         suggested = _improve(page)
         assert suggested.strip()
