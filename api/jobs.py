@@ -26,12 +26,13 @@ from generation import lifecycle
 from generation.models import InputRole, Job, Video
 from generation.presets import Task
 from generation.queries import remixable_video
-from generation.specs import InputRef, JobSpec, LoraUse, SpecError, UpscaleVideo
+from generation.specs import AddSound, InputRef, JobSpec, LoraUse, SpecError, UpscaleVideo
 from generation.subjects import choose_subjects, plain_prompt, reference_refs, snapshot
 from generation.submission import (
     Submission,
     accept,
     check_owned,
+    draw_seed,
     resolve_preset,
     takes_subjects,
 )
@@ -58,6 +59,8 @@ def spec_from(user: User, body: JobIn) -> JobSpec:
     its references and, as "With a subject" does, its subjects."""
     if body.task == Task.UPSCALE:
         return _upscale_spec(user, body)
+    if body.task == Task.SOUNDTRACK:
+        return _soundtrack_spec(user, body)
     preset = resolve_preset(body.preset)
     refs = [InputRef(role=InputRole(ref.role), upload_id=ref.upload_id, video_id=ref.video_id)
             for ref in body.inputs if ref.role != InputRole.LORA]
@@ -83,6 +86,35 @@ def spec_from(user: User, body: JobIn) -> JobSpec:
 
 
 UPSCALE_OPTIONS = ("factor", "sound")
+SOUNDTRACK_OPTIONS = ("mix", "volume")
+
+
+def _source_of_helper_job(user: User, body: JobIn, options: tuple[str, ...],
+                          fixed: tuple[str, ...]) -> InputRef:
+    """The one source video of a job a helper model runs on it (upscale, soundtrack), after
+    refusing what such a job does not take: other options, the settings in `fixed` (the
+    source and the model decide them), speed and fp8, LoRAs and subjects."""
+    unknown = sorted(set(body.options) - set(options))
+    if unknown:
+        raise SpecError({f"options.{name}": f"{body.task} takes no option {name!r} (it takes: "
+                         f"{', '.join(options)})." for name in unknown})
+    given = [name for name in fixed if getattr(body, name) is not None]
+    if given:
+        raise SpecError({name: f"The source video and the model decide this in a {body.task} "
+                               "job; leave this unset." for name in given})
+    tuned = [name for name in ("speed", "fp8") if getattr(body, name) is not None]
+    if tuned:
+        raise SpecError({name: f"The {body.task} job runs its model as it is; leave this "
+                               "unset." for name in tuned})
+    if body.loras or body.subjects or any(ref.role == InputRole.LORA for ref in body.inputs):
+        raise SpecError({"subjects" if body.subjects else "loras": f"{body.task} takes no "
+                                                                   "LoRAs and no subjects."})
+    refs = [InputRef(role=InputRole(ref.role), upload_id=ref.upload_id, video_id=ref.video_id)
+            for ref in body.inputs]
+    check_owned(user, refs)
+    if len(refs) != 1 or refs[0].role != InputRole.SOURCE_VIDEO:
+        raise SpecError({"inputs": f"The {body.task} job takes one input: its source_video."})
+    return refs[0]
 
 
 def _upscale_spec(user: User, body: JobIn) -> JobSpec:
@@ -90,33 +122,32 @@ def _upscale_spec(user: User, body: JobIn) -> JobSpec:
     `options.factor` (2 or 4; `sound: false` to drop the track). `preset` names an
     upscaler, or is empty for the installed one; the size and length are the source's times
     the factor, so they, steps, guidance, the seed, speed and fp8 stay unset."""
-    unknown = sorted(set(body.options) - set(UPSCALE_OPTIONS))
-    if unknown:
-        raise SpecError({f"options.{name}": f"upscale takes no option {name!r} (it takes: "
-                         f"{', '.join(UPSCALE_OPTIONS)})." for name in unknown})
-    fixed = [name for name in ("width", "height", "num_frames", "steps", "guidance", "seed")
-             if getattr(body, name) is not None]
-    if fixed:
-        raise SpecError({name: "An upscale's size and length are its source's times the "
-                               "factor; leave this unset." for name in fixed})
-    tuned = [name for name in ("speed", "fp8") if getattr(body, name) is not None]
-    if tuned:
-        raise SpecError({name: "An upscale runs its upscaler as it is; leave this unset."
-                         for name in tuned})
-    if body.loras or body.subjects or any(ref.role == InputRole.LORA for ref in body.inputs):
-        raise SpecError({"subjects" if body.subjects else "loras": "upscale takes no LoRAs "
-                                                                   "and no subjects."})
+    source = _source_of_helper_job(
+        user, body, UPSCALE_OPTIONS,
+        ("width", "height", "num_frames", "steps", "guidance", "seed"))
     if "sound" in body.options and body.sound is not None \
             and body.options["sound"] != body.sound:
         raise SpecError({"sound": "Say sound once: `sound` and `options.sound` differ."})
-    refs = [InputRef(role=InputRole(ref.role), upload_id=ref.upload_id, video_id=ref.video_id)
-            for ref in body.inputs]
-    check_owned(user, refs)
-    if len(refs) != 1 or refs[0].role != InputRole.SOURCE_VIDEO:
-        raise SpecError({"inputs": "An upscale takes one input: its source_video."})
     sound = body.sound if body.sound is not None else body.options.get("sound", True)
-    return UpscaleVideo.for_source(refs[0], body.options.get("factor", 2), body.preset or None,
+    return UpscaleVideo.for_source(source, body.options.get("factor", 2), body.preset or None,
                                    sound=sound)
+
+
+def _soundtrack_spec(user: User, body: JobIn) -> JobSpec:
+    """Add sound as the video page's form makes it: one `source_video` input, the `prompt`
+    (what it should sound like), `options.mix` (`under` the source's own sound, the default,
+    or `replace`) and `options.volume` (0 to 1); `preset` names a soundtrack model or is
+    empty for the installed one. The seed may be given; the size, length, steps and guidance
+    are the source's and the model's."""
+    source = _source_of_helper_job(
+        user, body, SOUNDTRACK_OPTIONS,
+        ("width", "height", "num_frames", "steps", "guidance"))
+    if body.sound is False:
+        raise SpecError({"sound": "Adding sound makes a video with sound."})
+    return AddSound.for_source(source, body.prompt, mix=body.options.get("mix", "under"),
+                               volume=body.options.get("volume", 0.5),
+                               seed=body.seed if body.seed is not None else draw_seed(),
+                               preset=body.preset or None)
 
 
 def _subjects(user: User, body: JobIn, room: int

@@ -14,7 +14,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from generation.text import text_problem, text_problems
 
-TaskName = Literal["t2v", "i2v", "v2v", "edit", "extend", "personalize", "control", "upscale"]
+TaskName = Literal["t2v", "i2v", "v2v", "edit", "extend", "personalize", "control", "upscale",
+                   "soundtrack"]
 # Every role a job's input can have (generation.models.InputRole but the lineage-only
 # `remix_of`, which JobIn.remix_of names); tests/api/test_api_parity.py holds them equal.
 RoleName = Literal["start_image", "end_image", "source_video", "mask", "reference", "keyframe",

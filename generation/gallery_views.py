@@ -39,6 +39,7 @@ from generation.models import (
 from generation.presets import preset_label
 from generation.sound import has_sound
 from generation.specs import AddSound, InputRef, SpecError, UpscaleVideo
+from generation.submission import draw_seed
 from generation.uploads import UploadRefused, accept_upload, storage_use
 from generation.views import owned_video
 from webapp.http import HtmxRequest, SignedInRequest
@@ -258,7 +259,8 @@ def add_sound(request: SignedInRequest, video_id: str) -> HttpResponseBase:
         volume = given  # the spec says what a volume is
     mix = request.POST.get("mix", "under") if has_sound(video) else "replace"
     spec = AddSound.for_source(InputRef(role=InputRole.SOURCE_VIDEO, video_id=video.id),
-                               request.POST.get("prompt", ""), mix=mix, volume=volume)
+                               request.POST.get("prompt", ""), seed=draw_seed(), mix=mix,
+                               volume=volume)
     try:
         lifecycle.submit(request.user, spec)
     except (lifecycle.JobLimitReached, SpecError) as refused:

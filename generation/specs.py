@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -926,9 +925,8 @@ class AddSound(JobSpec):
     volume: float = 0.5
 
     @classmethod
-    def for_source(cls, source: InputRef, prompt: Any, *, mix: Any = "under",
-                   volume: Any = 0.5, seed: int | None = None,
-                   preset: str | None = None) -> AddSound:
+    def for_source(cls, source: InputRef, prompt: Any, *, seed: int, mix: Any = "under",
+                   volume: Any = 0.5, preset: str | None = None) -> AddSound:
         """The job for a video of the user's: the installed soundtrack model unless `preset`
         names one, at its default steps and guidance; a missing source leaves the sizes
         empty, and `errors` says why."""
@@ -936,7 +934,7 @@ class AddSound(JobSpec):
         facts = source_facts(source)
         return cls(preset=preset or soundtrack_model().id, inputs=(source,), prompt=prompt,
                    mix=mix, volume=volume,
-                   seed=seed if seed is not None else int.from_bytes(os.urandom(4)) % MAX_SEED,
+                   seed=seed,
                    steps=model.default_steps if model else 0,
                    guidance=model.default_guidance if model else 0.0,
                    fps=_source_fps(source) if facts is not None else 0,

@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from generation.models import InputRole, Job, JobStatus
 from generation.specs import AddSound, InputRef
+from tests.api.conftest import assert_problem
 from tests.conftest import csrf_post
 from tests.editing.conftest import gallery_video
 from tests.editing.media import numbered_frames
@@ -112,7 +113,8 @@ def test_a_video_longer_than_the_model_makes_is_refused(models, media, owner, ow
     assert "makes at most 30 s of sound; this video plays 31.0 s." in page
     assert not Job.objects.filter(kind="soundtrack").exists()
     ref = InputRef(role=InputRole.SOURCE_VIDEO, video_id=video.id)
-    assert "preset" in AddSound.for_source(ref, "rain", preset="stable-audio-3-medium").errors()
+    spec = AddSound.for_source(ref, "rain", seed=7, preset="stable-audio-3-medium")
+    assert "preset" in spec.errors()
 
 
 def test_a_stranger_gets_404_for_someone_else_s_video(models, media, owner, stranger_client):
@@ -136,3 +138,34 @@ def test_a_subject_s_name_in_the_sound_prompt_is_just_words(models, media, owner
     assert response.status_code == 200 and "Adding sound to it" in response.content.decode()
     assert Job.objects.get(owner=owner, kind="soundtrack").params["prompt"] == (
         "@Rex barking at the sea")
+
+
+def test_the_api_creates_a_soundtrack_job_as_the_page_does(models, media, owner, api,
+                                                           owner_client):
+    video = sound_video(owner, numbered_frames(16, 96, 64), fps=8)
+    body = {"task": "soundtrack", "preset": "", "prompt": "gulls over a harbour",
+            "inputs": [{"role": "source_video", "video_id": str(video.id)}],
+            "options": {"mix": "under", "volume": 0.3}, "seed": 11}
+    response = api.post("/api/v1/jobs", body)
+    assert response.status_code == 201, response.content.decode()
+    made = response.json()
+    assert (made["task"], made["preset"]) == ("soundtrack", "demo-stable-audio")
+    assert {k: made["params"][k] for k in ("prompt", "mix", "volume", "seed", "fps")} == {
+        "prompt": "gulls over a harbour", "mix": "under", "volume": 0.3, "seed": 11, "fps": 8}
+    # The page's form makes the same job of the same choices (its seed drawn).
+    press(owner_client, video, prompt="gulls over a harbour", mix="under", volume="30")
+    paged = Job.objects.filter(kind="soundtrack").exclude(pk=made["id"]).get()
+    assert {**paged.params, "seed": 11} == made["params"]
+
+    for change, field, words in (
+            ({"options": {"mix": "louder"}}, "mix", "under the video"),
+            ({"options": {"pitch": 2}}, "options.pitch", "takes no option"),
+            ({"steps": 3}, "steps", "leave this unset"),
+            ({"speed": "balanced"}, "speed", "leave this unset"),
+            ({"sound": False}, "sound", "makes a video with sound"),
+            ({"prompt": "  "}, "prompt", "Write what it should sound like."),
+            ({"inputs": []}, "inputs", "one input: its source_video")):
+        problem = assert_problem(api.post("/api/v1/jobs", {**body, **change}), 422,
+                                 "invalid_job")
+        assert words in problem["fields"][field], (change, problem)
+    assert Job.objects.filter(kind="soundtrack").count() == 2
