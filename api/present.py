@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import cast
 
 from django.http import HttpRequest
 from django.urls import reverse
@@ -21,7 +20,6 @@ from api.schemas import (
     SharedSubjectOut,
     SubjectOut,
     SubjectPhotoOut,
-    TaskName,
     UploadOut,
     VideoOut,
     WebhookOut,
@@ -47,7 +45,7 @@ from generation.templatetags.studio import eta_s
 def preset_out(preset: Preset) -> PresetOut:
     return PresetOut(
         id=preset.id, label=preset.label, description=preset.description,
-        family=preset.family, tasks=[cast(TaskName, Task(t).value) for t in preset.tasks],
+        family=preset.family, tasks=[Task(t).value for t in preset.tasks],
         options={Task(t).value: task_options(t) for t in preset.tasks},
         speeds=[mode.value for mode in offered_speeds(preset)],
         makes_sound=preset.makes_sound, max_keyframes=preset.max_keyframes,
