@@ -3,15 +3,19 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/framecraft \\
     REDIS_URL=redis://127.0.0.1:6379/0 \\
         .venv/bin/python bench/load.py [--users 300] [--minutes 5] [--spawn-rate 5] \\
-        [--jobs-each 1] [--drain-minutes 5] [--database framecraft_load] [--redis-db 9] [--drop]
+        [--jobs-each 1] [--drain-minutes 5] [--web-processes 2] [--db-pool 10] \\
+        [--database framecraft_load] [--redis-db 9] [--drop]
 
     short run: .venv/bin/python bench/load.py --users 30 --minutes 1
 
 Needs the bench extra (``pip install -e '.[bench]'``: Locust). It makes the database when
 missing (bench/studio_db.py) and migrates it, gives each person a session (signed in, as after
 the sign-in form: the form itself is rate-limited per address and hashes a password per
-person), starts one uvicorn process (tests/processes.py's start_web) and one real
-worker (start_worker: prefork, concurrency 1, the tiny built-in model), and runs Locust
+person), starts uvicorn with ``--web-processes`` worker processes on one port (about one per
+core: the kernel spreads the connections), each with a pool of at most ``--db-pool``
+PostgreSQL connections (FRAMECRAFT_DB_POOL_SIZE: without it every request in flight holds one,
+and a few hundred people exhaust max_connections), and one real worker (tests/processes.py's
+start_worker: prefork, concurrency 1, the tiny built-in model), and runs Locust
 headless on bench/locustfile.py: every person opens the studio's websocket and browses while
 submitting tiny jobs through the studio's form (one at a time, ``--jobs-each`` each), for
 ``--minutes``; then they wait, sockets open, until each of their jobs is shown done.
@@ -55,12 +59,22 @@ def main() -> None:
     parser.add_argument("--jobs-each", type=int, default=1, help="tiny jobs per person")
     parser.add_argument("--drain-minutes", type=float, default=5.0,
                         help="how long people wait at the end for their jobs to be shown done")
+    parser.add_argument("--web-processes", type=int, default=os.cpu_count() or 1,
+                        help="uvicorn worker processes (default: one per core)")
+    parser.add_argument("--db-pool", type=int, default=10,
+                        help="PostgreSQL connections per web process at most (0: no pool)")
     parser.add_argument("--database", default="framecraft_load",
                         help="the database made on DATABASE_URL's server for the run")
     parser.add_argument("--redis-db", type=int, default=9,
                         help="the Redis database number to use (emptied at the end)")
     parser.add_argument("--drop", action="store_true", help="drop the database at the end")
     args = parser.parse_args()
+    import importlib.util
+
+    if importlib.util.find_spec("locust") is None:
+        parser.error("Locust is missing: pip install -e '.[bench]'")
+    if args.db_pool and importlib.util.find_spec("psycopg_pool") is None:
+        parser.error("--db-pool needs psycopg's pool: pip install 'psycopg[pool]'")
     if args.redis_db == 0:
         parser.error("--redis-db 0 is everyone's default database; pick one of its own")
     # A database of its own on the configured server: the run makes hundreds of people and
@@ -101,13 +115,13 @@ def main() -> None:
 def run(args: argparse.Namespace, work: Path) -> None:
     from django.core.management import call_command
 
-    from tests.processes import free_port, start_web, start_worker
+    from tests.processes import free_port, start_worker
 
     call_command("migrate", verbosity=0)
     people = make_people(args.users)
     (work / "people.json").write_text(json.dumps(people))
     port = free_port()
-    web = start_web(work / "web.log", port)
+    web = start_web(work / "web.log", port, args.web_processes, args.db_pool)
     worker = start_worker(work / "worker.log")
     locust = None
     try:
@@ -120,7 +134,8 @@ def run(args: argparse.Namespace, work: Path) -> None:
                       "FRAMECRAFT_LOAD_DRAIN_S": str(drain_s)}
         print(f"{args.users} people, {args.minutes:g} min of browsing and submitting "
               f"({args.jobs_each} tiny job each), then up to {args.drain_minutes:g} min for "
-              f"their jobs to finish; uvicorn on :{port}, logs in {work}", flush=True)
+              f"their jobs to finish; uvicorn on :{port} ({args.web_processes} processes, "
+              f"{args.db_pool or 'no'} pooled connections each), logs in {work}", flush=True)
         started = time.monotonic()
         locust = subprocess.Popen(
             [sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "locustfile.py"),
@@ -142,6 +157,33 @@ def run(args: argparse.Namespace, work: Path) -> None:
             locust.kill()
         worker.stop()
         web.stop()
+
+
+def start_web(log_path: Path, port: int, processes: int, pool: int) -> Any:
+    """uvicorn with `processes` worker processes on `port` (its supervisor forks them; they
+    share the listening socket), each pooling at most `pool` PostgreSQL connections."""
+    import socket
+
+    from tests.processes import Service, service_env, wait_for
+
+    web = Service(
+        [sys.executable, "-m", "uvicorn", "webapp.asgi:application", "--host", "127.0.0.1",
+         "--port", str(port), "--workers", str(processes),
+         # Longer than a person's pause between pages: at uvicorn's 5 s a connection closed
+         # as the next request went out on it (one "connection reset" in a 30-person run).
+         "--timeout-keep-alive", "65"],
+        service_env(FRAMECRAFT_DB_POOL_SIZE=str(pool)), log_path)
+
+    def all_serving() -> bool:
+        assert web.process.poll() is None, web.log()
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) != 0:
+                return False
+        # The supervisor listens first; count the processes that finished starting.
+        return web.log().count("Application startup complete") >= processes
+
+    wait_for(all_serving, 120, f"{processes} web processes to serve")
+    return web
 
 
 def make_people(count: int) -> list[dict[str, str]]:

@@ -69,7 +69,7 @@ class Person(HttpUser):
         self.client.get("/studio/", name="studio page")  # its csrftoken cookie
         self.seen: set[str] = set()
         started = time.monotonic()
-        host = self.host.split("://", 1)[1]
+        host = (self.host or "").split("://", 1)[1]  # bench/load.py always passes --host
         self.socket = websocket.create_connection(
             f"ws://{host}/ws/jobs/", origin=self.host, timeout=120,
             cookie=f"{SESSION_COOKIE}={self.me['session']}")
@@ -80,11 +80,13 @@ class Person(HttpUser):
         """Every message the socket brings: which jobs it names, and their final states."""
         while True:
             try:
-                message = self.socket.recv()
+                received = self.socket.recv()
             except Exception as problem:  # closed at the end, or broken: said in the results
                 if self.me["name"] not in drained:
                     self.record["socket_error"] = repr(problem)[:200]
                 return
+            # The server sends text frames (the page's partials).
+            message = received.decode() if isinstance(received, bytes) else received
             self.record["messages"] += 1
             # The last few, whole: what a failed check can be read against.
             self.record["last"] = [*self.record.get("last", [])[-2:], message[:4000]]
@@ -149,5 +151,8 @@ class Person(HttpUser):
             self.record["seen"] = sorted(self.seen)
             drained.add(self.me["name"])
             if len(drained) >= len(records) and self.environment.runner is not None:
-                self.environment.runner.quit()
+                # From a greenlet of its own: quitting stops every person's greenlet, this
+                # one too, which would end the call halfway and leave Locust running until
+                # its --run-time (the whole drain time, however early everyone was done).
+                gevent.spawn(self.environment.runner.quit)
         return True

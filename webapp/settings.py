@@ -119,6 +119,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 30,
     }
+# A pool of PostgreSQL connections per process (Django's psycopg pool; needs psycopg-pool),
+# at most this many: under ASGI every request runs on a thread of its own with a connection of
+# its own, so a busy web process would otherwise open as many as it has requests in flight
+# and a few processes take all of PostgreSQL's max_connections. Requests past the pool wait
+# for a connection (DB_POOL_TIMEOUT seconds, then an error). 0: no pool, a connection per
+# request, opened and closed.
+DB_POOL_SIZE = env.int("FRAMECRAFT_DB_POOL_SIZE", 0, min_value=0)
+DB_POOL_TIMEOUT = env.int("FRAMECRAFT_DB_POOL_TIMEOUT", 30, min_value=1)
+if DB_POOL_SIZE and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1, "max_size": DB_POOL_SIZE, "timeout": DB_POOL_TIMEOUT}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
