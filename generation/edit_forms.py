@@ -28,11 +28,10 @@ from generation.specs import (
     clip_frame_count,
     source_facts,
 )
-from generation.uploads import UploadRefused, accept_upload
+from generation.uploads import VIDEO_ACCEPT, UploadRefused, accept_upload
 
 EDIT_TASK_CHOICES = [("v2v", "Restyle"), ("edit", "Change an area"), ("reframe", "Reframe"),
                      ("extend", "Extend")]
-VIDEO_ACCEPT = "video/mp4,video/quicktime,video/webm"
 
 
 class VideoEditForm(TextToVideoForm):

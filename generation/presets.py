@@ -16,7 +16,7 @@ from worker.catalogue import (
 from worker.catalogue.soundtrack import SOUNDTRACK_MODELS
 
 __all__ = ["MAX_SEED", "TASK_LABELS", "Ability", "GenerationRequest", "Preset", "Task",
-           "get_preset", "preset_label", "presets_for", "text_to_video_presets"]
+           "get_preset", "preset_label", "presets_for"]
 
 
 def presets_for(task: Task | str) -> list[Preset]:
@@ -26,12 +26,6 @@ def presets_for(task: Task | str) -> list[Preset]:
         preset for preset in CATALOGUE.values()
         if preset.can(task) and preset.preview_of is None and preset.is_installed()
     ]
-
-
-def text_to_video_presets() -> list[Preset]:
-    """Installed presets that make a video from a prompt alone (VACE and Wan 2.2 TI2V too;
-    image-to-video-only models not)."""
-    return presets_for(Task.T2V)
 
 
 def preset_label(preset_id: str) -> str:

@@ -12,11 +12,9 @@ from django.http import QueryDict
 from generation.forms import TextToVideoForm
 from generation.models import InputRole, Upload, UploadKind, Video
 from generation.specs import InputRef, TransferMotion
-from generation.uploads import UploadRefused, accept_upload
+from generation.uploads import VIDEO_ACCEPT, UploadRefused, accept_upload
 from worker.catalogue.calls import MAX_CONDITIONING_SCALE
 from worker.catalogue.helpers import CONTROL_KINDS
-
-VIDEO_TYPES = "video/mp4,video/quicktime,video/webm"
 
 
 def owned_source(user: Any, video_id: Any = None, upload_id: Any = None
@@ -38,7 +36,7 @@ class TransferMotionForm(TextToVideoForm):
     source_video = forms.UUIDField(required=False, widget=forms.HiddenInput)
     source_upload = forms.UUIDField(required=False, widget=forms.HiddenInput)
     source_file = forms.FileField(required=False, label="Source video",
-                                  widget=forms.ClearableFileInput(attrs={"accept": VIDEO_TYPES}))
+                                  widget=forms.ClearableFileInput(attrs={"accept": VIDEO_ACCEPT}))
     control = forms.ChoiceField(label="Keep from the source", choices=list(CONTROL_KINDS.items()),
                                 initial="depth")
     conditioning_scale = forms.FloatField(

@@ -43,6 +43,8 @@ IMAGE_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "WEBP": "WebP"}
 VIDEO_CONTAINERS = {"mov,mp4,m4a,3gp,3g2,mj2": "mp4", "mov": "mp4", "matroska,webm": "webm",
                     "matroska": "webm"}
 VIDEO_CODECS = {"h264", "hevc", "vp8", "vp9", "av1"}
+# What a file picker offers for a video (the content is what is checked).
+VIDEO_ACCEPT = "video/mp4,video/quicktime,video/webm"
 MIN_SIDE = 64
 MAX_FPS = 240.0
 THUMB_SIDE = 384

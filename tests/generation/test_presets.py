@@ -9,7 +9,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-from generation.presets import presets_for, text_to_video_presets
+from generation.presets import presets_for
 from worker.catalogue import Task, build_pipeline, get_preset
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,7 +32,7 @@ def test_a_model_only_in_the_hugging_face_cache_is_installed_and_offered(models,
     assert not (models / WAN_SMALL).exists()
     assert preset.installed_path() == snapshot
     assert WAN_SMALL in [p.id for p in presets_for(Task.T2V)]
-    assert WAN_SMALL in [p.id for p in text_to_video_presets()]
+    assert WAN_SMALL in [p.id for p in presets_for(Task.T2V)]
 
 
 def test_an_incomplete_cache_snapshot_is_not_offered(models, tmp_path):

@@ -1,4 +1,5 @@
-"""run_text_to_video: parity with diffusers, progress, cancel, and failures as status keys."""
+"""run_generation of a text-to-video request: parity with diffusers, progress, cancel, and failures
+as status keys."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from worker.catalogue import (
 )
 from worker.runtime.cache import LoadedPipeline, PipelineCache
 from worker.runtime.memory import GpuMemory, choose_plan
-from worker.runtime.runner import frames_to_uint8, run_text_to_video
+from worker.runtime.runner import frames_to_uint8, run_generation
 
 
 def _ignore(info: StepInfo) -> None:
@@ -47,7 +48,7 @@ def _direct_call(pipeline, request, output_type: str):
 
 def test_runner_frames_equal_a_direct_diffusers_call_bitwise(make_request, cache, tiny_pipeline):
     request = make_request(negative_prompt="blurry", steps=3)
-    result = run_text_to_video(request, _ignore, cache)
+    result = run_generation(request, _ignore, cache)
 
     direct = _direct_call(tiny_pipeline, request, "np")
     assert np.array_equal(result.frames, frames_to_uint8(direct))
@@ -57,21 +58,21 @@ def test_runner_frames_equal_a_direct_diffusers_call_bitwise(make_request, cache
 
 def test_uint8_frames_match_the_pil_images_diffusers_makes(make_request, cache, tiny_pipeline):
     request = make_request()
-    result = run_text_to_video(request, _ignore, cache)
+    result = run_generation(request, _ignore, cache)
     images = _direct_call(tiny_pipeline, request, "pil")
     assert np.array_equal(result.frames, np.stack([np.asarray(image) for image in images]))
 
 
 def test_same_seed_reproduces_and_another_seed_differs(make_request, cache):
-    first = run_text_to_video(make_request(seed=5), _ignore, cache).frames
-    again = run_text_to_video(make_request(seed=5), _ignore, cache).frames
-    other = run_text_to_video(make_request(seed=6), _ignore, cache).frames
+    first = run_generation(make_request(seed=5), _ignore, cache).frames
+    again = run_generation(make_request(seed=5), _ignore, cache).frames
+    other = run_generation(make_request(seed=6), _ignore, cache).frames
     assert np.array_equal(first, again)
     assert not np.array_equal(first, other)
 
 
 def test_result_reports_fps_device_and_timings(make_request, cache):
-    result = run_text_to_video(make_request(), _ignore, cache)
+    result = run_generation(make_request(), _ignore, cache)
     assert result.fps == 8
     assert result.device == "cpu"
     assert result.memory_profile == "cpu"
@@ -82,8 +83,8 @@ def test_result_reports_fps_device_and_timings(make_request, cache):
 
 def test_second_job_reuses_the_loaded_pipeline(make_request, cache, caplog):
     caplog.set_level("INFO", logger="framecraft.worker")
-    run_text_to_video(make_request(), _ignore, cache)
-    second = run_text_to_video(make_request(seed=2), _ignore, cache)
+    run_generation(make_request(), _ignore, cache)
+    second = run_generation(make_request(seed=2), _ignore, cache)
     assert cache.loads == 1
     assert second.timings["load_s"] < 0.05
     assert [r.getMessage() for r in caplog.records].count("loading preset tiny") == 1
@@ -91,7 +92,7 @@ def test_second_job_reuses_the_loaded_pipeline(make_request, cache, caplog):
 
 def test_on_step_runs_once_per_step_with_the_latents(make_request, cache):
     seen: list[StepInfo] = []
-    run_text_to_video(make_request(steps=4), seen.append, cache)
+    run_generation(make_request(steps=4), seen.append, cache)
     assert [info.step for info in seen] == [1, 2, 3, 4]
     assert {info.total for info in seen} == {4}
     elapsed = [info.elapsed_s for info in seen]
@@ -110,20 +111,20 @@ def test_job_cancelled_from_on_step_stops_the_run_there(make_request, cache):
             raise cancel
 
     with pytest.raises(JobCancelled) as caught:
-        run_text_to_video(make_request(steps=6), on_step, cache)
+        run_generation(make_request(steps=6), on_step, cache)
     assert caught.value is cancel
     assert steps == [1, 2]
 
 
 def test_a_cancelled_job_leaves_the_pipeline_ready_for_the_next(make_request, cache):
-    expected = run_text_to_video(make_request(steps=3), _ignore, cache).frames
+    expected = run_generation(make_request(steps=3), _ignore, cache).frames
 
     def cancel_at_once(info: StepInfo) -> None:
         raise JobCancelled()
 
     with pytest.raises(JobCancelled):
-        run_text_to_video(make_request(steps=3), cancel_at_once, cache)
-    assert np.array_equal(run_text_to_video(make_request(steps=3), _ignore, cache).frames, expected)
+        run_generation(make_request(steps=3), cancel_at_once, cache)
+    assert np.array_equal(run_generation(make_request(steps=3), _ignore, cache).frames, expected)
 
 
 @pytest.mark.parametrize(
@@ -144,7 +145,7 @@ def test_a_cancelled_job_leaves_the_pipeline_ready_for_the_next(make_request, ca
 )
 def test_bad_parameters_are_refused_before_loading(make_request, cache, overrides, says):
     with pytest.raises(GenerationError) as caught:
-        run_text_to_video(make_request(**overrides), _ignore, cache)
+        run_generation(make_request(**overrides), _ignore, cache)
     assert caught.value.code == "bad_parameters"
     assert says in str(caught.value)
     assert cache.loads == 0
@@ -153,7 +154,7 @@ def test_bad_parameters_are_refused_before_loading(make_request, cache, override
 def test_missing_weights_for_a_hub_preset_name_the_admin_command(make_request, cache):
     request = make_request(preset_id="wan2.1-t2v-1.3b", width=832, height=480, num_frames=9)
     with pytest.raises(GenerationError) as caught:
-        run_text_to_video(request, _ignore, cache)
+        run_generation(request, _ignore, cache)
     assert caught.value.code == "weights_missing"
     assert "Wan 2.1" in str(caught.value)
     assert "python manage.py fetch_model wan2.1-t2v-1.3b" in str(caught.value)
@@ -176,7 +177,7 @@ def test_hub_preset_loads_from_the_models_folder_with_the_production_loader(
     # kernels: sums may differ in the last float bit, never by more than one level of 255.
     request = make_request()
     loaded = frames_to_uint8(_direct_call(pipeline, request, "np"))
-    built = run_text_to_video(request, _ignore, PipelineCache()).frames
+    built = run_generation(request, _ignore, PipelineCache()).frames
     assert loaded.shape == built.shape == (5, 96, 160, 3)
     assert np.abs(loaded.astype(int) - built.astype(int)).max() <= 1
 
@@ -220,9 +221,9 @@ def test_a_job_too_long_for_the_plan_decodes_in_tiles_for_that_job_only(make_req
 
     largest = {**base, "width": 768, "height": 512, "num_frames": ltx.max_frames}
     results = [
-        run_text_to_video(make_request(**base, num_frames=ltx.default_frames), _ignore, cache),
-        run_text_to_video(make_request(**largest), _ignore, cache),
-        run_text_to_video(make_request(**base, num_frames=ltx.default_frames), _ignore, cache),
+        run_generation(make_request(**base, num_frames=ltx.default_frames), _ignore, cache),
+        run_generation(make_request(**largest), _ignore, cache),
+        run_generation(make_request(**base, num_frames=ltx.default_frames), _ignore, cache),
     ]
 
     assert pipeline.tiled_during_call == [False, True, False]
@@ -245,7 +246,7 @@ class _Failing:
 def test_out_of_memory_becomes_out_of_memory(make_request):
     failing = _Failing(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20 GiB"))
     with pytest.raises(GenerationError) as caught:
-        run_text_to_video(make_request(), _ignore, _cache_of(failing))
+        run_generation(make_request(), _ignore, _cache_of(failing))
     assert caught.value.code == "out_of_memory"
     assert "smaller size or fewer frames" in str(caught.value)
     assert failing.reset == 1
@@ -254,7 +255,7 @@ def test_out_of_memory_becomes_out_of_memory(make_request):
 def test_other_model_failures_become_model_error(make_request):
     failing = _Failing(RuntimeError("mat1 and mat2 shapes cannot be multiplied"))
     with pytest.raises(GenerationError) as caught:
-        run_text_to_video(make_request(), _ignore, _cache_of(failing))
+        run_generation(make_request(), _ignore, _cache_of(failing))
     assert caught.value.code == "model_error"
     assert "shapes cannot be multiplied" in str(caught.value)
 
@@ -264,4 +265,4 @@ def test_celery_time_limits_pass_through_untouched(make_request):
         pass
 
     with pytest.raises(SoftTimeLimitExceeded):
-        run_text_to_video(make_request(), _ignore, _cache_of(_Failing(SoftTimeLimitExceeded())))
+        run_generation(make_request(), _ignore, _cache_of(_Failing(SoftTimeLimitExceeded())))

@@ -22,7 +22,6 @@ from worker.catalogue import (
     JobCancelled,
     Preset,
     StepInfo,
-    Task,
     check_inputs,
     family_of,
     get_preset,
@@ -89,19 +88,6 @@ def validate_request(request: GenerationRequest) -> Preset:
     if errors:
         raise GenerationError(ErrorCode.BAD_PARAMETERS, " ".join(errors.values()))
     return preset
-
-
-def run_text_to_video(
-    request: GenerationRequest,
-    on_step: Callable[[StepInfo], None],
-    cache: PipelineCache = PIPELINES,
-) -> GenerationResult:
-    """Generate a video from text alone; see run_generation."""
-    if request.task != Task.T2V:
-        raise GenerationError(
-            ErrorCode.BAD_PARAMETERS, f"A text-to-video job cannot be a {request.task} job."
-        )
-    return run_generation(request, on_step, cache)
 
 
 def run_generation(
