@@ -21,14 +21,13 @@ from generation.specs import (
     EditVideo,
     ExtendVideo,
     InputRef,
+    JobSpec,
     SourceFacts,
-    SpecError,
     VideoJob,
     VideoToVideo,
     clip_frame_count,
     source_facts,
 )
-from generation.submission import accept
 from generation.uploads import VIDEO_ACCEPT, UploadRefused, accept_upload
 
 EDIT_TASK_CHOICES = [("v2v", "Restyle"), ("edit", "Change an area"), ("reframe", "Reframe"),
@@ -168,7 +167,7 @@ class VideoEditForm(TextToVideoForm):
             raise forms.ValidationError(
                 "No model that can do this is installed yet; ask an admin to add one.")
         self._accept_source_file(data)
-        source = self._submitted_source()
+        source = self.source_ref()
         if source is None and "source_file" not in self.errors:
             chosen = self._value("source_video") or self._value("source_upload")
             self.add_error("source_file", "There is no such video of yours." if chosen
@@ -177,35 +176,17 @@ class VideoEditForm(TextToVideoForm):
         if self.errors:
             return data
         assert source is not None
-        options = {"trim_start": data.get("trim_start") or 0.0,
-                   "trim_end": data.get("trim_end"), **self.extra_params(data)}
-        # The submission entrance holds the rules (the inputs' kinds, the spec's); the form
-        # turns its fields into a submission and shows the verdict by field.
-        try:
-            self._spec = accept(self.spec_class.task, self._submission(
-                data, inputs=(source, *extra), options=options), self._preset_for(data))
-        except SpecError as refused:
-            self._show_errors(refused.errors)
+        self._spec = self.spec_class(
+            **self._common(data), trim_start=data.get("trim_start") or 0.0,
+            trim_end=data.get("trim_end"), inputs=(source, *extra), **self.extra_params(data))
+        self._show_errors(self._spec)
         return data
 
-    def _submitted_source(self) -> InputRef | None:
-        """The source as the submission names it: the chosen video of the user's, or any
-        upload of theirs, whose kind the entrance checks (an image is refused there in the
-        API's words)."""
-        ref = self.source_ref()
-        upload_id = self._value("source_upload")
-        if ref is not None or self._value("source_video") or not upload_id or not self.user:
-            return ref
-        try:
-            upload = Upload.objects.filter(owner=self.user, pk=upload_id).only("id").first()
-        except ValidationError:  # not a UUID
-            return None
-        return None if upload is None else InputRef(InputRole.SOURCE_VIDEO, upload_id=upload.id)
-
-    def _show_errors(self, errors: dict[str, str]) -> None:
+    def _show_errors(self, spec: JobSpec) -> None:
         where = {InputRole.SOURCE_VIDEO.value: "source_file", InputRole.MASK.value: "mask_file"}
-        for field, message in errors.items():
-            self.add_error(self._error_field(where.get(field, field)), message)
+        for field, message in spec.errors().items():
+            target = where.get(field, field)
+            self.add_error(target if target in self.fields else None, message)
 
 
 class MaskedEditForm(VideoEditForm):

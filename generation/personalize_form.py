@@ -10,8 +10,7 @@ from django.core.exceptions import ValidationError
 
 from generation.forms import TextToVideoForm
 from generation.models import InputRole, Subject, Upload, Video
-from generation.presets import Task
-from generation.specs import InputRef, SpecError
+from generation.specs import EditVideo, InputRef, Personalize
 from generation.subject_forms import VideoChoiceField
 from generation.subjects import (
     MAX_SUBJECTS_PER_JOB,
@@ -22,7 +21,6 @@ from generation.subjects import (
     usable_subjects,
     with_photos,
 )
-from generation.submission import accept
 
 
 class SubjectChoiceField(forms.ModelMultipleChoiceField):
@@ -56,26 +54,14 @@ class PersonalizeForm(TextToVideoForm):
         if self.errors:
             return data
         limit = self.selected_preset.max_reference_images
-        self._accept(Task.PERSONALIZE, data, chosen, reference_refs(chosen, limit))
+        refs = reference_refs(chosen, limit)
+        self._spec = Personalize(**{**self._common(data), "prompt": plain_prompt(
+            data["prompt"].strip())}, inputs=tuple(refs),
+            subjects=tuple(snapshot(subject) for subject in chosen))
+        for field, message in self._spec.errors().items():
+            self.add_error("subjects" if field == "reference" else
+                           field if field in self.fields else None, message)
         return data
-
-    def _accept(self, task: Task, data: dict[str, Any], chosen: list[Subject],
-                inputs: list[InputRef], options: dict[str, Any] | None = None) -> None:
-        """The job through the submission entrance: the prompt as the model reads it
-        (`@Rex` as Rex), the subjects' photos as references; its refusal shown by field."""
-        submission = self._submission(
-            {**data, "prompt": plain_prompt(data["prompt"].strip())}, inputs=tuple(inputs),
-            options=options or {}, subjects=tuple(snapshot(subject) for subject in chosen))
-        try:
-            self._spec = accept(task, submission, self._preset_for(data))
-        except SpecError as refused:
-            for field, message in refused.errors.items():
-                self.add_error(self._subject_field(field), message)
-
-    def _subject_field(self, field: str) -> str | None:
-        if field == "reference":
-            return "subjects"
-        return self._error_field(field)
 
     def _chosen_subjects(self, data: dict[str, Any]) -> list[Subject]:
         mentioned, unknown = resolve_mentions(self.user, data["prompt"])
@@ -142,6 +128,10 @@ class SwapForm(PersonalizeForm):
         refs = [InputRef(InputRole.SOURCE_VIDEO, video_id=data["source_video"].id),
                 InputRef(InputRole.MASK, upload_id=mask.id),
                 *reference_refs(chosen, self.selected_preset.max_reference_images)]
-        # An edit with references: the masked area repainted as the subjects.
-        self._accept(Task.EDIT, data, chosen, refs)
+        self._spec = EditVideo(**{**self._common(data), "prompt": plain_prompt(
+            data["prompt"].strip())}, inputs=tuple(refs),
+            subjects=tuple(snapshot(subject) for subject in chosen))
+        for field, message in self._spec.errors().items():
+            self.add_error("subjects" if field == "reference" else
+                           field if field in self.fields else None, message)
         return data

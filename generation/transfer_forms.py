@@ -11,9 +11,7 @@ from django.http import QueryDict
 
 from generation.forms import TextToVideoForm
 from generation.models import InputRole, Upload, UploadKind, Video
-from generation.presets import Task
-from generation.specs import InputRef, SpecError
-from generation.submission import accept
+from generation.specs import InputRef, TransferMotion
 from generation.uploads import VIDEO_ACCEPT, UploadRefused, accept_upload
 from worker.catalogue.calls import MAX_CONDITIONING_SCALE
 from worker.catalogue.helpers import CONTROL_KINDS
@@ -93,14 +91,11 @@ class TransferMotionForm(TextToVideoForm):
         ref = self._source_ref(data)
         if self.errors or ref is None:
             return data
-        options = {"control": data["control"], "conditioning_scale": data["conditioning_scale"],
-                   "start_s": data["start_s"]}
-        try:
-            self._spec = accept(Task.CONTROL, self._submission(data, inputs=(ref,),
-                                                               options=options),
-                                self._preset_for(data))
-        except SpecError as refused:
-            for field_name, message in refused.errors.items():
-                target = "source_file" if field_name == InputRole.SOURCE_VIDEO else field_name
-                self.add_error(self._error_field(target), message)
+        self._spec = TransferMotion(
+            **self._common(data), control=data["control"],
+            conditioning_scale=data["conditioning_scale"], start_s=data["start_s"],
+            inputs=(ref,))
+        for field_name, message in self._spec.errors().items():
+            target = "source_file" if field_name == InputRole.SOURCE_VIDEO else field_name
+            self.add_error(target if target in self.fields else None, message)
         return data
