@@ -23,7 +23,7 @@ from generation.presets import Preset
 from generation.specs import MAX_PROMPT_CHARS, JobSpec
 from generation.text import text_problem
 from webapp.celery import app as celery_app
-from worker.catalogue import HelperModel, helper_for
+from worker.catalogue import HelperModel, family_of, helper_for
 from worker.catalogue.prompting import style_for
 
 TASK_NAME = "framecraft.improve_prompt"
@@ -52,7 +52,7 @@ class PromptHelp:
     owner_id: int
     prompt: str
     preset: str
-    family: str
+    instructions_of: str  # the family whose instructions the model gets
     helper_id: str
     from_image: bool = False
     makes_sound: bool = False
@@ -91,7 +91,7 @@ def unavailable_reason() -> str:
 
 def style_name(preset: Preset | None) -> str:
     """Whose style a prompt for `preset` is rewritten in ("Wan", "LTX-2" …)."""
-    return style_for(preset.family).name if preset is not None else ""
+    return style_for(family_of(preset).name).name if preset is not None else ""
 
 
 def check_prompt(prompt: Any) -> str:
@@ -113,7 +113,7 @@ def ask(user: Any, prompt: Any, preset: Preset, *, from_image: bool = False) -> 
         raise PromptHelpRefused(unavailable_reason())
     request = PromptHelp(
         id=str(uuid.uuid4()), owner_id=user.pk, prompt=text, preset=preset.id,
-        family=preset.family, helper_id=helper.id, from_image=from_image,
+        instructions_of=family_of(preset).name, helper_id=helper.id, from_image=from_image,
         makes_sound=preset.makes_sound, seed=secrets.randbelow(2**31),
         style=style_name(preset))
     save(request)

@@ -23,7 +23,7 @@ def improve(request_id: str) -> str | None:
     try:
         if helper is None:
             raise GenerationError("weights_missing", "That prompt model is no longer offered.")
-        suggestion = enhance(helper, request.prompt, family=request.family,
+        suggestion = enhance(helper, request.prompt, family=request.instructions_of,
                              from_image=request.from_image, makes_sound=request.makes_sound,
                              seed=request.seed, max_chars=MAX_PROMPT_CHARS)
     except GenerationError as problem:

@@ -81,8 +81,8 @@ def test_a_request_is_queued_for_the_models_worker_and_polled_by_its_owner(
     request_id = page.split("?id=")[1].split('"')[0]
     asked = prompt_help.load(request_id)
     assert asked is not None
-    assert (asked.prompt, asked.preset, asked.family, asked.from_image, asked.makes_sound) == (
-        "a fox in snow", "demo-ltx2", "ltx2", True, True)
+    assert (asked.prompt, asked.preset, asked.instructions_of, asked.from_image,
+            asked.makes_sound) == ("a fox in snow", "demo-ltx2", "ltx2", True, True)
     assert owner_client.get(URL, {"id": request_id}).status_code == 200
     assert stranger_client.get(URL, {"id": request_id}).status_code == 404
     assert owner_client.get(URL, {"id": "not-a-uuid"}).status_code == 404
