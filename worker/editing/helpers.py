@@ -9,6 +9,7 @@ import shutil
 import tempfile
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,20 +46,28 @@ def helper_folder(helper: HelperModel) -> Path | None:
         return helper.installed_path()
     if not helper.is_installed():
         return None
+    return demo_checkpoint(helper.id, save_helper, model_complete)
+
+
+def demo_checkpoint(model_id: str, save: Callable[[str, Path], Any],
+                    complete: Callable[[Path], bool]) -> Path:
+    """The folder of demo model `model_id` under the models folder's `.demo/`, written by
+    `save(model_id, folder)` the first time; `complete` says whether a folder is whole. The
+    first complete folder renamed into place wins, so processes racing to write it agree."""
     root = Path(os.environ.get(MODELS_DIR_ENV) or tempfile.gettempdir()) / DEMO_DIR
-    folder = root / helper.id
-    if model_complete(folder):
+    folder = root / model_id
+    if complete(folder):
         return folder
     root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f"{helper.id}.", dir=root))
+    staging = Path(tempfile.mkdtemp(prefix=f"{model_id}.", dir=root))
     try:
-        save_helper(helper.id, staging)
-        if folder.exists() and not model_complete(folder):
+        save(model_id, staging)
+        if folder.exists() and not complete(folder):
             shutil.rmtree(folder, ignore_errors=True)  # an incomplete one: never loadable
         try:
             staging.rename(folder)
         except OSError:
-            if not model_complete(folder):  # another process's rename won, or a real failure
+            if not complete(folder):  # another process's rename won, or a real failure
                 raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -9,9 +9,6 @@ a `GenerationResult` back; mixing with the source's sound is the spec's `soundtr
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -21,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from worker.catalogue import (
-    MODELS_DIR_ENV,
     ErrorCode,
     GenerationError,
     GenerationRequest,
@@ -33,6 +29,7 @@ from worker.catalogue.request import AudioTrack
 from worker.catalogue.soundtrack import SOUNDTRACK_MODELS, SoundtrackModel, save_soundtrack
 
 from . import audio
+from .helpers import demo_checkpoint
 
 # Where the demo model is written: beside installed models, as the demo helpers are.
 DEMO_DIR = ".demo"
@@ -50,24 +47,7 @@ def soundtrack_folder(model: SoundtrackModel) -> Path | None:
         return model.installed_path()
     if not model.is_installed():
         return None
-    root = Path(os.environ.get(MODELS_DIR_ENV) or tempfile.gettempdir()) / DEMO_DIR
-    folder = root / model.id
-    if checkpoint_complete(folder):
-        return folder
-    root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f"{model.id}.", dir=root))
-    try:
-        save_soundtrack(model.id, staging)
-        if folder.exists() and not checkpoint_complete(folder):
-            shutil.rmtree(folder, ignore_errors=True)
-        try:
-            staging.rename(folder)
-        except OSError:
-            if not checkpoint_complete(folder):  # another process's rename won, or a failure
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return folder
+    return demo_checkpoint(model.id, save_soundtrack, checkpoint_complete)
 
 
 def load_soundtrack(model: SoundtrackModel, device: Any = None) -> Any:
