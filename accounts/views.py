@@ -1,6 +1,5 @@
 from typing import Any
 
-from django.apps import apps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
@@ -10,8 +9,8 @@ from django.views.decorators.http import require_POST
 from accounts import api_keys
 from accounts.forms import ProfileForm
 from accounts.models import ApiKey, User
+from accounts.profile_sections import sections_context
 from accounts.usage import usage_for
-from api.schemas import WEBHOOK_EVENTS
 from webapp.http import SignedInRequest
 
 
@@ -19,18 +18,12 @@ def keys_context(user: User) -> dict[str, Any]:
     return {"api_keys": ApiKey.objects.filter(owner=user)}
 
 
-def webhooks_context(user: User) -> dict[str, Any]:
-    # Looked up through the app registry: the API app depends on accounts, not the reverse.
-    endpoints = apps.get_model("api", "WebhookEndpoint").objects.filter(owner=user)
-    return {"webhooks": endpoints, "webhook_events": WEBHOOK_EVENTS}
-
-
 def profile_page(request: SignedInRequest, form: ProfileForm | None = None,
                  status: int = 200, **extra: Any) -> HttpResponse:
     user = request.user
     return render(request, "accounts/profile.html", {
         "form": form or ProfileForm(instance=user), "usage": usage_for(user),
-        **keys_context(user), **webhooks_context(user), **extra}, status=status)
+        **keys_context(user), **sections_context(user), **extra}, status=status)
 
 
 @login_required

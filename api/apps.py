@@ -9,7 +9,9 @@ class ApiConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from accounts.profile_sections import add_profile_section
         from api import webhooks
+        from api.profile_views import webhooks_context
         from generation.events import job_changed
 
         def on_job_changed(sender: Any, owner_id: int, job_id: Any, change: str,
@@ -17,3 +19,4 @@ class ApiConfig(AppConfig):
             webhooks.job_event(owner_id, job_id, change)
 
         job_changed.connect(on_job_changed, weak=False, dispatch_uid="api.webhooks")
+        add_profile_section(webhooks_context)

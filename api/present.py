@@ -24,6 +24,7 @@ from api.schemas import (
     VideoOut,
     WebhookOut,
 )
+from generation.formatting import eta_s
 from generation.loras import base_label
 from generation.models import (
     InputRole,
@@ -39,7 +40,6 @@ from generation.models import (
 from generation.presets import Preset, Task
 from generation.queries import with_queue_positions
 from generation.submission import offered_speeds, task_options
-from generation.templatetags.studio import eta_s
 
 
 def preset_out(preset: Preset) -> PresetOut:

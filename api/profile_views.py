@@ -9,10 +9,18 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
-from accounts.views import profile_page, webhooks_context
+from accounts.models import User
+from accounts.views import profile_page
 from api.models import WebhookEndpoint
+from api.schemas import WEBHOOK_EVENTS
 from api.webhooks import WebhookRefused, create_endpoint
 from webapp.http import SignedInRequest
+
+
+def webhooks_context(user: User) -> dict[str, Any]:
+    """The profile page's webhook section (added to it in ApiConfig.ready)."""
+    return {"webhooks": WebhookEndpoint.objects.filter(owner=user),
+            "webhook_events": WEBHOOK_EVENTS}
 
 
 def _section(request: SignedInRequest, status: int = 200, **extra: Any) -> HttpResponse:

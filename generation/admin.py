@@ -14,6 +14,7 @@ from django.utils.timezone import localtime
 from accounts.models import User
 from generation import fleet, lifecycle
 from generation import queue_admin as queue_admin  # registers the Queue page
+from generation.formatting import ago
 from generation.models import (
     ACTIVE_STATUSES,
     Job,
@@ -22,7 +23,6 @@ from generation.models import (
     Video,
     WorkerState,
 )
-from generation.templatetags.studio import ago
 from webapp.celery import app as celery_app
 from worker.catalogue import INSTALLABLE, HelperModel, Preset
 

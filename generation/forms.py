@@ -16,6 +16,7 @@ from django.http import QueryDict
 
 from generation import fleet
 from generation.availability import TaskOffer, installed_presets, offer, offers
+from generation.formatting import duration
 from generation.loras import compatible_loras
 from generation.models import InputRole, Upload
 from generation.presets import MAX_SEED, Ability, Preset, Task
@@ -36,7 +37,6 @@ from generation.submission import (
     offered_speeds,
     resolve_preset,
 )
-from generation.templatetags.studio import duration
 from generation.uploads import UploadRefused, accept_upload
 from worker.catalogue.loras import MAX_LORAS_PER_JOB, MAX_STRENGTH
 from worker.catalogue.speed import SPEED_HELP, SPEED_LABELS, SpeedMode

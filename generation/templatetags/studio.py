@@ -3,61 +3,24 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime
 
 from django import template
 from django.http import QueryDict
 from django.utils import timezone
-from django.utils.timesince import timesince, timeuntil
 
 from generation import fleet
+from generation.formatting import ago, duration, short_label, time_left
 from generation.models import Job, JobStatus
 from generation.presets import preset_label as _preset_label
 
 register = template.Library()
+for _filter in (short_label, ago, time_left, duration):
+    register.filter(_filter)
 
 
 @register.filter
 def preset_label(preset_id: str) -> str:
     return _preset_label(preset_id)
-
-
-@register.filter
-def short_label(preset_id: str) -> str:
-    """A model's label without its parenthetical ("Wan 2.1 14B (text to video, 720p)" → "Wan
-    2.1 14B"): for places that name the model on every card or row."""
-    return _preset_label(preset_id).split(" (", 1)[0]
-
-
-@register.filter
-def ago(when: datetime | None) -> str:
-    """"just now" under a minute (timesince says "0 minutes"), else "3 minutes ago"."""
-    if when is None:
-        return ""
-    if (timezone.now() - when).total_seconds() < 60:
-        return "just now"
-    return f"{timesince(when)} ago"
-
-
-@register.filter
-def time_left(when: datetime) -> str:
-    """"6 days left": the largest unit only, short enough for a dropdown's option."""
-    return f"{timeuntil(when, depth=1)} left"
-
-
-@register.filter
-def duration(seconds: float | None) -> str:
-    """12 s, 3 min 05 s, 1 h 02 min."""
-    if seconds is None:
-        return "—"
-    total = max(0, round(seconds))
-    if total < 60:
-        return f"{total} s"
-    minutes, secs = divmod(total, 60)
-    if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
 
 
 @register.filter
@@ -89,18 +52,6 @@ def run_estimate(context: template.Context, job: Job) -> float | None:
 def job_time_left(context: template.Context, job: Job) -> float | None:
     """A running job's time left, loading and finishing included; None: "estimating"."""
     return _estimator(context).left_s(job)
-
-
-def eta_s(job: Job) -> float | None:
-    """Time left in denoising (the API's figure): from the average step so far; before the
-    first step, the estimate for the job's kind of worker (None when there is none yet)."""
-    step, total = job.progress_step, job.progress_total
-    denoise = (job.timings or {}).get("denoise_elapsed_s")
-    if not step or not total or denoise is None:
-        estimator = fleet.Estimator()
-        return estimator.denoise_s(job.preset, job.params or {}, estimator.kind_for(job),
-                                   job.gpus)
-    return float(denoise) / step * (total - step)
 
 
 @register.simple_tag(takes_context=True)

@@ -56,8 +56,8 @@ def test_a_submitted_job_stores_the_planners_count():
 def test_a_running_jobs_eta_before_its_first_step_uses_its_gpu_count():
     from django.utils import timezone
 
+    from generation.formatting import eta_s
     from generation.models import JobStatus, WorkerState
-    from generation.templatetags.studio import eta_s
     from tests.jobs import make_job
     from worker.catalogue import get_preset
     from worker.catalogue.speed import eta_s as speed_eta

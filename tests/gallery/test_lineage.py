@@ -8,8 +8,8 @@ from datetime import timedelta
 from django.urls import reverse
 from django.utils import timezone
 
+from generation.formatting import ago, short_label
 from generation.models import InputRole, Job, JobInput, JobOrigin
-from generation.templatetags.studio import ago, short_label
 from tests.videos import make_video
 
 
