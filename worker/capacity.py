@@ -10,7 +10,8 @@ from generation.lifecycle import Capacity
 from worker.catalogue import CATALOGUE, HELPERS, HelperModel, Preset
 from worker.catalogue.soundtrack import SOUNDTRACK_MODELS, SoundtrackModel
 from worker.runtime import parallel
-from worker.runtime.cache import PIPELINES, select_device
+from worker.runtime.cache import PIPELINES
+from worker.runtime.devices import select_device
 from worker.runtime.memory import GpuMemory, MemoryProfile, plan_for, usable_gb
 
 

@@ -24,7 +24,7 @@ _lock = threading.Lock()
 
 
 def default_device() -> Any:
-    from worker.runtime.cache import select_device
+    from worker.runtime.devices import select_device
 
     return select_device()
 

@@ -56,7 +56,7 @@ def load_soundtrack(model: SoundtrackModel, device: Any = None) -> Any:
     import diffusers
     import torch
 
-    from worker.runtime.cache import select_device
+    from worker.runtime.devices import select_device
 
     device = torch.device(device) if device is not None else select_device()
     folder = soundtrack_folder(model)

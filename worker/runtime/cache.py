@@ -22,6 +22,7 @@ import torch
 from worker.catalogue import ErrorCode, GenerationError, build_pipeline, get_preset
 
 from . import speed
+from .devices import select_device
 from .memory import (
     Footprint,
     GpuMemory,
@@ -32,13 +33,13 @@ from .memory import (
     gpu_memory,
     plan_for,
 )
+from .process_group import parallelize
 
 if TYPE_CHECKING:
     from diffusers import DiffusionPipeline
 
 logger = logging.getLogger("framecraft.worker")
 
-DEVICE_ENV = "FRAMECRAFT_DEVICE"
 
 
 @dataclass
@@ -83,13 +84,6 @@ def sibling(pipeline_class: Any, pipeline: Any, own: dict[str, Any]) -> Any:
     shared = {**settings, **pipeline.components, **own}  # e.g. Wan 2.2's expand_timesteps
     accepted = inspect.signature(pipeline_class.__init__).parameters
     return pipeline_class(**{name: value for name, value in shared.items() if name in accepted})
-
-
-def select_device() -> torch.device:
-    """`$FRAMECRAFT_DEVICE` if set, else CUDA when available, else CPU. Call at job time only."""
-    if wanted := os.environ.get(DEVICE_ENV):
-        return torch.device(wanted)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def free_memory() -> None:
@@ -157,8 +151,6 @@ def load_pipeline(key: str) -> LoadedPipeline:
         profile = plan.profile
     else:
         pipeline.to(device)
-    from .parallel import parallelize  # it runs pipelines from this cache
-
     split = parallelize(pipeline, preset)
     if fp8 and (problem := speed.fp8_error(device, plan)) is not None:
         raise GenerationError(ErrorCode.BAD_PARAMETERS, problem)
