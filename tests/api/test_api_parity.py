@@ -47,7 +47,7 @@ API_TASK = {"t2v": "t2v", "i2v": "i2v", "personalize": "personalize", "swap": "e
 # job or an option under its own name.
 RENAMED: list[tuple[str, list[tuple[str, str]]]] = [
     (r"size", [("field", "width"), ("field", "height")]),
-    (r"lora_(strength_)?\d+", [("field", "loras"), ("role", "lora")]),
+    (r"lora_(strength_|expert_)?\d+", [("field", "loras"), ("role", "lora")]),
     (r"(start_image|start_file)", [("role", "start_image")]),
     (r"(end_image|end_file)", [("role", "end_image")]),
     (r"(source_video|source_upload|source_file)", [("role", "source_video")]),
