@@ -78,6 +78,7 @@ def test_the_expert_of_a_lora_is_chosen_in_its_row_and_stored(browser, a14b_site
     page.screenshot(path=str(tmp_path / f"studio-{width}.png"), full_page=True)
 
     page.click("button.generate")
-    row = wait_for(lambda: JobInput.objects.filter(role=InputRole.LORA).first(), 30, "the job")
+    wait_for(lambda: JobInput.objects.filter(role=InputRole.LORA).exists(), 30, "the job")
+    row = JobInput.objects.get(role=InputRole.LORA)
     assert (row.upload_id, row.expert) == (lora.pk, "low_noise")
     context.close()
