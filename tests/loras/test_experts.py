@@ -117,9 +117,12 @@ def test_an_expert_sent_for_a_model_of_one_transformer_is_refused(owner_client, 
         lora_1=str(tiny_lora.pk), lora_expert_1="high_noise"), **HTMX)
     assert response.status_code == 422
     assert "A LoRA cannot go into one expert of Tiny random model" in response.content.decode()
-    response = csrf_post(owner_client, reverse("submit_job"), form_data(
-        **A14B_FORM, lora_1=str(tiny_lora.pk), lora_expert_1="middle"), **HTMX)
-    assert response.status_code == 422
+    for form in (A14B_FORM, {}):  # the choice is shown with its message, offered or not
+        response = csrf_post(owner_client, reverse("submit_job"), form_data(
+            **form, lora_1=str(tiny_lora.pk), lora_expert_1="middle"), **HTMX)
+        assert response.status_code == 422
+        assert "Choose both experts, the high-noise one or the low-noise one." in (
+            response.content.decode())
     assert not Job.objects.exists()
 
 
