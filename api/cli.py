@@ -86,8 +86,11 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--subject", action="append", default=[],
                           help="a subject of yours or shared with you (repeatable): its id or "
                                "name; or write @name in the prompt")
-    generate.add_argument("--lora", action="append", default=[], metavar="LORA[:STRENGTH]",
-                          help="one of your LoRAs (repeatable): its id or name, and a strength")
+    generate.add_argument("--lora", action="append", default=[],
+                          metavar="LORA[:STRENGTH[:EXPERT]]",
+                          help="one of your LoRAs (repeatable): its id or name, a strength, "
+                               "and on a two-expert model (Wan 2.2 A14B) the expert it goes "
+                               "into: both (the default), high_noise or low_noise")
     generate.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                           help="a task's own setting, e.g. fit=pad or strength=0.6")
     generate.add_argument("--remix", metavar="VIDEO_ID",

@@ -14,13 +14,20 @@ from __future__ import annotations
 import argparse
 import uuid
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, cast, get_args
 
 from rich.table import Table
 
 from api.cli_output import ApiUsage, emit, err, out
 from api.client import Client
-from api.schemas import LoraPurposeName, LoraUseIn, SubjectIn, SubjectKindName, SubjectOut
+from api.schemas import (
+    ExpertName,
+    LoraPurposeName,
+    LoraUseIn,
+    SubjectIn,
+    SubjectKindName,
+    SubjectOut,
+)
 
 COMMANDS = ("subjects", "loras")
 
@@ -88,14 +95,28 @@ def lora_id(client: Client, value: str) -> uuid.UUID:
 
 
 def lora_use(client: Client, value: str) -> LoraUseIn:
-    """`NAME_OR_ID[:STRENGTH]` (a name may hold colons: only a number after the last one is a
-    strength)."""
-    name, sep, strength = value.rpartition(":")
+    """`NAME_OR_ID[:STRENGTH[:EXPERT]]` (a name may hold colons: only a number after the last
+    one is a strength, or a number and then an expert after the last two)."""
+    head, sep, last = value.rpartition(":")
+    name, middle, strength = head.rpartition(":")
+    if sep and middle and name and _number(strength) is not None and _number(last) is None:
+        experts = get_args(ExpertName)
+        if last not in experts:
+            raise ApiUsage(f"--lora {value}: after the strength comes the expert the LoRA goes "
+                           f"into, one of {', '.join(experts)}.")
+        return LoraUseIn(id=lora_id(client, name), strength=float(strength),
+                         expert=cast(ExpertName, last))
+    weight = _number(last) if sep and head else None
+    if weight is None:
+        return LoraUseIn(id=lora_id(client, value), strength=1.0, expert="both")
+    return LoraUseIn(id=lora_id(client, head), strength=weight, expert="both")
+
+
+def _number(text: str) -> float | None:
     try:
-        weight = float(strength) if sep else 1.0
+        return float(text)
     except ValueError:
-        name, weight = value, 1.0
-    return LoraUseIn(id=lora_id(client, name if sep and name else value), strength=weight)
+        return None
 
 
 def _photo(client: Client, value: str, quiet: bool) -> uuid.UUID:

@@ -64,8 +64,9 @@ def spec_from(user: User, body: JobIn) -> JobSpec:
     preset = resolve_preset(body.preset)
     refs = [InputRef(role=InputRole(ref.role), upload_id=ref.upload_id, video_id=ref.video_id)
             for ref in body.inputs if ref.role != InputRole.LORA]
-    loras = [LoraUse(use.id, use.strength) for use in body.loras] + [
-        LoraUse(ref.upload_id, 1.0 if ref.strength is None else ref.strength)
+    loras = [LoraUse(use.id, use.strength, use.expert) for use in body.loras] + [
+        LoraUse(ref.upload_id, 1.0 if ref.strength is None else ref.strength,
+                ref.expert or "both")
         for ref in body.inputs if ref.role == InputRole.LORA]
     prompt = body.prompt
     subjects: tuple[Mapping[str, str], ...] = ()

@@ -40,6 +40,7 @@ from generation.models import (
 from generation.presets import Preset, Task
 from generation.queries import with_queue_positions
 from generation.submission import offered_speeds, task_options
+from worker.catalogue.loras import lora_experts
 
 
 def preset_out(preset: Preset) -> PresetOut:
@@ -48,6 +49,7 @@ def preset_out(preset: Preset) -> PresetOut:
         family=preset.family, tasks=[Task(t).value for t in preset.tasks],
         options={Task(t).value: task_options(t) for t in preset.tasks},
         speeds=[mode.value for mode in offered_speeds(preset)],
+        lora_experts=list(lora_experts(preset)),  # type: ignore[arg-type]
         makes_sound=preset.makes_sound, max_keyframes=preset.max_keyframes,
         abilities=sorted(a.value for a in preset.abilities), sizes=list(preset.sizes),
         frame_choices=list(preset.frame_choices()), fps=preset.fps,
@@ -60,7 +62,8 @@ def preset_out(preset: Preset) -> PresetOut:
 
 def _input_out(row: JobInput) -> InputOut:
     return InputOut(role=row.role, position=row.position, upload_id=row.upload_id,
-                    video_id=row.video_id, subject_id=row.subject_id, strength=row.strength)
+                    video_id=row.video_id, subject_id=row.subject_id, strength=row.strength,
+                    expert=row.expert if row.role == InputRole.LORA else None)
 
 
 def jobs_out(jobs: Iterable[Job]) -> list[JobOut]:

@@ -23,6 +23,9 @@ RoleName = Literal["start_image", "end_image", "source_video", "mask", "referenc
 # worker.catalogue.speed.SpeedMode, spelled out: this module is the client's too and stays
 # light (the same test holds them equal).
 SpeedName = Literal["quality", "balanced", "preview"]
+# worker.catalogue.request.EXPERTS: the experts of a two-expert model (Wan 2.2 A14B) a LoRA
+# goes into (the same test holds them equal).
+ExpertName = Literal["both", "high_noise", "low_noise"]
 StatusName = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 VisibilityName = Literal["private", "unlisted", "public"]
 WebhookEvent = Literal["started", "succeeded", "failed", "progress"]
@@ -68,6 +71,9 @@ class PresetOut(BaseModel):
         description="per task, the settings it takes in JobIn.options")
     speeds: list[SpeedName] = Field(
         default_factory=list, description="the speed modes its jobs can ask for here")
+    lora_experts: list[ExpertName] = Field(default_factory=list, description=(
+        "the experts a LoRA of its jobs may name (`expert`): all three on a model of a "
+        "high-noise and a low-noise expert (Wan 2.2 A14B), none on a model of one transformer"))
     makes_sound: bool = Field(default=False, description=(
         "whether it makes sound with the picture (JobIn.sound: false leaves it out)"))
     max_keyframes: int = Field(default=0, description="keyframes an i2v job of it takes")
@@ -88,8 +94,8 @@ class PresetOut(BaseModel):
 class InputIn(BaseModel):
     """One input of a job: an upload of yours or a video of your gallery, in a role. A
     `keyframe` image sits where the entry of the same rank in `options.keyframes` places it;
-    a `lora` input is one of your LoRAs by its id, at `strength` (as a job's `inputs` list
-    them; `loras` is the same)."""
+    a `lora` input is one of your LoRAs by its id, at `strength`, in the experts `expert`
+    names (as a job's `inputs` list them; `loras` is the same)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -98,6 +104,8 @@ class InputIn(BaseModel):
     video_id: UUID | None = None
     strength: float | None = Field(default=None, allow_inf_nan=False,
                                    description="a `lora` input's strength (default 1)")
+    expert: ExpertName | None = Field(default=None, description=(
+        "a `lora` input's experts (default both): see LoraUseIn.expert"))
 
     @model_validator(mode="after")
     def _exactly_one(self) -> InputIn:
@@ -107,17 +115,23 @@ class InputIn(BaseModel):
             raise ValueError("a lora input names the LoRA's id as upload_id")
         if self.strength is not None and self.role != "lora":
             raise ValueError("only a lora input has a strength")
+        if self.expert is not None and self.role != "lora":
+            raise ValueError("only a lora input has an expert")
         return self
 
 
 class LoraUseIn(BaseModel):
-    """One of your LoRAs (its id from GET /loras) at a strength."""
+    """One of your LoRAs (its id from GET /loras) at a strength, in the experts it names."""
 
     model_config = ConfigDict(extra="forbid")
 
     id: UUID
     strength: float = Field(1.0, allow_inf_nan=False,
                             description="above 0 and at most the studio's maximum")
+    expert: ExpertName = Field("both", description=(
+        "on a model of two experts (GET /presets lists them in `lora_experts`), which the "
+        "LoRA goes into: `both`, or `high_noise` / `low_noise` for a LoRA made for one of "
+        "them (e.g. one of a Wan 2.2 A14B pair); a model of one transformer takes `both` only"))
 
 
 class JobIn(BaseModel):
@@ -173,6 +187,8 @@ class InputOut(BaseModel):
     video_id: UUID | None
     subject_id: UUID | None = Field(None, description="a reference photo's subject")
     strength: float | None = Field(None, description="a LoRA's strength")
+    expert: str | None = Field(None, description=(
+        "a LoRA's experts (`both`, `high_noise`, `low_noise`); none for other inputs"))
 
 
 class Progress(BaseModel):

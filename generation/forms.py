@@ -38,7 +38,13 @@ from generation.submission import (
     resolve_preset,
 )
 from generation.uploads import UploadRefused, accept_upload
-from worker.catalogue.loras import MAX_LORAS_PER_JOB, MAX_STRENGTH
+from worker.catalogue.loras import (
+    EXPERT_LABELS,
+    EXPERTS,
+    MAX_LORAS_PER_JOB,
+    MAX_STRENGTH,
+    lora_experts,
+)
 from worker.catalogue.speed import SPEED_HELP, SPEED_LABELS, SpeedMode
 
 TASK_CHOICES = [("t2v", "From a prompt"), ("i2v", "From an image"),
@@ -46,12 +52,15 @@ TASK_CHOICES = [("t2v", "From a prompt"), ("i2v", "From an image"),
                 ("control", "Transfer motion")]
 
 
+# Each LoRA slot's fields: the LoRA, its strength, and the experts of a two-expert model it
+# goes into.
+LORA_FIELDS = tuple(f"{name}_{n}" for name in ("lora", "lora_strength", "lora_expert")
+                    for n in range(1, MAX_LORAS_PER_JOB + 1))
+
 # The settings a person chose that the form keeps after a submit (with the model and prompt):
 # the next job runs as they set it up, not at the defaults. The seed is kept only as typed.
 KEPT_SETTINGS = ("size", "num_frames", "steps", "guidance", "speed", "fp8", "sound", "seed",
-                 "negative_prompt", "variations",
-                 *(f"lora_{n}" for n in range(1, MAX_LORAS_PER_JOB + 1)),
-                 *(f"lora_strength_{n}" for n in range(1, MAX_LORAS_PER_JOB + 1)))
+                 "negative_prompt", "variations", *LORA_FIELDS)
 
 
 # The most jobs one press of Generate makes (each counts against the person's job limit).
@@ -167,15 +176,17 @@ class TextToVideoForm(forms.Form):
         return choices
 
     def _add_lora_fields(self) -> None:
-        """A choice of the user's LoRAs that fit the chosen model, each with a strength."""
+        """A choice of the user's LoRAs that fit the chosen model, each with a strength, and on
+        a two-expert model (Wan 2.2 A14B) the experts it goes into."""
         preset = self.selected_preset
         fitting = (compatible_loras(self.user, preset.id)
                    if preset is not None and self.user is not None else [])
         choices = [("", "—")] + [(str(lora.pk), lora.name) for lora in fitting]
-        # The fields exist even with nothing to offer: a LoRA id sent anyway is refused, not
-        # dropped. The template shows them only when there is a choice.
+        # The fields exist even with nothing to offer: a LoRA id or an expert sent anyway is
+        # refused, not dropped. The template shows them only when there is a choice.
         self.offers_loras = bool(fitting)
-        self.lora_fields: list[tuple[forms.BoundField, forms.BoundField]] = []
+        self.offers_experts = preset is not None and bool(lora_experts(preset))
+        self.lora_fields: list[tuple[forms.BoundField, forms.BoundField, forms.BoundField]] = []
         for index in range(1, MAX_LORAS_PER_JOB + 1):
             self.fields[f"lora_{index}"] = forms.ChoiceField(
                 label=f"LoRA {index}", choices=choices, required=False,
@@ -184,7 +195,13 @@ class TextToVideoForm(forms.Form):
             self.fields[f"lora_strength_{index}"] = forms.FloatField(
                 label="Strength", required=False, initial=1.0, min_value=0.05,
                 max_value=MAX_STRENGTH, widget=forms.NumberInput(attrs={"step": 0.05}))
-            self.lora_fields.append((self[f"lora_{index}"], self[f"lora_strength_{index}"]))
+            self.fields[f"lora_expert_{index}"] = forms.ChoiceField(
+                label="Experts", required=False, initial="both",
+                choices=[(name, EXPERT_LABELS[name]) for name in EXPERTS],
+                error_messages={"invalid_choice": "Choose both experts, the high-noise one or "
+                                                  "the low-noise one."})
+            self.lora_fields.append((self[f"lora_{index}"], self[f"lora_strength_{index}"],
+                                     self[f"lora_expert_{index}"]))
 
     @property
     def shows_loras(self) -> bool:
@@ -197,7 +214,8 @@ class TextToVideoForm(forms.Form):
             chosen = data.get(f"lora_{index}")
             if chosen:
                 strength = data.get(f"lora_strength_{index}")
-                uses.append(LoraUse(uuid.UUID(chosen), 1.0 if strength is None else strength))
+                uses.append(LoraUse(uuid.UUID(chosen), 1.0 if strength is None else strength,
+                                    data.get(f"lora_expert_{index}") or "both"))
         return tuple(uses)
 
     @functools.cached_property
@@ -310,6 +328,7 @@ class TextToVideoForm(forms.Form):
         for index, lora in enumerate(recipe.get("loras") or (), start=1):
             initial[f"lora_{index}"] = lora.get("id")
             initial[f"lora_strength_{index}"] = lora.get("strength")
+            initial[f"lora_expert_{index}"] = lora.get("expert", "both")
         return initial
 
     def spec(self) -> JobSpec:

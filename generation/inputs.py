@@ -117,7 +117,7 @@ def lora_weights(row: JobInput) -> LoraWeights:
     name = upload.lora.name if hasattr(upload, "lora") else upload.original_name
     return LoraWeights(path=str(local_copy(upload.file, f"{upload.id}.safetensors")),
                        strength=row.strength if row.strength is not None else 1.0,
-                       name=name, key=str(upload.id))
+                       name=name, key=str(upload.id), expert=row.expert)
 
 
 def local_copy(file: FieldFile, name: str) -> Path:

@@ -150,7 +150,7 @@ def submit(user: User, spec: JobSpec, *, retry_of: Job | None = None,
                          position=index, **_subject_snapshot(subjects.get(ref.subject_id)))
                 for role in InputRole for index, ref in enumerate(spec.inputs_in(role))]
         rows += [JobInput(job=job, role=InputRole.LORA, upload_id=use.lora_id,
-                          strength=use.strength, position=index)
+                          strength=use.strength, expert=use.expert, position=index)
                  for index, use in enumerate(spec.loras)]
         if remix_of is not None:
             rows.append(JobInput(job=job, role=InputRole.REMIX_OF, video=remix_of))
@@ -221,7 +221,8 @@ def spec_of(job: Job) -> JobSpec:
                      subject_id=row.subject_id)
             for row in rows if row.role != InputRole.LORA and (row.upload_id or row.video_id)]
     # A deleted LoRA stays in the spec without an id: a retry is refused, not run without it.
-    loras = [LoraUse(row.upload_id, row.strength if row.strength is not None else 1.0)
+    loras = [LoraUse(row.upload_id, row.strength if row.strength is not None else 1.0,
+                     row.expert)
              for row in rows if row.role == InputRole.LORA]
     return build_spec(job.kind, job.preset, job.params, refs, loras)
 

@@ -31,6 +31,7 @@ from generation.presets import TASK_LABELS, Task
 
 # Importing the module registers its rows (QueueMember, QueueHold) with the app.
 from generation.queue_models import PERSONAL_ORDER, QueueMember
+from worker.catalogue.loras import EXPERT_LABELS, EXPERTS
 
 
 class JobStatus(models.TextChoices):
@@ -379,6 +380,10 @@ class JobInput(models.Model):
     subject_name = models.CharField(max_length=40, blank=True)
     subject_kind = models.CharField(max_length=16, blank=True)
     strength = models.FloatField(null=True, blank=True, help_text="A LoRA's weight in the job.")
+    expert = models.CharField(
+        max_length=16, choices=[(name, EXPERT_LABELS[name]) for name in EXPERTS],
+        default="both", help_text="Which experts of a two-expert model (Wan 2.2 A14B) a LoRA "
+                                  "goes into.")
 
     class Meta:
         ordering = ("job", "role", "position")

@@ -30,7 +30,13 @@ from worker.catalogue import CATALOGUE, GenerationResult, Keyframe
 from worker.catalogue.calls import MAX_CONDITIONING_SCALE
 from worker.catalogue.helpers import CONTROL_KINDS, HELPER_PURPOSES, HELPERS, helper_for
 from worker.catalogue.lora_targets import BASE_LABELS
-from worker.catalogue.loras import MAX_LORAS_PER_JOB, MAX_STRENGTH, LoraWeights
+from worker.catalogue.loras import (
+    EXPERTS,
+    MAX_LORAS_PER_JOB,
+    MAX_STRENGTH,
+    LoraWeights,
+    lora_experts,
+)
 from worker.catalogue.media import FIT_MODES
 from worker.catalogue.request import AudioTrack
 from worker.catalogue.soundtrack import SOUNDTRACK_MODELS, soundtrack_model
@@ -56,11 +62,13 @@ class InputRef:
 
 @dataclass(frozen=True)
 class LoraUse:
-    """One of the user's LoRAs (by its id, the id of its upload) at a strength; a stored job's
-    LoRA that was deleted since has no id."""
+    """One of the user's LoRAs (by its id, the id of its upload) at a strength, in the experts
+    of a two-expert model it names (one of EXPERTS); a stored job's LoRA that was deleted
+    since has no id."""
 
     lora_id: uuid.UUID | None
     strength: float = 1.0
+    expert: str = "both"
 
 
 @dataclass(frozen=True)
@@ -165,6 +173,9 @@ class JobSpec:
             if type(use.strength) not in (int, float) or not (
                     0.0 < use.strength <= MAX_STRENGTH):
                 return f"A LoRA's strength is above 0 and at most {MAX_STRENGTH:g}."
+            if use.expert not in EXPERTS:
+                return (f"A LoRA's expert is one of {', '.join(EXPERTS)}, not "
+                        f"{use.expert!r}.")
         found = {lora.pk: lora for lora in Lora.objects.filter(pk__in=ids)}
         for lora_id in ids:
             lora = found.get(lora_id)
@@ -173,6 +184,12 @@ class JobSpec:
             if preset.id not in lora.fits:
                 return (f"The LoRA “{lora.name}” is for {BASE_LABELS.get(lora.base, lora.base)}; "
                         f"it does not fit {preset.label}.")
+        # A model of one denoiser takes each LoRA whole: an expert named for it would be
+        # silently ignored by the worker.
+        if not lora_experts(preset) and any(use.expert != "both" for use in self.loras):
+            return (f"A LoRA cannot go into one expert of {preset.label}: it has one "
+                    "transformer, not a high-noise and a low-noise expert, so leave the "
+                    "expert at “both”.")
         return None
 
     def _type_errors(self) -> dict[str, str]:

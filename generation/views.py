@@ -20,6 +20,7 @@ from generation.forms import (
     CROP_FIELDS,
     KEPT_SETTINGS,
     KEYFRAME_FIELDS,
+    LORA_FIELDS,
     ImageToVideoForm,
     TextToVideoForm,
 )
@@ -30,7 +31,6 @@ from generation.queries import recent_jobs, remixable_video, with_queue_position
 from generation.specs import JobSpec, SpecError
 from generation.transfer_forms import TransferMotionForm, owned_source
 from webapp.http import SignedInRequest
-from worker.catalogue.loras import MAX_LORAS_PER_JOB
 
 
 def owned_job(request: HttpRequest, job_id: str) -> Job:
@@ -108,9 +108,7 @@ def generation_form(request: SignedInRequest) -> HttpResponse:
     too; a new start image gets the size nearest its shape and loses the old crop box)."""
     kept = ["preset", "prompt", "negative_prompt", "seed", "start_image", "end_image", "fit",
             "source_video", "source_upload", "control", "conditioning_scale", "start_s",
-            "mask", "speed",
-            *(f"lora_{n}" for n in range(1, MAX_LORAS_PER_JOB + 1)),
-            *(f"lora_strength_{n}" for n in range(1, MAX_LORAS_PER_JOB + 1))]
+            "mask", "speed", *LORA_FIELDS]
     trigger = request.htmx.trigger_name if request.htmx else None
     if trigger not in ("preset", "task"):
         kept += ["num_frames", "steps", "guidance"]

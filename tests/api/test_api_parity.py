@@ -17,7 +17,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from api.schemas import RoleName, SpeedName, TaskName
+from api.schemas import ExpertName, RoleName, SpeedName, TaskName
 from generation.forms import TextToVideoForm
 from generation.models import InputRole, Job, Upload, UploadKind, WorkerState
 from generation.specs import MAX_PROMPT_CHARS, SPECS, JobSpec
@@ -26,6 +26,7 @@ from tests.api.conftest import assert_problem
 from tests.conftest import csrf_post
 from tests.i2v.helpers import i2v_data, image_upload
 from tests.jobs import form_data
+from worker.catalogue.request import EXPERTS
 from worker.catalogue.speed import SpeedMode
 
 pytestmark = pytest.mark.django_db
@@ -47,7 +48,7 @@ API_TASK = {"t2v": "t2v", "i2v": "i2v", "personalize": "personalize", "swap": "e
 # job or an option under its own name.
 RENAMED: list[tuple[str, list[tuple[str, str]]]] = [
     (r"size", [("field", "width"), ("field", "height")]),
-    (r"lora_(strength_)?\d+", [("field", "loras"), ("role", "lora")]),
+    (r"lora_(strength_|expert_)?\d+", [("field", "loras"), ("role", "lora")]),
     (r"(start_image|start_file)", [("role", "start_image")]),
     (r"(end_image|end_file)", [("role", "end_image")]),
     (r"(source_video|source_upload|source_file)", [("role", "source_video")]),
@@ -146,6 +147,7 @@ def test_the_apis_names_are_the_domains(document):
         get_args(SpeedName))
     assert set(get_args(RoleName)) == {role.value for role in InputRole} - {"remix_of"}
     assert set(get_args(TaskName)) <= {task.value for task in SPECS}
+    assert get_args(ExpertName) == EXPERTS
     original = _schema(document, "JobIn")["properties"]["prompt_original"]
     assert {option.get("maxLength") for option in original["anyOf"]} >= {MAX_PROMPT_CHARS}
 
@@ -187,8 +189,8 @@ def _through_the_api(api, body: dict[str, Any]) -> Job:
 
 
 def _stored(job: Job) -> tuple[str, str, dict[str, Any], list[tuple[Any, ...]]]:
-    inputs = sorted((row.role, row.position, row.upload_id, row.video_id, row.strength)
-                    for row in job.inputs.all())
+    inputs = sorted((row.role, row.position, row.upload_id, row.video_id, row.strength,
+                     row.expert) for row in job.inputs.all())
     return job.kind, job.preset, job.params, inputs
 
 

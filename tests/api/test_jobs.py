@@ -71,7 +71,8 @@ def test_image_to_video_takes_an_upload_sent_through_the_api(api, owner, install
     assert (row.role, str(row.upload_id)) == (InputRole.START_IMAGE, upload["id"])
     assert response.json()["inputs"] == [{"role": "start_image", "position": 0,
                                           "upload_id": upload["id"], "video_id": None,
-                                          "subject_id": None, "strength": None}]
+                                          "subject_id": None, "strength": None,
+                                          "expert": None}]
 
 
 def _clip(owner):

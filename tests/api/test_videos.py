@@ -30,7 +30,8 @@ def test_a_video_has_its_recipe_lineage_and_file_urls(api, owner):
     assert body["lineage"]["remix_of"] == str(source.id)
     assert body["lineage"]["inputs"] == [{"role": "start_image", "position": 0,
                                           "upload_id": str(start.id), "video_id": None,
-                                          "subject_id": None, "strength": None}]
+                                          "subject_id": None, "strength": None,
+                                          "expert": None}]
     assert body["file_url"].endswith(f"/api/v1/videos/{video.id}/file")
     assert body["visibility"] == "private" and body["share_url"] is None
 

@@ -5,7 +5,6 @@ plan is chosen where both experts do not fit beside the rest, and keeps one expe
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,8 @@ import pytest
 import torch
 
 from tests.loras.files import lora_path
-from worker.catalogue import CATALOGUE, GenerationRequest, build_pipeline, get_preset, lora_targets
+from tests.worker_runtime.tiny_a14b import SIDE, install_tiny_a14b
+from worker.catalogue import CATALOGUE, GenerationRequest, build_pipeline, get_preset
 from worker.catalogue.request import LoraWeights
 from worker.catalogue.wan22_a14b import BOUNDARY, I2V_ID, T2V_ID
 from worker.runtime.cache import PipelineCache
@@ -29,30 +29,13 @@ from worker.runtime.memory import (
 )
 from worker.runtime.runner import run_generation
 
-SIDE = 64
-
 
 @pytest.fixture
 def installed(offline_model_store: Path, monkeypatch: pytest.MonkeyPatch):
-    """A tiny checkpoint of the preset in the models folder, the preset limited to toy sizes,
-    and the LoRA layer table of the tiny build (the shipped one is the full-size model's)."""
+    """A tiny checkpoint of the preset in the models folder (tests/worker_runtime/tiny_a14b)."""
 
     def install(preset_id: str) -> Path:
-        preset = get_preset(preset_id)
-        monkeypatch.setitem(CATALOGUE, preset_id, dataclasses.replace(
-            preset, sizes=((SIDE, SIDE),), default_width=SIDE, default_height=SIDE,
-            default_frames=5))
-        folder = offline_model_store / preset_id
-        pipeline = build_pipeline(preset_id, "tiny", seed=0)
-        pipeline.save_pretrained(folder)
-        shapes = {name: [module.out_features, module.in_features]
-                  for name, module in pipeline.transformer.named_modules()
-                  if isinstance(module, torch.nn.Linear)}
-        tables = lora_targets._tables()
-        patched = {"presets": {**tables["presets"], preset_id: "tiny-a14b"},
-                   "architectures": {**tables["architectures"], "tiny-a14b": shapes}}
-        monkeypatch.setattr(lora_targets, "_tables", lambda: patched)
-        return folder
+        return install_tiny_a14b(preset_id, offline_model_store, monkeypatch)
 
     return install
 

@@ -16,10 +16,15 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from .base import Preset
 from .lora_targets import BASE_LABELS, linear_layers, lora_presets
 from .request import EXPERTS, LoraWeights
 
 __all__ = ["EXPERTS", "LoraWeights"]  # the worker's request names LoRAs with them
+
+# Each of EXPERTS as the studio's choice reads.
+EXPERT_LABELS = {"both": "Both experts", "high_noise": "High-noise expert only",
+                 "low_noise": "Low-noise expert only"}
 
 # Workers keep LoRAs padded to one rank in fixed adapter slots (worker.runtime.loras).
 LORA_MAX_RANK = 128
@@ -168,6 +173,12 @@ def _diffusers_name(module: str, kohya: bool) -> str:
         vace, block, which = match.groups()
         return f"{vace or ''}blocks.{block}.ffn.{'net.0.proj' if which == '0' else 'net.2'}"
     return _WAN_OTHER.get(module, module)
+
+
+def lora_experts(preset: Preset) -> tuple[str, ...]:
+    """The experts a LoRA may name on this preset: every one of EXPERTS on a model of two
+    denoisers (Wan 2.2 A14B), none on a model of one (its LoRAs all go into it)."""
+    return EXPERTS if preset.memory.experts > 1 else ()
 
 
 def mismatch(layout: LoraLayout, preset_id: str) -> str | None:
