@@ -229,8 +229,10 @@ def analyze() -> None:
 
 def cursor_at(videos: Any, index: int) -> str:
     """The keyset cursor of the `index`-th video in gallery order (a deep page's link)."""
+    from generation import keyset
+
     video = videos.order_by("-created_at", "-id")[index]
-    return f"{video.created_at.isoformat()}|{video.id}".replace("+", "%2B")
+    return keyset.cursor_of(video.created_at, video.id)
 
 
 def cases(person: Any) -> dict[str, tuple[str, bool, float]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django.core.cache import cache
@@ -14,7 +14,6 @@ from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from generation import keyset
 from generation.media import delete_after_commit
@@ -100,8 +99,8 @@ def page(videos: VideoQuerySet, cursor: str | None, size: int = PAGE_SIZE,
          sort: str = "newest") -> tuple[list[Video], str | None]:
     """One page in the `sort` order, after ``cursor``; keyset paging stays fast however deep."""
     field, descending = SORTS[sort]
-    after = _parse_cursor(cursor, field)
-    if after is not None:
+    after = keyset.read_cursor(cursor, timed=field == "created_at") if cursor else None
+    if after is not None:  # a cursor that is not one of ours gives the first page
         videos = videos.filter(keyset.after(field, *after, descending=descending))
     sign = "-" if descending else ""
     order = (f"{sign}{field}", f"{sign}id")
@@ -110,13 +109,7 @@ def page(videos: VideoQuerySet, cursor: str | None, size: int = PAGE_SIZE,
         items = list(videos.order_by(*order)[: size + 1])
     else:
         items = _search_page(videos, unsearched, order, size, field, descending)
-    if len(items) <= size:
-        return items, None
-    items = items[:size]
-    last = items[-1]
-    value = getattr(last, field)
-    key = value.isoformat() if isinstance(value, datetime) else repr(value)
-    return items, f"{key}|{last.id}"
+    return keyset.next_cursor(items, size, field)
 
 
 def _search_page(videos: VideoQuerySet, unsearched: VideoQuerySet, order: tuple[str, str],
@@ -177,22 +170,6 @@ def presets_used(user: Any) -> list[str]:
                 FROM used WHERE used.preset IS NOT NULL)
             SELECT preset FROM used WHERE preset IS NOT NULL""", [user.pk, user.pk])
         return [row[0] for row in cursor.fetchall()]
-
-
-def _parse_cursor(cursor: str | None, field: str = "created_at"
-                  ) -> tuple[datetime | float, str] | None:
-    if not cursor or "|" not in cursor:
-        return None
-    raw, pk = cursor.split("|", 1)
-    if len(pk) != 36:
-        return None
-    if field == "created_at":
-        parsed = parse_datetime(raw)
-        return None if parsed is None else (parsed, pk)
-    try:
-        return float(raw), pk
-    except ValueError:
-        return None
 
 
 def toggle_favourite(video: Video) -> bool:

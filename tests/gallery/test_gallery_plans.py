@@ -13,7 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from bench.gallery import insert_videos
-from generation import gallery
+from generation import gallery, keyset
 from generation.models import Video
 from tests.conftest import make_user
 from tests.plans import over, plan_nodes, rows_read
@@ -42,7 +42,7 @@ def big_gallery(owner: Any) -> Any:
 
 def _cursor_at(videos: Any, index: int) -> str:
     video = videos.order_by("-created_at", "-id")[index]
-    return f"{video.created_at.isoformat()}|{video.id}".replace("+", "%2B")
+    return keyset.cursor_of(video.created_at, video.id)
 
 
 @pytest.mark.parametrize("url", [

@@ -4,7 +4,6 @@ reads a page's worth of rows, the queue positions on the page included."""
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 
@@ -14,6 +13,7 @@ from django.test import Client
 
 from accounts.api_keys import create_key
 from bench.studio import insert_jobs
+from generation import keyset
 from generation.models import Job, JobStatus
 from tests.conftest import make_user
 from tests.plans import over, rows_read
@@ -67,7 +67,7 @@ def test_show_more_deep_in_the_history_starts_at_its_job(long_history, owner_cli
 
 def test_the_api_job_list_deep_cursor_starts_at_its_job(long_history):
     job_id, created = _middle(long_history)
-    cursor = base64.urlsafe_b64encode(f"{created.isoformat()}|{job_id}".encode()).decode()
+    cursor = keyset.cursor_of(created, job_id)
     api = Client(HTTP_AUTHORIZATION=f"Bearer {create_key(long_history, 'plans').secret}")
     for url in ("/api/v1/jobs", f"/api/v1/jobs?cursor={cursor}"):
         read = rows_read(api, url, table="generation_job")
