@@ -34,8 +34,6 @@ KEEP_S = 15 * 60
 # away (or lost the message). One taken but unanswered after RUN_LIMIT_S died with its worker.
 UNANSWERED_AFTER_S = 60.0
 RUN_LIMIT_S = 240.0
-
-
 # Each request runs a language model on the models worker: a few a minute is plenty for a
 # person, and a script cannot keep that worker busy for others. The studio's button and the
 # API count against the same limit, per person.
