@@ -9,6 +9,7 @@
     framecraft subjects ls | show S | create NAME PHOTO... | add S FILE... | delete S
     framecraft subjects grant S USER | revoke S USER
     framecraft loras ls | upload FILE [--name N] [--base MODEL] | rename L NAME | delete L
+    framecraft improve "a fox in snow" --model tiny
     framecraft presets
 
 Subjects (S) and LoRAs (L) are named by id or by name.
@@ -34,11 +35,11 @@ from rich.table import Table
 
 from api import cli_library
 from api.cli_library import lora_use, subject_id
-from api.cli_output import ApiUsage, emit, err, out
+from api.cli_output import EXIT_FAILED, ApiUsage, emit, err, out
 from api.client import ApiProblem, Client, load_settings
 from api.schemas import InputIn, JobIn, JobOut, SpeedName, TaskName
 
-EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
 
 # Which flag brings which input, and the task a flag implies when --task is not given.
 MENTION_LIKE = re.compile(r"(?<![\w@])@\w")
@@ -60,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--model", "-m", required=True, help="a preset id (see `presets`)")
     generate.add_argument("--task", choices=list(get_args(TaskName)))
     generate.add_argument("--negative", default="", help="what to avoid")
+    generate.add_argument("--original", help="the prompt as you wrote it, where PROMPT is "
+                                             "`framecraft improve`'s suggestion: the recipe "
+                                             "keeps both")
     for name in ("width", "height", "frames", "steps", "seed"):
         generate.add_argument(f"--{name}", type=int)
     generate.add_argument("--guidance", type=float)
@@ -184,7 +188,8 @@ def _job_in(client: Client, args: argparse.Namespace, quiet: bool) -> JobIn:
     if (subjects or MENTION_LIKE.search(args.prompt)) and not implied:
         implied = "personalize"
     return JobIn(task=args.task or implied or "t2v", preset=args.model,  # type: ignore[arg-type]
-                 prompt=args.prompt, negative_prompt=args.negative, width=args.width,
+                 prompt=args.prompt, negative_prompt=args.negative,
+                 prompt_original=args.original, width=args.width,
                  height=args.height, num_frames=args.frames, steps=args.steps,
                  guidance=args.guidance, seed=args.seed, speed=args.speed, fp8=args.fp8,
                  sound=args.sound, inputs=inputs, subjects=subjects,

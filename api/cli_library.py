@@ -1,9 +1,11 @@
-"""`framecraft subjects …` and `framecraft loras …`: a person's library of subjects and LoRAs.
+"""`framecraft subjects …` and `framecraft loras …`: a person's library of subjects and LoRAs;
+`framecraft improve …`: a prompt rewritten in a model's style, to generate with.
 
     framecraft subjects ls | show S | create NAME PHOTO... [--kind K] | add S FILE... | delete S
     framecraft subjects grant S USER | revoke S USER
     framecraft loras ls | upload FILE [--name N] [--purpose P] [--base MODEL] | rename L NAME
     framecraft loras delete L
+    framecraft improve PROMPT --model M [--task T]
 
 A subject or LoRA is named by its id or its name (a subject's case-insensitively, one's own
 before one shared with you, as `@name` is read).
@@ -16,20 +18,23 @@ import uuid
 from pathlib import Path
 from typing import Any, cast, get_args
 
+from rich.markup import escape
 from rich.table import Table
 
-from api.cli_output import ApiUsage, emit, err, out
+from api.cli_output import EXIT_FAILED, ApiUsage, emit, err, out
 from api.client import Client
 from api.schemas import (
     ExpertName,
     LoraPurposeName,
     LoraUseIn,
+    PromptHelpIn,
+    PromptTaskName,
     SubjectIn,
     SubjectKindName,
     SubjectOut,
 )
 
-COMMANDS = ("subjects", "loras")
+COMMANDS = ("subjects", "loras", "improve")
 
 
 def add_commands(commands: Any) -> None:
@@ -64,6 +69,16 @@ def add_commands(commands: Any) -> None:
     rename.add_argument("lora")
     rename.add_argument("name")
     verbs.add_parser("delete", help="delete a LoRA (its videos stay)").add_argument("lora")
+
+    improve = commands.add_parser(
+        "improve", help="rewrite a prompt in the detailed style a model was trained on",
+        description="Prints the suggestion alone on stdout, to read, edit, or generate with: "
+                    "framecraft generate \"$(framecraft improve 'a fox' -m M)\" -m M "
+                    "--original 'a fox' (the recipe keeps both prompts).")
+    improve.add_argument("prompt")
+    improve.add_argument("--model", "-m", required=True, help="a preset id (see `presets`)")
+    improve.add_argument("--task", choices=get_args(PromptTaskName), default="t2v",
+                         help="the job it is for (i2v and extend: a prompt about motion)")
 
 
 def subject_id(client: Client, value: str, shared: bool = False) -> uuid.UUID:
@@ -219,5 +234,23 @@ def _done(args: argparse.Namespace, data: Any, message: str) -> int:
     return 0
 
 
+def _improve(client: Client, args: argparse.Namespace) -> int:
+    if not args.json:
+        err.print(f"Asking for a better prompt for {args.model} …")
+    answer = client.improve_prompt(PromptHelpIn(preset=args.model, prompt=args.prompt,
+                                                task=args.task))
+    if args.json:
+        emit(answer)
+    elif answer.status == "succeeded":
+        err.print(f"In {answer.style}'s style, by {answer.helper} ({answer.seconds:.1f} s):")
+        # Plain print: rich would wrap the words and read brackets as markup.
+        print(answer.suggestion)
+    else:
+        err.print(f"[red]No suggestion:[/red] {escape(answer.message)}")
+    return 0 if answer.status == "succeeded" else EXIT_FAILED
+
+
 def run(client: Client, args: argparse.Namespace) -> int:
+    if args.command == "improve":
+        return _improve(client, args)
     return _subjects(client, args) if args.command == "subjects" else _loras(client, args)

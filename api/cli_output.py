@@ -8,6 +8,8 @@ from typing import Any
 from pydantic import BaseModel
 from rich.console import Console
 
+# A command that ran but did not get what it asked for (a job failed, no suggestion).
+EXIT_FAILED = 1
 err = Console(stderr=True)
 out = Console()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ from api.schemas import (
     LoraOut,
     PresetOut,
     Problem,
+    PromptHelpIn,
+    PromptHelpOut,
     SubjectIn,
     SubjectList,
     SubjectOut,
@@ -187,6 +190,23 @@ class Client:
                     size += len(chunk)
         partial.replace(target)
         return size
+
+    def ask_prompt_help(self, body: PromptHelpIn) -> PromptHelpOut:
+        response = self.http.post("prompt-help", json=body.model_dump(mode="json"))
+        return PromptHelpOut.model_validate(self._check(response).json())
+
+    def prompt_help(self, help_id: UUID | str) -> PromptHelpOut:
+        response = self.http.get(f"prompt-help/{help_id}")
+        return PromptHelpOut.model_validate(self._check(response).json())
+
+    def improve_prompt(self, body: PromptHelpIn, poll_s: float = 1.0) -> PromptHelpOut:
+        """Ask, then poll until the prompt model answered (succeeded or failed: the server
+        gives up on a request no worker answers, so this ends)."""
+        answer = self.ask_prompt_help(body)
+        while answer.status in ("queued", "running"):
+            time.sleep(poll_s)
+            answer = self.prompt_help(answer.id)
+        return answer
 
     def follow(self, job_id: UUID | str) -> Iterator[JobOut]:
         """The job at each change (server-sent events) until it is terminal; a dropped

@@ -14,6 +14,7 @@ from api import (
     jobs,
     lora_routes,
     media_routes,
+    prompt_help_routes,
     queue_routes,
     subject_routes,
     webhook_routes,
@@ -36,6 +37,7 @@ api.add_router("", subject_routes.router)
 api.add_router("", lora_routes.router)
 api.add_router("", webhook_routes.router)
 api.add_router("", queue_routes.router)
+api.add_router("", prompt_help_routes.router)
 
 
 @require_safe

@@ -415,3 +415,36 @@ class LoraChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Text
+
+
+# The tasks whose prompt describes the video (an upscale has none; a soundtrack's is sound).
+PromptTaskName = Literal["t2v", "i2v", "v2v", "edit", "extend", "personalize", "control"]
+PromptHelpStatusName = Literal["queued", "running", "succeeded", "failed"]
+
+
+class PromptHelpIn(BaseModel):
+    """A short prompt to rewrite in the detailed style `preset`'s model was trained on."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    preset: str = Field(description="an installed model (GET /presets): whose style to write in")
+    prompt: Text = Field(description="your idea, up to 2000 characters")
+    task: PromptTaskName = Field("t2v", description=(
+        "the job it is for: i2v and extend get a prompt about motion, since the video grows "
+        "out of a picture the prompt model cannot see"))
+
+
+class PromptHelpOut(BaseModel):
+    """A request for a better prompt: poll it until `status` is succeeded or failed. It is
+    kept for 15 minutes; take the suggestion into JobIn.prompt, and your words into
+    JobIn.prompt_original, for the recipe to keep both."""
+
+    id: UUID
+    status: PromptHelpStatusName
+    prompt: str = Field(description="your prompt as it was sent (stripped)")
+    preset: str
+    style: str = Field(description="whose style the suggestion is written in (Wan, LTX-2 …)")
+    helper: str = Field(description="the prompt model that writes it")
+    suggestion: str = Field(description="the rewritten prompt, once succeeded")
+    message: str = Field(description="why there is no suggestion, once failed")
+    seconds: float = Field(description="how long the prompt model took")

@@ -19,7 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 
-from generation.presets import Preset
+from generation.presets import CATALOGUE, Preset
 from generation.specs import MAX_PROMPT_CHARS, JobSpec
 from generation.text import text_problem
 from webapp.celery import app as celery_app
@@ -34,14 +34,23 @@ KEEP_S = 15 * 60
 # away (or lost the message). One taken but unanswered after RUN_LIMIT_S died with its worker.
 UNANSWERED_AFTER_S = 60.0
 RUN_LIMIT_S = 240.0
+# Each request runs a language model on the models worker: a few a minute is plenty for a
+# person, and a script cannot keep that worker busy for others. The studio's button and the
+# API count against the same limit, per person.
+RATE = "10/m"
+RATE_GROUP = "improve_prompt"
+# Tasks whose video grows out of a picture the model cannot see (a start image, the end of
+# the source video): the suggestion describes motion more than looks.
+FROM_PICTURE_TASKS = frozenset({"i2v", "extend"})
 
 
 class PromptHelpRefused(Exception):
-    """A request that cannot be asked: its message says why, for the person."""
+    """A request that cannot be asked: its message says why, for the person; `field` names
+    the request's part at fault ("prompt", "preset"; empty where it is none of them)."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, field: str = "") -> None:
         super().__init__(message)
-        self.message = message
+        self.message, self.field = message, field
 
 
 @dataclass
@@ -97,17 +106,29 @@ def style_name(preset: Preset | None) -> str:
 def check_prompt(prompt: Any) -> str:
     """The prompt to improve, stripped; PromptHelpRefused says what is wrong with it."""
     if not isinstance(prompt, str) or not prompt.strip():
-        raise PromptHelpRefused("Write a prompt first: Improve prompt rewrites it in detail.")
+        raise PromptHelpRefused("Write a prompt first: Improve prompt rewrites it in detail.",
+                                "prompt")
     if problem := text_problem(prompt):
-        raise PromptHelpRefused(f"The prompt cannot be improved: {problem}")
+        raise PromptHelpRefused(f"The prompt cannot be improved: {problem}", "prompt")
     if len(prompt) > MAX_PROMPT_CHARS:
-        raise PromptHelpRefused(f"Keep the prompt under {MAX_PROMPT_CHARS} characters.")
+        raise PromptHelpRefused(f"Keep the prompt under {MAX_PROMPT_CHARS} characters.",
+                                "prompt")
     return prompt.strip()
 
 
-def ask(user: Any, prompt: Any, preset: Preset, *, from_image: bool = False) -> PromptHelp:
-    """Queue a request on the models worker; PromptHelpRefused when it cannot be asked."""
+def installed_preset(preset_id: Any) -> Preset:
+    """The installed model a prompt is written for; PromptHelpRefused for any other."""
+    preset = CATALOGUE.get(preset_id) if isinstance(preset_id, str) else None
+    if preset is None or not preset.is_installed():
+        raise PromptHelpRefused("Choose an installed model first.", "preset")
+    return preset
+
+
+def ask(user: Any, prompt: Any, preset: Preset, *, task: Any = "t2v") -> PromptHelp:
+    """Queue a request on the models worker for a prompt of `task` (the studio's or the edit
+    studio's); PromptHelpRefused when it cannot be asked."""
     text = check_prompt(prompt)
+    from_image = task in FROM_PICTURE_TASKS
     helper = enhancer()
     if helper is None:
         raise PromptHelpRefused(unavailable_reason())

@@ -1,6 +1,7 @@
-"""Improve prompt in the studio: one address. POST (the form's prompt, model and task) asks
-the models worker for a suggestion and answers the card that polls for it; GET ?id= is that
-poll, the owner's only (a stranger gets 404)."""
+"""Improve prompt in the studio and the edit studio: one address. POST (the form's prompt,
+model and task) asks the models worker for a suggestion and answers the card that polls for
+it; GET ?id= is that poll, the owner's only (a stranger gets 404). The API's twin is
+api/prompt_help_routes.py."""
 
 from __future__ import annotations
 
@@ -11,12 +12,8 @@ from django.views.decorators.http import require_http_methods
 from django_ratelimit.core import is_ratelimited
 
 from generation import prompt_help
-from generation.presets import CATALOGUE
 from webapp.http import SignedInRequest
 
-# Each request runs a language model on the models worker: a few a minute is plenty for a
-# person, and a script cannot keep that worker busy for others.
-RATE = "10/m"
 CARD = "generation/partials/prompt_suggestion.html"
 
 
@@ -33,16 +30,14 @@ def improve_prompt(request: SignedInRequest) -> HttpResponse:
         if found is None:
             raise Http404("No such suggestion.")
         return _card(request, found)
-    preset = CATALOGUE.get(request.POST.get("preset", ""))
-    if preset is None or not preset.is_installed():
-        return _card(request, error="Choose an installed model first.", status=422)
-    if is_ratelimited(request, group="improve_prompt", key="user", rate=RATE,
-                      method="POST", increment=True):
-        return _card(request, error="You are asking very fast; wait a minute and try again.",
-                     status=422)
     try:
+        preset = prompt_help.installed_preset(request.POST.get("preset"))
+        if is_ratelimited(request, group=prompt_help.RATE_GROUP, key="user",
+                          rate=prompt_help.RATE, method="POST", increment=True):
+            return _card(request, error="You are asking very fast; wait a minute and try "
+                                        "again.", status=422)
         asked = prompt_help.ask(request.user, request.POST.get("prompt"), preset,
-                                from_image=request.POST.get("task") == "i2v")
+                                task=request.POST.get("task"))
     except prompt_help.PromptHelpRefused as refused:
         return _card(request, error=refused.message, status=422)
     return _card(request, asked, status=202)

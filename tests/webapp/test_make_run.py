@@ -49,7 +49,7 @@ def test_make_run_serves_the_sign_in_page_and_stops_cleanly(tmp_path):
                                stderr=subprocess.STDOUT, start_new_session=True)
     try:
         page = _wait_for_page(f"http://127.0.0.1:{port}/accounts/login/", process, 120)
-        assert "Sign In" in page
+        assert "Sign in" in page
         assert (tmp_path / "var" / "db.sqlite3").exists()
         # Workers for jobs, weight installs and webhooks, so none waits behind another.
         log_path = tmp_path / "make-run.log"
