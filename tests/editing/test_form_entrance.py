@@ -217,3 +217,37 @@ def test_a_mask_sent_with_a_refused_edit_is_not_kept(owner_client, owner, clip):
     assert response.status_code == 422
     assert Upload.objects.count() == uploads
     assert 'name="mask" value="' not in response.content.decode()
+
+
+# --- clean() stores nothing -------------------------------------------------------------------
+
+@pytest.mark.parametrize("task", [*EDIT_TASKS, "control"])
+def test_validating_a_form_with_files_stores_nothing(owner, clip, task):
+    # The view accepts a sent file (generation.form_files) before binding the form to its id.
+    from django.http import QueryDict
+    from django.utils.datastructures import MultiValueDict
+
+    from generation.views import STUDIO_FORMS
+
+    data = QueryDict(mutable=True)
+    data.update(job_data(task, clip, source_video=""))
+    files = MultiValueDict({"source_file": [a_video_file()],
+                            "mask_file": [an_image_file("mask.png")]})
+    uploads = Upload.objects.count()
+    form = STUDIO_FORMS[task](data, files, user=owner)
+    form.is_valid()
+    assert Upload.objects.count() == uploads
+
+
+def test_validating_a_subject_form_with_files_stores_nothing(owner, vace):
+    from django.utils.datastructures import MultiValueDict
+
+    from generation.subject_forms import SubjectForm, accept_photos
+
+    form = SubjectForm({"name": "Rex", "kind": "object"},
+                       MultiValueDict({"photo_files": [an_image_file()]}), owner=owner)
+    assert form.is_valid(), form.errors
+    assert not Upload.objects.exists()
+    assert accept_photos(form) and [u.original_name for u in form.photo_uploads] == [
+        "still.png"]
+    assert form.save().photos.get().original == form.photo_uploads[0]
