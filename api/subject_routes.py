@@ -31,7 +31,7 @@ from api.schemas import (
 )
 from generation import subjects
 from generation.models import Subject, SubjectGrant, SubjectPhoto
-from generation.subject_forms import SubjectForm
+from generation.subject_forms import SubjectForm, accept_photos
 from generation.subjects import SubjectRefused, with_photos
 from generation.uploads import SizeLimitHandler, too_large_message
 
@@ -80,7 +80,7 @@ def _saved(user: User, body: SubjectIn | SubjectChange, subject: Subject | None 
         data["at_seconds"] = repr(body.from_video.at_seconds)
     form = SubjectForm(data, MultiValueDict({"photo_files": files or []}), owner=user,
                        subject=subject)
-    if not form.is_valid():
+    if not form.is_valid() or not accept_photos(form):
         raise form_refused(form, "invalid_subject", FORM_FIELDS)
     return owned_subject(user, form.save().id)
 

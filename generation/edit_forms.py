@@ -6,12 +6,13 @@ its spec (generation.specs: VideoToVideo, EditVideo, ExtendVideo), which holds t
 from __future__ import annotations
 
 import math
-from typing import Any, cast
+from collections.abc import Mapping
+from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.http import QueryDict
 
+from generation.form_files import FileSlot
 from generation.forms import TextToVideoForm, nearest_size
 from generation.models import InputRole, Upload, UploadKind, Video
 from generation.presets import Preset, Task
@@ -21,14 +22,15 @@ from generation.specs import (
     EditVideo,
     ExtendVideo,
     InputRef,
-    JobSpec,
     SourceFacts,
+    SpecError,
     VideoJob,
     VideoToVideo,
     clip_frame_count,
     source_facts,
 )
-from generation.uploads import VIDEO_ACCEPT, UploadRefused, accept_upload
+from generation.submission import accept
+from generation.uploads import VIDEO_ACCEPT
 
 EDIT_TASK_CHOICES = [("v2v", "Restyle"), ("edit", "Change an area"), ("reframe", "Reframe"),
                      ("extend", "Extend")]
@@ -56,7 +58,15 @@ class VideoEditForm(TextToVideoForm):
         help_text="How far to move from the source: low keeps it, 1 remakes it.",
         widget=forms.NumberInput(attrs={"type": "range", "step": 0.05}))
 
-    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
+    # Files sent with the form, accepted as uploads by the view (generation.form_files).
+    file_slots: tuple[FileSlot, ...] = (
+        FileSlot("source_file", "source_upload", InputRole.SOURCE_VIDEO,
+                 replaces=("source_video",)),)
+
+    def __init__(self, *args: Any, user: Any = None,
+                 refused_files: Mapping[str, str] | None = None, **kwargs: Any) -> None:
+        # The messages of files sent with the form that were refused before it was bound.
+        self.refused_files = dict(refused_files or {})
         super().__init__(*args, user=user, **kwargs)
         preset = self.selected_preset
         if preset is not None and "strength" in self.fields:
@@ -130,29 +140,6 @@ class VideoEditForm(TextToVideoForm):
         fitting = [n for n in preset.frame_choices() if n <= min(frames, preset.max_input_frames)]
         return fitting[-1] if fitting else preset.frame_choices()[0]
 
-    def _accept_source_file(self, data: dict[str, Any]) -> None:
-        """A video sent with the form becomes an upload of the user's (checked by content)."""
-        file = data.get("source_file")
-        if not file:
-            return
-        try:
-            upload = accept_upload(self.user, file)
-        except UploadRefused as refused:
-            self.add_error("source_file", refused.message)
-            return
-        if upload.kind != UploadKind.VIDEO:
-            upload.delete()
-            self.add_error("source_file", "Choose a video, not an image.")
-            return
-        self._rebind(source_upload=str(upload.id), source_video="")
-
-    def _rebind(self, **values: str) -> None:
-        # The re-rendered form carries the ids, so a file is not sent twice.
-        bound = cast(QueryDict, self.data).copy()
-        for name, value in values.items():
-            bound[name] = value
-        self.data = bound
-
     # --- The spec ----------------------------------------------------------------------------
 
     def extra_inputs(self, data: dict[str, Any]) -> list[InputRef]:
@@ -166,7 +153,8 @@ class VideoEditForm(TextToVideoForm):
         if self.selected_preset is None:
             raise forms.ValidationError(
                 "No model that can do this is installed yet; ask an admin to add one.")
-        self._accept_source_file(data)
+        for name, message in self.refused_files.items():
+            self.add_error(name, message)
         source = self.source_ref()
         if source is None and "source_file" not in self.errors:
             chosen = self._value("source_video") or self._value("source_upload")
@@ -176,17 +164,19 @@ class VideoEditForm(TextToVideoForm):
         if self.errors:
             return data
         assert source is not None
-        self._spec = self.spec_class(
-            **self._common(data), trim_start=data.get("trim_start") or 0.0,
-            trim_end=data.get("trim_end"), inputs=(source, *extra), **self.extra_params(data))
-        self._show_errors(self._spec)
+        options = {"trim_start": data.get("trim_start") or 0.0,
+                   "trim_end": data.get("trim_end"), **self.extra_params(data)}
+        # The submission entrance holds the rules (the inputs' owner and kinds, the spec's);
+        # the form turns its fields into a submission and shows the verdict by field.
+        try:
+            self._spec = accept(self.spec_class.task, self._submission(
+                data, inputs=(source, *extra), options=options), self._preset_for(data))
+        except SpecError as refused:
+            where = {InputRole.SOURCE_VIDEO.value: "source_file",
+                     InputRole.MASK.value: "mask_file"}
+            for field, message in refused.errors.items():
+                self.add_error(self._error_field(where.get(field, field)), message)
         return data
-
-    def _show_errors(self, spec: JobSpec) -> None:
-        where = {InputRole.SOURCE_VIDEO.value: "source_file", InputRole.MASK.value: "mask_file"}
-        for field, message in spec.errors().items():
-            target = where.get(field, field)
-            self.add_error(target if target in self.fields else None, message)
 
 
 class MaskedEditForm(VideoEditForm):
@@ -213,6 +203,10 @@ class MaskedEditForm(VideoEditForm):
                                  label="Feather (px)", help_text="Soften the edge of the change.")
     kept_after_submit: tuple[str, ...] = (*VideoEditForm.kept_after_submit, "mode", "grow",
                                           "feather")
+    # A mask drawn for a refused job is of no use to anyone: it is not kept for a re-try.
+    file_slots = (*VideoEditForm.file_slots,
+                  FileSlot("mask_file", "mask", InputRole.MASK, kept_if_refused=False,
+                           metadata={"mask": True}))
 
     def extra_params(self, data: dict[str, Any]) -> dict[str, Any]:
         return {"mode": data["mode"], "grow": data["grow"], "feather": data["feather"]}
@@ -227,30 +221,10 @@ class MaskedEditForm(VideoEditForm):
             return None
 
     def extra_inputs(self, data: dict[str, Any]) -> list[InputRef]:
-        file = data.get("mask_file")
-        if file:
-            try:
-                upload = accept_upload(self.user, file)
-            except UploadRefused as refused:
-                self.add_error("mask_file", refused.message)
-                return []
-            upload.metadata = {**upload.metadata, "mask": True}
-            upload.save(update_fields=["metadata"])
-            self._rebind(mask=str(upload.id))
-            return [InputRef(InputRole.MASK, upload_id=upload.id)]
         mask = self.mask_upload()
         if data.get("mask") and mask is None:
             self.add_error("mask_file", "There is no such mask of yours.")
         return [] if mask is None else [InputRef(InputRole.MASK, upload_id=mask.id)]
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        # A mask stored for a job that was refused is of no use to anyone.
-        if self.errors and (upload := self.mask_upload()) is not None \
-                and not upload.job_inputs.exists() and self.files.get("mask_file"):
-            upload.delete()
-            self._rebind(mask="")
-        return data
 
 
 class ReframeForm(VideoEditForm):

@@ -10,17 +10,18 @@ from django.core.exceptions import ValidationError
 
 from generation.forms import TextToVideoForm
 from generation.models import InputRole, Subject, Upload, Video
-from generation.specs import EditVideo, InputRef, Personalize
+from generation.presets import Task
+from generation.specs import InputRef, SpecError
 from generation.subject_forms import VideoChoiceField
 from generation.subjects import (
     MAX_SUBJECTS_PER_JOB,
+    choose_subjects,
     plain_prompt,
     reference_refs,
-    resolve_mentions,
     snapshot,
     usable_subjects,
-    with_photos,
 )
+from generation.submission import accept
 
 
 class SubjectChoiceField(forms.ModelMultipleChoiceField):
@@ -54,33 +55,32 @@ class PersonalizeForm(TextToVideoForm):
         if self.errors:
             return data
         limit = self.selected_preset.max_reference_images
-        refs = reference_refs(chosen, limit)
-        self._spec = Personalize(**{**self._common(data), "prompt": plain_prompt(
-            data["prompt"].strip())}, inputs=tuple(refs),
-            subjects=tuple(snapshot(subject) for subject in chosen))
-        for field, message in self._spec.errors().items():
-            self.add_error("subjects" if field == "reference" else
-                           field if field in self.fields else None, message)
+        self._accept(Task.PERSONALIZE, data, chosen, reference_refs(chosen, limit))
         return data
 
+    def _accept(self, task: Task, data: dict[str, Any], chosen: list[Subject],
+                inputs: list[InputRef]) -> None:
+        """The job through the submission entrance: the prompt as the model reads it (`@Rex`
+        as Rex), the subjects' photos as its references; a refusal shown by field."""
+        submission = self._submission(
+            {**data, "prompt": plain_prompt(data["prompt"])}, inputs=tuple(inputs),
+            subjects=tuple(snapshot(subject) for subject in chosen))
+        try:
+            self._spec = accept(task, submission, self._preset_for(data))
+        except SpecError as refused:
+            for field, message in refused.errors.items():
+                self.add_error("subjects" if field == "reference" else
+                               self._error_field(field), message)
+
     def _chosen_subjects(self, data: dict[str, Any]) -> list[Subject]:
-        mentioned, unknown = resolve_mentions(self.user, data["prompt"])
-        if unknown:
-            names = ", ".join(f"@{name}" for name in unknown)
-            self.add_error("prompt", f"You have no subject called {names} (nor one shared "
-                                     "with you); see your Subjects page for their names.")
-        ids = list(dict.fromkeys([s.pk for s in data.get("subjects") or []]
-                                 + [s.pk for s in mentioned]))
-        if not ids and not unknown:
-            self.add_error("subjects", "Pick a subject, or write @name in the prompt.")
-        elif len(ids) > MAX_SUBJECTS_PER_JOB:
-            self.add_error("subjects", f"Use at most {MAX_SUBJECTS_PER_JOB} subjects in one "
-                                       f"video; this asks for {len(ids)}.")
-        found = with_photos(usable_subjects(self.user)).in_bulk(ids)
-        chosen = [found[pk] for pk in ids if pk in found]
-        for subject in chosen:
-            if not subject.photos.all():
-                self.add_error("subjects", f"@{subject.name} has no photos yet.")
+        """The subjects picked and named `@name` (as the API reads them), or the problems on
+        the prompt and the subjects field."""
+        picked = [subject.pk for subject in data.get("subjects") or []]
+        chosen, problems = choose_subjects(self.user, data["prompt"], picked)
+        if not chosen and not problems:
+            problems["subjects"] = "Pick a subject, or write @name in the prompt."
+        for field, message in problems.items():
+            self.add_error(field, message)
         return chosen
 
 
@@ -128,10 +128,6 @@ class SwapForm(PersonalizeForm):
         refs = [InputRef(InputRole.SOURCE_VIDEO, video_id=data["source_video"].id),
                 InputRef(InputRole.MASK, upload_id=mask.id),
                 *reference_refs(chosen, self.selected_preset.max_reference_images)]
-        self._spec = EditVideo(**{**self._common(data), "prompt": plain_prompt(
-            data["prompt"].strip())}, inputs=tuple(refs),
-            subjects=tuple(snapshot(subject) for subject in chosen))
-        for field, message in self._spec.errors().items():
-            self.add_error("subjects" if field == "reference" else
-                           field if field in self.fields else None, message)
+        # An edit with references: the masked area repainted as the subjects.
+        self._accept(Task.EDIT, data, chosen, refs)
         return data

@@ -1,5 +1,6 @@
 """The subject form (create and edit): a name, a kind, and photos from the drop zone (upload
-ids), files sent with the form, or a frame of one of the user's videos; 1 to 5 in all."""
+ids), files sent with the form, or a frame of one of the user's videos; 1 to 5 in all. The
+form checks them; `accept_photos`, called once it is valid, stores the files and the frame."""
 
 from __future__ import annotations
 
@@ -95,21 +96,7 @@ class SubjectForm(forms.Form):
         elif total > MAX_PHOTOS:
             self.add_error("photo_files", f"A subject has at most {MAX_PHOTOS} photos; this "
                                           f"would make {total}.")
-        if self.errors:
-            return data
-        # Files last: they become uploads, which must not outlive a refused form.
-        made: list[Upload] = []
-        try:
-            for file in files:
-                made.append(self._accepted(file))
-            if data.get("from_video"):
-                made.append(self._frame(data["from_video"], data.get("at_seconds") or 0.0))
-        except UploadRefused as refused:
-            for upload in made:
-                upload.delete()
-            self.add_error("photo_files" if files else "from_video", refused.message)
-            return data
-        self.photo_uploads = picked + made
+        self.photo_uploads = picked
         return data
 
     def _picked_uploads(self) -> list[Upload]:
@@ -127,30 +114,9 @@ class SubjectForm(forms.Form):
             return []
         return [u for u in uploads if u is not None]
 
-    def _accepted(self, file: UploadedFile) -> Upload:
-        upload = accept_upload(self.owner, file)
-        if upload.kind != UploadKind.IMAGE:
-            upload.delete()
-            raise UploadRefused(f"{file.name} is a video; a subject's photos are images (pick "
-                                "a frame of a video instead).")
-        return upload
-
-    def _frame(self, video: Video, seconds: float) -> Upload:
-        buffer = io.BytesIO()
-        try:
-            frame_at(video.file, seconds).save(buffer, "PNG")
-        except (LookupError, OSError, ValueError) as problem:
-            raise UploadRefused(f"That video's frame could not be read ({problem}).") from None
-        name = f"frame-{str(video.id)[:8]}-{seconds:g}s.png"
-        upload = accept_upload(self.owner, SimpleUploadedFile(name, buffer.getvalue(),
-                                                              "image/png"))
-        upload.metadata = {**upload.metadata, "frame_of": str(video.id), "frame": seconds}
-        upload.save(update_fields=["metadata"])
-        return upload
-
     def save(self) -> Subject:
-        """Create or update the subject with the new photos; their backgrounds are removed on
-        the models worker."""
+        """Create or update the subject with the new photos (after `accept_photos`); their
+        backgrounds are removed on the models worker."""
         data = self.cleaned_data
         with transaction.atomic():
             subject = self.subject or Subject(owner=self.owner)
@@ -163,3 +129,46 @@ class SubjectForm(forms.Form):
                 for index, upload in enumerate(self.photo_uploads))
             request_cutouts(photos)
         return subject
+
+
+def accept_photos(form: SubjectForm) -> bool:
+    """After the form is valid: the files sent with it and the video's frame become the
+    owner's image uploads, beside the photos picked by id. On a refusal none of them is kept
+    (they must not outlive a refused form) and the form shows why; False then."""
+    data = form.cleaned_data
+    files = data.get("photo_files") or []
+    made: list[Upload] = []
+    try:
+        for file in files:
+            made.append(_accepted(form.owner, file))
+        if data.get("from_video"):
+            made.append(_frame(form.owner, data["from_video"], data.get("at_seconds") or 0.0))
+    except UploadRefused as refused:
+        for upload in made:
+            upload.delete()
+        form.add_error("photo_files" if files else "from_video", refused.message)
+        return False
+    form.photo_uploads = [*form.photo_uploads, *made]
+    return True
+
+
+def _accepted(owner: User, file: UploadedFile) -> Upload:
+    upload = accept_upload(owner, file)
+    if upload.kind != UploadKind.IMAGE:
+        upload.delete()
+        raise UploadRefused(f"{file.name} is a video; a subject's photos are images (pick "
+                            "a frame of a video instead).")
+    return upload
+
+
+def _frame(owner: User, video: Video, seconds: float) -> Upload:
+    buffer = io.BytesIO()
+    try:
+        frame_at(video.file, seconds).save(buffer, "PNG")
+    except (LookupError, OSError, ValueError) as problem:
+        raise UploadRefused(f"That video's frame could not be read ({problem}).") from None
+    name = f"frame-{str(video.id)[:8]}-{seconds:g}s.png"
+    upload = accept_upload(owner, SimpleUploadedFile(name, buffer.getvalue(), "image/png"))
+    upload.metadata = {**upload.metadata, "frame_of": str(video.id), "frame": seconds}
+    upload.save(update_fields=["metadata"])
+    return upload

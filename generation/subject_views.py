@@ -13,7 +13,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from generation import subjects
 from generation.models import CutoutStatus, Subject, SubjectGrant, SubjectPhoto
-from generation.subject_forms import SubjectForm
+from generation.subject_forms import SubjectForm, accept_photos
 from generation.subjects import MAX_PHOTOS, SubjectRefused, with_photos
 from webapp.http import SignedInRequest
 
@@ -55,7 +55,7 @@ def new_subject(request: SignedInRequest) -> HttpResponse:
         return render(request, "subjects/new.html", {
             "form": SubjectForm(owner=request.user), "max_photos": MAX_PHOTOS})
     form = SubjectForm(request.POST, request.FILES, owner=request.user)
-    if not form.is_valid():
+    if not form.is_valid() or not accept_photos(form):
         return render(request, "subjects/new.html", {"form": form, "max_photos": MAX_PHOTOS},
                       status=422)
     subject = form.save()
@@ -85,7 +85,7 @@ def subject_photos(request: SignedInRequest, subject_id: str) -> HttpResponse:
 def edit_subject(request: SignedInRequest, subject_id: str) -> HttpResponse:
     subject = owned_subject(request, subject_id)
     form = SubjectForm(request.POST, request.FILES, owner=request.user, subject=subject)
-    if not form.is_valid():
+    if not form.is_valid() or not accept_photos(form):
         return _detail(request, subject, form, status=422)
     form.save()
     messages.success(request, f"Saved {subject.name}.")

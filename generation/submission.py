@@ -168,19 +168,27 @@ def check_owned(owner: Any, inputs: Sequence[InputRef], loras: Sequence[LoraUse]
         raise SpecError({"loras": "One of the chosen LoRAs does not exist."})
 
 
+def kind_problem(role: InputRole | str, is_video: bool) -> str | None:
+    """What is wrong with an input of this kind in this role: a video where the model reads
+    an image, an image where it reads a video; None where it fits (a mask may be either)."""
+    role = InputRole(role)
+    if role in IMAGE_ROLES and is_video:
+        return f"Choose an image, not a video, as the {role.label.lower()}."
+    if role == InputRole.SOURCE_VIDEO and not is_video:
+        return "Choose a video, not an image."
+    return None
+
+
 def _kind_errors(inputs: Sequence[InputRef]) -> dict[str, str]:
-    """An image where the model reads an image, a video where it reads one (a mask may be
-    either)."""
+    """Each role's first input of a kind it does not read, by role."""
     ids = {ref.upload_id for ref in inputs if ref.upload_id}
     kinds = dict(Upload.objects.filter(pk__in=ids).values_list("pk", "kind")) if ids else {}
     errors: dict[str, str] = {}
     for ref in inputs:
-        role = InputRole(ref.role)
         kind = kinds.get(ref.upload_id) if ref.upload_id is not None else None
-        is_video = ref.video_id is not None or kind == UploadKind.VIDEO
-        if role in IMAGE_ROLES and is_video:
-            errors.setdefault(role.value, f"Choose an image, not a video, as the "
-                                          f"{role.label.lower()}.")
-        elif role == InputRole.SOURCE_VIDEO and kind is not None and not is_video:
-            errors.setdefault(role.value, "Choose a video, not an image.")
+        if ref.video_id is None and kind is None:
+            continue  # no such upload: refused as missing, not as of the wrong kind
+        problem = kind_problem(ref.role, ref.video_id is not None or kind == UploadKind.VIDEO)
+        if problem is not None:
+            errors.setdefault(InputRole(ref.role).value, problem)
     return errors

@@ -3,16 +3,19 @@ uploads), the control track to keep from it, how strictly, and the prompt for th
 
 from __future__ import annotations
 
-from typing import Any, cast
+from collections.abc import Mapping
+from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.http import QueryDict
 
+from generation.form_files import FileSlot
 from generation.forms import TextToVideoForm
 from generation.models import InputRole, Upload, UploadKind, Video
-from generation.specs import InputRef, TransferMotion
-from generation.uploads import VIDEO_ACCEPT, UploadRefused, accept_upload
+from generation.presets import Task
+from generation.specs import InputRef, SpecError
+from generation.submission import accept
+from generation.uploads import VIDEO_ACCEPT
 from worker.catalogue.calls import MAX_CONDITIONING_SCALE
 from worker.catalogue.helpers import CONTROL_KINDS
 
@@ -46,6 +49,15 @@ class TransferMotionForm(TextToVideoForm):
         widget=forms.NumberInput(attrs={"step": 0.05}))
     start_s = forms.FloatField(label="Start at (seconds)", min_value=0.0, initial=0.0,
                                widget=forms.NumberInput(attrs={"step": 0.1}))
+    # A video sent with the form, accepted as an upload by the view (generation.form_files).
+    file_slots = (FileSlot("source_file", "source_upload", InputRole.SOURCE_VIDEO,
+                           replaces=("source_video",)),)
+
+    def __init__(self, *args: Any, user: Any = None,
+                 refused_files: Mapping[str, str] | None = None, **kwargs: Any) -> None:
+        # The messages of files sent with the form that were refused before it was bound.
+        self.refused_files = dict(refused_files or {})
+        super().__init__(*args, user=user, **kwargs)
 
     def _value(self, name: str) -> Any:
         return self.data.get(name) if self.is_bound else self.initial.get(name)
@@ -55,22 +67,8 @@ class TransferMotionForm(TextToVideoForm):
         return owned_source(self.user, self._value("source_video"), self._value("source_upload"))
 
     def _source_ref(self, data: dict[str, Any]) -> InputRef | None:
-        file = data.get("source_file")
-        if file:
-            try:
-                upload = accept_upload(self.user, file)
-            except UploadRefused as refused:
-                self.add_error("source_file", refused.message)
-                return None
-            if upload.kind != UploadKind.VIDEO:
-                upload.delete()
-                self.add_error("source_file", "Choose a video, not an image.")
-                return None
-            data["source_upload"] = upload.id
-            bound = cast(QueryDict, self.data).copy()
-            bound["source_upload"] = str(upload.id)
-            self.data = bound  # the re-rendered form carries the id, not the file again
-            return InputRef(InputRole.SOURCE_VIDEO, upload_id=upload.id)
+        if "source_file" in self.errors:  # a file sent with the form was refused
+            return None
         wanted_video, wanted_upload = data.get("source_video"), data.get("source_upload")
         if not wanted_video and not wanted_upload:
             self.add_error("source_file", "Choose the video whose motion to keep.")
@@ -88,14 +86,20 @@ class TransferMotionForm(TextToVideoForm):
         if self.selected_preset is None:
             raise forms.ValidationError(
                 "No model that transfers motion is installed yet; ask an admin to add one.")
+        for name, message in self.refused_files.items():
+            self.add_error(name, message)
         ref = self._source_ref(data)
         if self.errors or ref is None:
             return data
-        self._spec = TransferMotion(
-            **self._common(data), control=data["control"],
-            conditioning_scale=data["conditioning_scale"], start_s=data["start_s"],
-            inputs=(ref,))
-        for field_name, message in self._spec.errors().items():
-            target = "source_file" if field_name == InputRole.SOURCE_VIDEO else field_name
-            self.add_error(target if target in self.fields else None, message)
+        options = {"control": data["control"], "conditioning_scale": data["conditioning_scale"],
+                   "start_s": data["start_s"]}
+        # The submission entrance holds the rules; the form shows its verdict by field.
+        try:
+            self._spec = accept(Task.CONTROL, self._submission(data, inputs=(ref,),
+                                                               options=options),
+                                self._preset_for(data))
+        except SpecError as refused:
+            for field_name, message in refused.errors.items():
+                target = "source_file" if field_name == InputRole.SOURCE_VIDEO else field_name
+                self.add_error(self._error_field(target), message)
         return data

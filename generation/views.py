@@ -16,6 +16,7 @@ from django_ratelimit.decorators import ratelimit
 
 from generation import lifecycle
 from generation.edit_forms import EDIT_FORMS
+from generation.form_files import FileSlot, SentFiles, accept_sent_files
 from generation.forms import (
     CROP_FIELDS,
     KEPT_SETTINGS,
@@ -41,21 +42,28 @@ def owned_video(request: HttpRequest, video_id: str) -> Video:
     return get_object_or_404(Video, pk=video_id, owner=request.user)
 
 
+STUDIO_FORMS: dict[str, type[TextToVideoForm]] = {
+    **EDIT_FORMS, **{form.task: form for form in (
+        ImageToVideoForm, PersonalizeForm, SwapForm, TransferMotionForm)}}
+
+
 def _studio_form(request: SignedInRequest, task: str | None, *args: Any, **kwargs: Any
                  ) -> TextToVideoForm:
     """The studio's form for a task: from a prompt (the default) or from an image; the edit
     studio's tasks (restyle, change an area, reframe, extend) have their own forms."""
-    if task in EDIT_FORMS:
-        return EDIT_FORMS[task](*args, user=request.user, **kwargs)
-    if task == ImageToVideoForm.task:
-        return ImageToVideoForm(*args, user=request.user, **kwargs)
-    if task == PersonalizeForm.task:
-        return PersonalizeForm(*args, user=request.user, **kwargs)
-    if task == SwapForm.task:
-        return SwapForm(*args, user=request.user, **kwargs)
-    if task == TransferMotionForm.task:
-        return TransferMotionForm(*args, user=request.user, **kwargs)
-    return TextToVideoForm(*args, user=request.user, **kwargs)
+    return STUDIO_FORMS.get(task or "", TextToVideoForm)(*args, user=request.user, **kwargs)
+
+
+def _submitted_form(request: SignedInRequest, task: str | None
+                    ) -> tuple[TextToVideoForm, SentFiles | None]:
+    """The form bound to what was sent. Files sent in its file slots are accepted as uploads
+    first (generation.form_files), so the form reads them by id, like any other input."""
+    form_class = STUDIO_FORMS.get(task or "", TextToVideoForm)
+    slots: tuple[FileSlot, ...] = getattr(form_class, "file_slots", ())
+    if not slots:
+        return form_class(request.POST, request.FILES, user=request.user), None
+    sent = accept_sent_files(form_class, slots, request.user, request.POST, request.FILES)
+    return form_class(sent.data, user=request.user, refused_files=sent.refused), sent
 
 
 def _job_card(request: HttpRequest, job: Job) -> HttpResponse:
@@ -137,7 +145,7 @@ def generation_form(request: SignedInRequest) -> HttpResponse:
            method="POST", block=False)
 def submit(request: SignedInRequest) -> HttpResponse:
     task = request.POST.get("task")
-    form = _studio_form(request, task, request.POST, request.FILES)
+    form, sent = _submitted_form(request, task)
     if getattr(request, "limited", False):
         form.is_valid()
         form.add_error(None, "You are submitting very fast; wait a minute and try again.")
@@ -170,6 +178,8 @@ def submit(request: SignedInRequest) -> HttpResponse:
                 if (value := form.cleaned_data.get(k) or form.data.get(k))})
             return render(request, "generation/partials/submitted.html", {
                 "form": form, "jobs": recent_jobs(request.user)})
+    if sent is not None:
+        sent.discard_unkept(form)
     if not request.htmx:
         return render(request, getattr(form, "page", "generation/studio.html"), {
             "form": form, "jobs": recent_jobs(request.user)}, status=422)

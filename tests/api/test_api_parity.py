@@ -375,3 +375,129 @@ def test_the_presets_say_which_speeds_sound_and_keyframes_a_job_can_ask_for(api,
     assert presets["tiny"]["speeds"] == ["quality", "balanced", "preview"]
     assert presets["demo-ltx2"]["makes_sound"] and not presets["tiny"]["makes_sound"]
     assert presets["ltx-video"]["max_keyframes"] > 0 and presets["tiny"]["max_keyframes"] == 0
+
+
+# --- The edit studio, subjects and motion transfer through the studio and the API -------
+
+
+@pytest.fixture
+def clip(owner):
+    """One of the owner's gallery videos: 2 s at 8 fps, 96 x 64, a real MP4."""
+    from tests.editing.conftest import gallery_video
+    from tests.editing.media import numbered_frames
+
+    return gallery_video(owner, numbered_frames(16), fps=8)
+
+
+@pytest.fixture
+def mask(owner):
+    from tests.editing.conftest import mask_upload
+    from tests.editing.media import rect_mask
+
+    return mask_upload(owner, rect_mask(96, 64, (10, 10, 40, 40)))
+
+
+@pytest.fixture
+def rex(owner):
+    from tests.subjects.conftest import make_subject
+
+    return make_subject(owner, "Rex", photos=2)
+
+
+VACE_FORM = {"preset": "wan2.1-vace-1.3b", "prompt": "a red sailing boat", "negative_prompt": "",
+             "size": "832x480", "num_frames": "5", "steps": "2", "guidance": "5.0", "seed": "3"}
+VACE_BODY = {"preset": "wan2.1-vace-1.3b", "prompt": "a red sailing boat", "width": 832,
+             "height": 480, "num_frames": 5, "steps": 2, "guidance": 5.0, "seed": 3}
+
+
+def _source(clip) -> list[dict[str, str]]:
+    return [{"role": "source_video", "video_id": str(clip.id)}]
+
+
+def test_a_restyle_is_stored_alike_from_the_studio_and_the_api(studio, api, clip):
+    from_studio = _through_the_studio(studio, {
+        **form_data(size="128x128", num_frames="5", steps="2", seed="3"), "task": "v2v",
+        "source_video": str(clip.id), "strength": "0.6", "trim_start": "0.5", "trim_end": ""})
+    from_api = _through_the_api(api, {
+        "task": "v2v", "preset": "tiny", "prompt": "a lighthouse at dusk", "width": 128,
+        "height": 128, "num_frames": 5, "steps": 2, "guidance": 5.0, "seed": 3,
+        "options": {"strength": 0.6, "trim_start": 0.5}, "inputs": _source(clip)})
+    assert from_studio.kind == "v2v" and from_studio.params["strength"] == 0.6
+    assert _stored(from_api) == _stored(from_studio)
+
+
+def test_a_masked_edit_is_stored_alike_from_the_studio_and_the_api(studio, api, installed,
+                                                                   clip, mask):
+    from_studio = _through_the_studio(studio, {
+        **VACE_FORM, "task": "edit", "source_video": str(clip.id), "mask": str(mask.id),
+        "mode": "keep", "grow": "2", "feather": "6", "trim_start": "", "trim_end": "1.5"})
+    from_api = _through_the_api(api, {
+        **VACE_BODY, "task": "edit",
+        "options": {"mode": "keep", "grow": 2, "feather": 6, "trim_end": 1.5},
+        "inputs": [*_source(clip), {"role": "mask", "upload_id": str(mask.id)}]})
+    assert from_studio.params["mode"] == "keep"
+    assert _stored(from_api) == _stored(from_studio)
+
+
+def test_a_reframe_is_stored_alike_from_the_studio_and_the_api(studio, api, installed, clip):
+    from_studio = _through_the_studio(studio, {
+        **VACE_FORM, "task": "reframe", "size": "480x832", "source_video": str(clip.id),
+        "anchor": "start", "grow": "4", "feather": "4"})
+    from_api = _through_the_api(api, {
+        **VACE_BODY, "task": "edit", "width": 480, "height": 832,
+        "options": {"mode": "reframe", "anchor": "start", "grow": 4, "feather": 4},
+        "inputs": _source(clip)})
+    assert from_studio.params["mode"] == "reframe"
+    assert _stored(from_api) == _stored(from_studio)
+
+
+def test_an_extension_is_stored_alike_from_the_studio_and_the_api(studio, api, installed,
+                                                                  clip):
+    from_studio = _through_the_studio(studio, {
+        **VACE_FORM, "task": "extend", "num_frames": "17", "source_video": str(clip.id),
+        "context_frames": "5", "join": "0", "trim_end": "1"})
+    from_api = _through_the_api(api, {
+        **VACE_BODY, "task": "extend", "num_frames": 17,
+        "options": {"context_frames": 5, "join": False, "trim_end": 1.0},
+        "inputs": _source(clip)})
+    assert from_studio.kind == "extend" and from_studio.params["join"] is False
+    assert _stored(from_api) == _stored(from_studio)
+
+
+def test_a_job_with_a_subject_is_stored_alike_from_the_studio_and_the_api(studio, api,
+                                                                         installed, rex):
+    from_studio = _through_the_studio(studio, {**VACE_FORM, "task": "personalize",
+                                               "prompt": "@Rex runs along a beach"})
+    from_api = _through_the_api(api, {**VACE_BODY, "task": "personalize",
+                                      "prompt": "@Rex runs along a beach"})
+    assert from_studio.params["prompt"] == "Rex runs along a beach"
+    assert from_studio.params["subjects"] == [{"name": "Rex", "kind": "object"}]
+    assert _stored(from_api) == _stored(from_studio)
+    assert [r.subject_id for r in from_api.inputs.order_by("position")] == [
+        r.subject_id for r in from_studio.inputs.order_by("position")]
+
+
+def test_a_swap_is_stored_alike_from_the_studio_and_the_api(studio, api, installed, rex,
+                                                            clip, mask):
+    # The studio's "Swap in a subject" is an edit with the subject's photos as references.
+    from_studio = _through_the_studio(studio, {
+        **VACE_FORM, "task": "swap", "prompt": "@Rex walks in", "source_video": str(clip.id),
+        "mask": str(mask.id)})
+    from_api = _through_the_api(api, {
+        **VACE_BODY, "task": "edit", "prompt": "@Rex walks in",
+        "inputs": [*_source(clip), {"role": "mask", "upload_id": str(mask.id)}]})
+    assert from_studio.kind == "edit" and from_studio.params["prompt"] == "Rex walks in"
+    assert _stored(from_api) == _stored(from_studio)
+
+
+def test_a_motion_transfer_is_stored_alike_from_the_studio_and_the_api(studio, api, installed,
+                                                                       clip):
+    from_studio = _through_the_studio(studio, {
+        **VACE_FORM, "task": "control", "source_video": str(clip.id), "control": "canny",
+        "conditioning_scale": "0.8", "start_s": "0.5"})
+    from_api = _through_the_api(api, {
+        **VACE_BODY, "task": "control",
+        "options": {"control": "canny", "conditioning_scale": 0.8, "start_s": 0.5},
+        "inputs": _source(clip)})
+    assert from_studio.params["control"] == "canny"
+    assert _stored(from_api) == _stored(from_studio)
