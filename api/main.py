@@ -15,6 +15,7 @@ from api import (
     lora_routes,
     media_routes,
     queue_routes,
+    storyboard_routes,
     subject_routes,
     webhook_routes,
 )
@@ -36,6 +37,7 @@ api.add_router("", subject_routes.router)
 api.add_router("", lora_routes.router)
 api.add_router("", webhook_routes.router)
 api.add_router("", queue_routes.router)
+api.add_router("", storyboard_routes.router)
 
 
 @require_safe

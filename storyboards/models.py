@@ -108,3 +108,12 @@ class Shot(models.Model):
                 "subject": str(self.subject_id) if self.subject_id else None,
                 "lora": str(self.lora_id) if self.lora_id else None,
                 "lora_strength": self.lora_strength if self.lora_id else None}
+
+
+def swap(shots: list[Shot], index: int, other: int) -> None:
+    """Swap two shots' places and store every shot's position as its rank (1, 2, …)."""
+    shots[index], shots[other] = shots[other], shots[index]
+    for rank, shot in enumerate(shots, start=1):
+        if shot.position != rank:
+            shot.position = rank
+            shot.save(update_fields=["position"])

@@ -22,7 +22,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from storyboards import render as rendering
 from storyboards.forms import ShotForm, StoryboardForm
-from storyboards.models import MAX_SHOTS, Shot, Storyboard
+from storyboards.models import MAX_SHOTS, Shot, Storyboard, swap
 from webapp.http import SignedInRequest
 
 
@@ -176,18 +176,9 @@ def move_shot(request: SignedInRequest, storyboard_id: str, shot_id: str) -> Htt
             return _board(request, owned_shot(board, shot_id).storyboard)
         other = index - 1 if request.POST.get("direction") == "up" else index + 1
         if 0 <= other < len(shots):
-            moved(shots, index, other)
+            swap(shots, index, other)
             _touch(board)
     return _board(request, board)
-
-
-def moved(shots: list[Shot], index: int, other: int) -> None:
-    """Swap two shots' places and store every shot's position as its rank (1, 2, …)."""
-    shots[index], shots[other] = shots[other], shots[index]
-    for rank, shot in enumerate(shots, start=1):
-        if shot.position != rank:
-            shot.position = rank
-            shot.save(update_fields=["position"])
 
 
 @login_required
