@@ -60,7 +60,7 @@ class ShotForm(forms.ModelForm):
         model = Shot
         fields = ("prompt", "preset", "num_frames", "transition", "start_image", "subject",
                   "lora", "lora_strength", "seed")
-        labels = {"num_frames": "Length (frames)", "preset": "Model",
+        labels = {"num_frames": "Length (frames)", "preset": "Model", "lora": "LoRA",
                   "transition": "Starts with", "lora_strength": "LoRA strength"}
         widgets = {"prompt": forms.Textarea(attrs={"rows": 2}),
                    "transition": forms.RadioSelect}
@@ -80,7 +80,8 @@ class ShotForm(forms.ModelForm):
                    "subject": usable_subjects(owner).order_by("name"),
                    "lora": Lora.objects.filter(owner=owner).order_by("name")}
         for name, queryset in library.items():
-            cast(forms.ModelChoiceField, self.fields[name]).queryset = queryset
+            field = cast(forms.ModelChoiceField, self.fields[name])
+            field.queryset, field.empty_label = queryset, "None"
         self.fields["start_image"].help_text = "One of your uploads (a cut only)."
         self.fields["subject"].help_text = ("The same subject in several shots keeps a "
                                             "character the same.")
