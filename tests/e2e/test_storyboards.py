@@ -76,7 +76,7 @@ def test_build_and_render_a_storyboard(browser, studio_with_demo_models, page_pr
     add_shot(page, "a gull overhead", "9", "cut", preset="tiny")
     add_shot(page, "the boats leave", "9", "continue")
     # The continuing shot belongs after the opening: move it up.
-    page.click("button[aria-label='Move shot 3 up']")
+    page.click("button[aria-label='Move up (shot 3)']")
     page.locator("li.shot").nth(1).locator(".shot-prompt:has-text('the boats leave')").wait_for()
     assert page.locator("li.shot").nth(1).locator(
         ".shot-transition").inner_text() == "Continues from shot 1"
