@@ -219,9 +219,10 @@ def rename_storyboard(request: HttpRequest, storyboard_id: uuid.UUID, body: Stor
 
 @router.delete("/storyboards/{storyboard_id}", response={204: None, **ERRORS},
                url_name="storyboard_delete", summary="Delete a storyboard",
-               description="Its shots' videos and its joined videos stay in your gallery.")
+               description="Its shots' waiting or running jobs are cancelled; the videos "
+                           "already made stay in your gallery.")
 def delete_storyboard(request: HttpRequest, storyboard_id: uuid.UUID) -> Status[None]:
-    owned(caller(request), storyboard_id).delete()
+    rendering.discard(owned(caller(request), storyboard_id))
     return Status(204, None)
 
 

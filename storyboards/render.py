@@ -87,6 +87,16 @@ def render(storyboard: Storyboard) -> None:
         _advance(board, resume=True)
 
 
+def discard(storyboard: Storyboard) -> None:
+    """Delete the storyboard, cancelling its shots' waiting or running jobs (nobody will join
+    them); the videos already made stay in the gallery."""
+    with transaction.atomic():
+        for shot in storyboard.shots.select_related("job"):
+            if shot.job is not None and shot.job.is_active:
+                lifecycle.cancel(shot.job)
+        storyboard.delete()
+
+
 def advance(storyboard_id: uuid.UUID) -> None:
     """Move a render on after one of its shots finished (nothing when it is not rendering)."""
     with transaction.atomic():

@@ -113,7 +113,7 @@ def rename(request: SignedInRequest, storyboard_id: str) -> HttpResponseBase:
 def delete(request: SignedInRequest, storyboard_id: str) -> HttpResponseBase:
     """The storyboard goes; the videos its shots and its render made stay in the gallery."""
     board = owned(request, storyboard_id)
-    board.delete()
+    rendering.discard(board)
     messages.success(request, f"Deleted the storyboard “{board.title}”; its videos are still "
                               "in your gallery.")
     url = reverse("storyboards")

@@ -13,6 +13,7 @@ from storyboards.models import RenderState, Shot, Storyboard
 from tests.conftest import csrf_post
 from tests.i2v.helpers import image_upload
 from tests.storyboards.helpers import add_shot, shot_data, shots
+from tests.subjects.conftest import make_subject
 
 pytestmark = pytest.mark.django_db
 
@@ -187,3 +188,45 @@ def test_a_start_image_makes_an_image_to_video_job(board, owner_client, owner):
     assert job.kind == "i2v"
     assert list(job.inputs.values_list("role", "upload_id")) == [
         (InputRole.START_IMAGE, image.id)]
+
+
+def test_a_subject_shot_gives_its_photos_as_references(board, owner_client, owner):
+    subject = make_subject(owner, "Rex", photos=2)
+    response = add_shot(owner_client, board, preset="demo-vace", subject=subject.id)
+    assert response.status_code == 200, response.content.decode()[-1500:]
+    render.render(board)
+    job = Job.objects.get(owner=owner)
+    assert job.kind == "personalize" and job.params["subjects"] == [
+        {"name": "Rex", "kind": "object"}]
+    photos = set(subject.photos.values_list("original_id", flat=True))
+    references = job.inputs.filter(role=InputRole.REFERENCE)
+    assert set(references.values_list("upload_id", flat=True)) == photos
+    assert set(references.values_list("subject_id", flat=True)) == {subject.id}
+
+
+def test_a_subject_shot_cannot_continue_and_needs_a_model_that_takes_photos(
+        board, owner_client, owner):
+    subject = make_subject(owner, "Rex", photos=1)
+    response = add_shot(owner_client, board, preset="tiny", subject=subject.id)
+    assert response.status_code == 422 and "cannot take a subject" in response.content.decode()
+    add_shot(owner_client, board)
+    response = add_shot(owner_client, board, preset="demo-vace", subject=subject.id,
+                        transition="continue")
+    assert "A shot with a subject starts from its photos" in response.content.decode()
+
+
+def test_someone_elses_subject_is_not_offered(board, owner_client, stranger):
+    theirs = make_subject(stranger, "Rex", photos=1)
+    response = add_shot(owner_client, board, preset="demo-vace", subject=theirs.id)
+    assert response.status_code == 422 and "Select a valid choice" in response.content.decode()
+
+
+def test_deleting_a_storyboard_cancels_its_waiting_shot_and_keeps_nothing_else(
+        board, owner_client, owner):
+    add_shot(owner_client, board)
+    render.render(board)
+    job = Job.objects.get(owner=owner)
+    response = csrf_post(owner_client, reverse("delete_storyboard", args=[board.id]))
+    assert response.status_code == 302 and not Storyboard.objects.exists()
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELLED
