@@ -165,6 +165,7 @@ def _queue_shot(board: Storyboard, shot: Shot, index: int, previous: Video | Non
         if previous is None:
             raise SpecError({"__all__": "the shot before it has no video."})
         shot.frame = _last_frame(owner, previous, shot.frame)
+        shot.save(update_fields=["frame"])  # kept for the next try, should this one fail
         inputs.append(InputRef(InputRole.START_IMAGE, upload_id=shot.frame.id))
     elif shot.start_image_id:
         inputs.append(InputRef(InputRole.START_IMAGE, upload_id=shot.start_image_id))
