@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from django.urls import reverse
 
-from generation.models import InputRole, Job, JobStatus, Video
+from generation.models import InputRole, Job, JobStatus, Upload, Video
 from storyboards.joining import Clip, decode, join_clips
-from storyboards.models import RenderState, Storyboard
+from storyboards.models import RenderState, Shot, Storyboard
 from tests.conftest import csrf_post
 from tests.processes import Service, wait_for
 from tests.storyboards.helpers import add_shot, shot_data, shots
@@ -41,6 +41,19 @@ def rendered(client: Any, board: Storyboard, worker: Service) -> Video:
     assert board.state == RenderState.DONE, (board.message, worker.log()[-4000:])
     assert board.video is not None
     return board.video
+
+
+def start_image(shot: Shot) -> Upload:
+    """The upload a shot's job started from."""
+    assert shot.job is not None
+    upload = shot.job.inputs.get(role=InputRole.START_IMAGE).upload
+    assert upload is not None
+    return upload
+
+
+def video_of(shot: Shot) -> Video:
+    assert shot.video is not None
+    return shot.video
 
 
 def frames_of(video: Video) -> np.ndarray:
@@ -70,7 +83,7 @@ def test_a_storyboard_renders_its_shots_in_turn_and_joins_them(owner_client, own
         ("t2v", "demo-ltx2"), ("i2v", "demo-ltx2"), ("t2v", "tiny")]
     assert [shot.job for shot in (first, second, third)] == jobs
     # The continuing shot started from the first shot's last frame, kept among the uploads.
-    start = second.job.inputs.get(role=InputRole.START_IMAGE).upload
+    start = start_image(second)
     assert start == second.frame and start.metadata["frame_of"] == str(first.video_id)
 
     # Every shot's frames in order: 9 + 9 - 1 (the continuation's first frame is the opening's
@@ -78,7 +91,7 @@ def test_a_storyboard_renders_its_shots_in_turn_and_joins_them(owner_client, own
     assert (video.frame_count, video.width, video.height, video.fps) == (26, 128, 128, 8)
     joined = frames_of(video).astype(np.int16)
     assert joined.shape == (26, 128, 128, 3)
-    parts = [frames_of(shot.video).astype(np.int16) for shot in (first, second, third)]
+    parts = [frames_of(video_of(shot)).astype(np.int16) for shot in (first, second, third)]
     assert [len(part) for part in parts] == [9, 9, 9]
 
     def close(a: np.ndarray, b: np.ndarray) -> float:
@@ -90,7 +103,7 @@ def test_a_storyboard_renders_its_shots_in_turn_and_joins_them(owner_client, own
     assert close(joined[17:], parts[2]) < 8.0
     # The continuation: colour-matched to the opening and blended over the shared frame, as
     # the join computes it from the shots' decoded frames.
-    clips = [Clip(decode(shot.video)[0], 8, None, continuing)
+    clips = [Clip(decode(video_of(shot))[0], 8, None, continuing)
              for shot, continuing in ((first, False), (second, True), (third, False))]
     expected, _, _ = join_clips(clips)
     assert close(joined, expected.astype(np.int16)) < 8.0
@@ -154,6 +167,5 @@ def test_changing_a_shot_makes_only_it_and_what_continues_from_it_again(
     latest = shots(board)
     assert latest[2].video_id == kept[2].video_id
     assert latest[1].video_id != second.video_id
-    assert latest[1].job.inputs.get(role=InputRole.START_IMAGE).upload.metadata[
-        "frame_of"] == str(latest[0].video_id)
+    assert start_image(latest[1]).metadata["frame_of"] == str(latest[0].video_id)
     assert Job.objects.filter(owner=owner).count() == 6
