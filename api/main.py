@@ -16,6 +16,7 @@ from api import (
     media_routes,
     prompt_help_routes,
     queue_routes,
+    storyboard_routes,
     subject_routes,
     webhook_routes,
 )
@@ -38,6 +39,7 @@ api.add_router("", lora_routes.router)
 api.add_router("", webhook_routes.router)
 api.add_router("", queue_routes.router)
 api.add_router("", prompt_help_routes.router)
+api.add_router("", storyboard_routes.router)
 
 
 @require_safe

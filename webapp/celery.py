@@ -11,5 +11,5 @@ app = Celery("framecraft")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # The worker's tasks run models and import torch. The web image has no torch: its Celery
 # processes (webhook deliveries and housekeeping, the scheduler) load only the other tasks.
-app.autodiscover_tasks(["generation", "api"]
+app.autodiscover_tasks(["generation", "api", "storyboards"]
                        + (["worker"] if importlib.util.find_spec("torch") else []))

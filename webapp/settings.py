@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "accounts",
     "generation",
     "api",
+    "storyboards",
 ]
 
 MIDDLEWARE = [
@@ -194,6 +195,7 @@ CELERY_TASK_ROUTES = {
     # Small CPU work asked for from the studio: never behind the GPU queue's long jobs.
     "framecraft.control_preview": {"queue": CELERY_MODELS_QUEUE},
     "framecraft.track_mask": {"queue": CELERY_MODELS_QUEUE},
+    "framecraft.join_storyboard": {"queue": CELERY_MODELS_QUEUE},
 }
 
 # --- Jobs -----------------------------------------------------------------------------------

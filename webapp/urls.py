@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("api.urls")),
     path("", include("accounts.urls")),
     path("", include("generation.urls")),
+    path("", include("storyboards.urls")),
 ]
 
 handler500 = "webapp.unavailable.server_error"

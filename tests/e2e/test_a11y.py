@@ -15,6 +15,7 @@ from django.test import Client
 
 from generation.models import CutoutStatus, SubjectPhoto
 from generation.uploads import accept_upload
+from storyboards.models import Shot, Storyboard
 from tests.conftest import make_user
 from tests.e2e.a11y import axe_violations, describe
 from tests.e2e.conftest import PASSWORD, sign_in
@@ -52,6 +53,11 @@ def adas_things(db):
                                                       png_bytes((128, 96), colour)))
         SubjectPhoto.objects.create(subject=subject, position=position, original=photo,
                                     cutout_status=CutoutStatus.UNAVAILABLE, use_cutout=False)
+    board = Storyboard.objects.create(owner=ada, title="Harbour")
+    Shot.objects.create(storyboard=board, position=1, prompt="a harbour at dawn",
+                        preset="demo-ltx2", num_frames=9, seed=1)
+    Shot.objects.create(storyboard=board, position=2, prompt="the boats leave",
+                        preset="demo-ltx2", num_frames=9, seed=2, transition="continue")
     return ada, video, subject
 
 
@@ -66,6 +72,8 @@ def _signed_in_pages(ada, video, subject) -> dict[str, str]:
         "subject": subject.get_absolute_url(),
         "new-subject": "/subjects/new/",
         "loras": "/loras/",
+        "storyboards": "/storyboards/",
+        "storyboard": Storyboard.objects.get(owner=ada).get_absolute_url(),
         "explore": "/explore/",
         "profile": "/profile/",
         "public-profile": f"/u/{ada.username}/",
