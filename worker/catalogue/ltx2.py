@@ -229,6 +229,20 @@ class Ltx2Calls(CallAdapter):
             for keyframe in request.keyframes
         ]}
 
+    def task_components(self, class_name: str, pipeline: Any) -> dict[str, Any]:
+        if class_name != KEYFRAME_PIPELINE:
+            return {}
+        # The condition pipeline records its tokenizer's padding side when it is built (its
+        # connectors read the prompt's tokens by it) but pads on the left when it encodes, as
+        # every LTX-2 pipeline does; the other pipelines leave the shared tokenizer on the left
+        # once they have encoded a prompt. Built with a left-padding copy, it reads the tokens
+        # as they are padded, whichever job ran before (measured: up to 7/255 apart otherwise).
+        import copy
+
+        tokenizer = copy.deepcopy(pipeline.tokenizer)
+        tokenizer.padding_side = "left"
+        return {"tokenizer": tokenizer}
+
     def audio(self, pipeline: Any, output: Any) -> AudioTrack | None:
         waveform = getattr(output, "audio", None)
         if waveform is None:
