@@ -203,9 +203,9 @@ class Bench:
         variant = preview_variant(get_preset(preset_id))
         assert variant is not None
         original = pipeline.scheduler
-        _make_variant(pipeline, dataclasses.replace(variant, lora=None))
+        _make_variant(pipeline, dataclasses.replace(variant, loras=()))
         loaded = self.loaded(pipeline, variant.id)
-        CATALOGUE[variant.id] = dataclasses.replace(variant, lora=None, builtin=True,
+        CATALOGUE[variant.id] = dataclasses.replace(variant, loras=(), builtin=True,
                                                     source=None)
         try:
             row = self.runner(loaded, self.request(preset_id, self.args.steps, "preview"))

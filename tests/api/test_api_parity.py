@@ -304,7 +304,7 @@ def test_a_common_setting_sent_as_an_option_says_where_it_goes(api):
 def test_keyframes_on_a_model_that_takes_none_are_refused(api, owner):
     start, middle = image_upload(owner), image_upload(owner)
     body = assert_problem(api.post("jobs", {
-        "task": "i2v", "preset": "demo-ltx2", "prompt": "x", "num_frames": 17,
+        "task": "i2v", "preset": "demo-i2v", "prompt": "x", "num_frames": 17,
         "options": {"keyframes": [[8, 1.0]]},
         "inputs": [{"role": "start_image", "upload_id": str(start.id)},
                    {"role": "keyframe", "upload_id": str(middle.id)}]}), 422, "invalid_job")

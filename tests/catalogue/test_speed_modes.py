@@ -72,7 +72,7 @@ def test_only_presets_with_a_distilled_variant_offer_preview():
     wan = get_preset("wan2.1-t2v-14b")
     variant = preview_variant(wan)
     assert variant is not None and variant.preview_of == wan.id
-    assert variant.lora is not None and variant.lora.repo == "lightx2v/Wan2.1-Distill-Loras"
+    assert [lora.repo for lora in variant.loras] == ["lightx2v/Wan2.1-Distill-Loras"]
     assert (variant.default_steps, variant.default_guidance) == (4, 1.0)
     assert preview_variant(get_preset("cogvideox-5b")) is None
     assert "no Preview model" in (mode_error(get_preset("cogvideox-5b"), "preview") or "")
@@ -130,7 +130,7 @@ def test_preview_variants_are_never_offered_as_models():
 def test_lora_variants_build_the_base_architecture():
     for family in FAMILIES.values():
         for preset in family.presets:
-            if preset.lora is not None:
+            if preset.loras:
                 base = get_preset(preset.preview_of or "")
                 assert preset.pipeline_class == base.pipeline_class
                 assert preset.sizes == base.sizes and preset.memory == base.memory

@@ -127,7 +127,7 @@ def test_preview_runs_its_variant_on_the_gpu(gpu_store, monkeypatch):
     variant = CATALOGUE[f"{WAN}-preview"]
     # The tiny checkpoint has no LoRA file: run the variant's steps, scheduler and guidance.
     monkeypatch.setitem(CATALOGUE, variant.id, dataclasses.replace(
-        variant, lora=None, source=None, builtin=True))
+        variant, loras=(), source=None, builtin=True))
     cache = PipelineCache()
     steps: list[int] = []
     result = run_generation(_request(speed="preview"), lambda info: steps.append(info.step),

@@ -31,6 +31,7 @@ from generation.models import (
     Subject,
     Video,
 )
+from generation.sound import has_sound
 from tests.conftest import csrf_post
 from tests.editing.conftest import gallery_video, mask_upload
 from tests.editing.media import numbered_frames, png_bytes, rect_mask
@@ -122,6 +123,22 @@ def test_image_to_video_with_an_end_frame_and_with_keyframes(owner_client, owner
         "keyframe_strength": ["1", "0.5"]})
     assert played(video) == (17, 160, 96)
     assert video.recipe["keyframes"] == [[8, 1.0], [16, 0.5]]
+
+
+def test_ltx2_demo_takes_keyframes_and_keeps_its_sound(owner_client, owner, worker):
+    first, middle = image_upload(owner), image_upload(owner, colour=(0, 0, 200))
+    last = image_upload(owner, colour=(0, 200, 0))
+    video = run_job(owner_client, owner, worker, {
+        **COMMON, "task": "i2v", "preset": "demo-ltx2", "size": "160x96", "num_frames": "17",
+        "guidance": "3.0", "fit": "crop", "start_image": str(first.id), "sound": "1",
+        "keyframe_image": [str(middle.id), str(last.id)], "keyframe_frame": ["8", "16"],
+        "keyframe_strength": ["1", "0.5"]})
+    assert played(video) == (17, 160, 96)
+    assert video.recipe["keyframes"] == [[8, 1.0], [16, 0.5]]
+    assert [(i.role, i.position) for i in JobInput.objects.filter(
+        job=video.job, role=InputRole.KEYFRAME).order_by("position")] == [
+        (InputRole.KEYFRAME, 0), (InputRole.KEYFRAME, 1)]
+    assert has_sound(video) and video.recipe["audio"]["origin"] == "model"
 
 
 def edit(source: Video, task: str, **fields: Any) -> dict[str, Any]:

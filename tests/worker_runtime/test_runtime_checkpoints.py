@@ -33,7 +33,7 @@ from worker.runtime.runner import frames_to_uint8, run_generation
 
 # LoRA variants load their base preset's folder: tests/worker_runtime/test_speed_presets.py.
 HUB_PRESETS = [preset for preset in CATALOGUE.values()
-               if not preset.builtin and preset.lora is None]
+               if not preset.builtin and not preset.loras]
 # Presets of one family run their tasks through the same code: every task runs on the first
 # of each family, the main task on the others.
 EVERY_TASK = {

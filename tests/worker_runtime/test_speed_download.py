@@ -26,19 +26,19 @@ def _lora_file() -> bytes:
 
 def test_a_preview_lora_is_fetched_alone_after_its_base(hub, offline_model_store: Path):  # noqa: F811
     variant = get_preset(VARIANT)
-    assert variant.lora is not None
-    hub.add_repo(variant.lora.repo, {variant.lora.filename: _lora_file(),
+    (lora,) = variant.loras
+    hub.add_repo(lora.repo, {lora.filename: _lora_file(),
                                      "another_lora.safetensors": _lora_file(),
                                      "README.md": b"# LoRAs\n"})
     with pytest.raises(weights.WeightsError, match=f"install that first \\(fetch_model {BASE}\\)"):
         weights.fetch(variant, say=lambda line: None)
-    assert hub.downloaded(variant.lora.repo) == {}
+    assert hub.downloaded(lora.repo) == {}
 
     build_pipeline(BASE, "tiny", seed=0).save_pretrained(offline_model_store / BASE)
     lines: list[str] = []
     path = weights.fetch(variant, say=lines.append)
-    assert path == offline_model_store / VARIANT / variant.lora.filename
-    assert list(hub.downloaded(variant.lora.repo)) == [variant.lora.filename]
+    assert path == offline_model_store / VARIANT / lora.filename
+    assert list(hub.downloaded(lora.repo)) == [lora.filename]
     assert lines[-1] == f"{VARIANT} installed at {path}."
     assert variant.is_installed() and weights.verify(variant) == []
     loaded = load_pipeline(VARIANT)

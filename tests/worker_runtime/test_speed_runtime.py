@@ -219,9 +219,9 @@ def _install_base_and_lora(models: Path, scale_b: float = 0.5) -> dict[str, torc
         lora[f"{prefix}.lora_A.weight"] = torch.randn(4, inner, generator=generator)
         lora[f"{prefix}.lora_B.weight"] = torch.randn(inner, 4, generator=generator) * scale_b
     variant = CATALOGUE[VARIANT]
-    assert variant.lora is not None
+    (lora_file,) = variant.loras
     (models / VARIANT).mkdir()
-    save_file(lora, str(models / VARIANT / variant.lora.filename))
+    save_file(lora, str(models / VARIANT / lora_file.filename))
     return lora
 
 
@@ -240,11 +240,11 @@ def test_a_lora_variant_is_installed_only_with_its_base_and_its_file(
 
 def _install_base_and_lora_file_only(models: Path) -> None:
     variant = CATALOGUE[VARIANT]
-    assert variant.lora is not None
+    (lora_file,) = variant.loras
     (models / VARIANT).mkdir(exist_ok=True)
     save_file({"transformer.blocks.0.attn1.to_q.lora_A.weight": torch.zeros(4, 24),
                "transformer.blocks.0.attn1.to_q.lora_B.weight": torch.zeros(24, 4)},
-              str(models / VARIANT / variant.lora.filename))
+              str(models / VARIANT / lora_file.filename))
 
 
 def test_the_production_loader_fuses_a_preview_lora_at_its_scale(offline_model_store: Path):
@@ -252,11 +252,11 @@ def test_the_production_loader_fuses_a_preview_lora_at_its_scale(offline_model_s
     base = load_pipeline(BASE).pipeline
     loaded = load_pipeline(VARIANT)
     variant = get_preset(VARIANT)
-    assert variant.lora is not None
+    (lora_file,) = variant.loras
     for index, block in enumerate(loaded.pipeline.transformer.blocks):
         prefix = f"transformer.blocks.{index}.attn1.to_q"
         delta = lora[f"{prefix}.lora_B.weight"] @ lora[f"{prefix}.lora_A.weight"]
-        expected = base.transformer.blocks[index].attn1.to_q.weight + variant.lora.scale * delta
+        expected = base.transformer.blocks[index].attn1.to_q.weight + lora_file.scale * delta
         torch.testing.assert_close(block.attn1.to_q.weight, expected, rtol=1e-4, atol=1e-4)
     # Fused, then the adapter dropped: plain Linear layers, no PEFT wrappers left.
     assert type(loaded.pipeline.transformer.blocks[0].attn1.to_q) is torch.nn.Linear
@@ -280,8 +280,8 @@ def test_a_preview_job_on_a_hub_preset_runs_its_lora_variant(
 def test_a_damaged_lora_file_fails_as_damaged_weights(offline_model_store: Path):
     _install_base_and_lora(offline_model_store)
     variant = get_preset(VARIANT)
-    assert variant.lora is not None
-    (offline_model_store / VARIANT / variant.lora.filename).write_bytes(b"not safetensors")
+    (lora_file,) = variant.loras
+    (offline_model_store / VARIANT / lora_file.filename).write_bytes(b"not safetensors")
     assert weight_store.verify(variant) and "unreadable" in weight_store.verify(variant)[0]
     with pytest.raises(GenerationError) as failed:
         load_pipeline(VARIANT)

@@ -20,6 +20,7 @@ from .install import (
     hf_cached_file,
     hf_cached_snapshot,
 )
+from .request import EXPERTS
 
 if TYPE_CHECKING:
     from .calls import CallAdapter
@@ -161,11 +162,14 @@ class MemoryNeeds:
 
 @dataclass(frozen=True)
 class LoraWeights:
-    """One LoRA file of a Hub repository, fused into its base preset's transformer at load."""
+    """One LoRA file of a Hub repository (`filename` may name a folder of it), fused into its
+    base preset's denoisers at load: those `expert` names (one of EXPERTS) where the base has
+    two experts (Wan 2.2 A14B), its only one otherwise."""
 
     repo: str
     filename: str
     scale: float = 1.0
+    expert: str = "both"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -241,9 +245,10 @@ class Preset:
     max_keyframes: int = 0
     keyframe_pipeline_class: str | None = None
     # A step-distilled variant of another preset (its Preview speed mode): never offered as a
-    # model of its own. A LoRA variant loads its base preset's weights and fuses `lora`.
+    # model of its own. A LoRA variant loads its base preset's weights and fuses its `loras`
+    # (one, or one per expert), installed as its own files.
     preview_of: str | None = None
-    lora: LoraWeights | None = None
+    loras: tuple[LoraWeights, ...] = ()
     # The scheduler this preset runs with, when not the checkpoint's: a diffusers class name
     # and the settings that differ from the loaded scheduler's config.
     scheduler_class: str | None = None
@@ -283,8 +288,12 @@ class Preset:
                              "keyframe_pipeline_class, and only keyframes do")
         if Ability.VIDEO in self.abilities and self.max_input_frames < 1:
             raise ValueError(f"preset {self.id}: video input needs max_input_frames")
-        if self.lora is not None and self.preview_of is None:
+        if self.loras and self.preview_of is None:
             raise ValueError(f"preset {self.id}: a LoRA variant names the preset it fuses into")
+        for lora in self.loras:
+            if lora.expert not in EXPERTS:
+                raise ValueError(f"preset {self.id}: {lora.filename} names the expert "
+                                 f"{lora.expert!r}; experts are {', '.join(EXPERTS)}")
 
     def supports(self, ability: Ability) -> bool:
         """Whether the preset accepts this kind of input."""
@@ -426,8 +435,8 @@ class Preset:
         """
         if self.source is None:
             return None
-        if self.lora is not None:
-            return self._base_installed_path() if self.lora_path() is not None else None
+        if self.loras:
+            return self._base_installed_path() if self.lora_paths() is not None else None
         local = self.local_dir()
         if local is not None and checkpoint_complete(local):
             return local
@@ -438,14 +447,18 @@ class Preset:
             return snapshot
         return None
 
-    def lora_path(self) -> Path | None:
-        """This variant's LoRA file: in its folder of the models folder, or the HF cache."""
-        if self.lora is None:
-            return None
+    def lora_path(self, lora: LoraWeights) -> Path | None:
+        """Where one of this variant's LoRA files is: in its folder of the models folder (at
+        its path in its repository), or in the HF cache; None while it is not there."""
         local = self.local_dir()
-        if local is not None and (local / self.lora.filename).is_file():
-            return local / self.lora.filename
-        return hf_cached_file(self.lora.repo, self.lora.filename)
+        if local is not None and (local / lora.filename).is_file():
+            return local / lora.filename
+        return hf_cached_file(lora.repo, lora.filename)
+
+    def lora_paths(self) -> list[Path] | None:
+        """Every LoRA file of this variant, in `loras` order; None unless all are there."""
+        paths = [self.lora_path(lora) for lora in self.loras]
+        return [path for path in paths if path is not None] if None not in paths else None
 
     def _base_installed_path(self) -> Path | None:
         from . import get_preset  # the catalogue imports this module
@@ -461,12 +474,13 @@ class Preset:
         return self.installed_path() is not None
 
 
-def preview_of(base: Preset, *, lora: LoraWeights | None, source: str | None = None,
+def preview_of(base: Preset, *, loras: Sequence[LoraWeights] = (), source: str | None = None,
                **changes: Any) -> Preset:
-    """A Preview (step-distilled) variant of `base`: its limits, its own id and defaults."""
+    """A Preview (step-distilled) variant of `base`: its limits, its own id and defaults; with
+    `loras`, the base's weights with those fused in, else weights of its own (`source`)."""
     return replace(
         base, id=f"{base.id}-preview", label=f"{base.label}, Preview", preview_of=base.id,
-        description=f"The step-distilled Preview of {base.label}.", lora=lora,
+        description=f"The step-distilled Preview of {base.label}.", loras=tuple(loras),
         source=source if source is not None else base.source, **changes)
 
 

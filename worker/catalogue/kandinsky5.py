@@ -57,7 +57,7 @@ BASE_PRESETS = (
 # Kandinsky Lab's diffusion-distilled checkpoint: 16 steps without CFG (its model card).
 PRESETS = (
     *BASE_PRESETS,
-    preview_of(BASE_PRESETS[0], lora=None, default_steps=16, default_guidance=1.0,
+    preview_of(BASE_PRESETS[0], default_steps=16, default_guidance=1.0,
                source="kandinskylab/Kandinsky-5.0-T2V-Lite-distilled16steps-5s-Diffusers"),
 )
 

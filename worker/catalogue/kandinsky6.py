@@ -147,7 +147,7 @@ DISTILLED = {
 }
 PRESETS = (
     *BASE_PRESETS,
-    *(preview_of(base, lora=None, source=DISTILLED[base.id], default_steps=10,
+    *(preview_of(base, source=DISTILLED[base.id], default_steps=10,
                  default_guidance=1.0, max_guidance=1.0)
       for base in BASE_PRESETS),
 )

@@ -5,6 +5,9 @@ checkpoint), which the worker muxes into the MP4 as AAC.
 
 The model always makes the sound with the picture (the two streams steer each other): "with
 sound" off leaves the track out of the video, it saves no time.
+
+Image-to-video takes keyframes (images at later frames) through LTX2ConditionPipeline, built
+from the same components.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ GEMMA3_LEAF_GB = 2.4
 # after 4x4 patches), as LTX-2's config states it: the class would count all four blocks as
 # halving both.
 VAE_RATIOS = {"spatial_compression_ratio": 32, "temporal_compression_ratio": 8}
+# Keyframes go to the condition pipeline; a start image alone stays on the image-to-video one.
+KEYFRAME_PIPELINE = "LTX2ConditionPipeline"
 
 DEMO_LTX2 = Preset(
     id="demo-ltx2",
@@ -36,8 +41,10 @@ DEMO_LTX2 = Preset(
     **DEMO_LIMITS,
     family="ltx2",
     pipeline_class="LTX2Pipeline",
-    abilities=frozenset({Ability.TEXT, Ability.IMAGE}),
+    abilities=frozenset({Ability.TEXT, Ability.IMAGE, Ability.KEYFRAMES}),
     tasks={Task.T2V: "LTX2Pipeline", Task.I2V: "LTX2ImageToVideoPipeline"},
+    keyframe_pipeline_class=KEYFRAME_PIPELINE,
+    max_keyframes=3,
     min_frames=9,
     frame_step=8,
     default_guidance=3.0,
@@ -58,8 +65,13 @@ PRESETS = (
         family="ltx2",
         pipeline_class="LTX2Pipeline",
         source="Lightricks/LTX-2",
-        abilities=frozenset({Ability.TEXT, Ability.IMAGE}),
+        abilities=frozenset({Ability.TEXT, Ability.IMAGE, Ability.KEYFRAMES}),
         tasks={Task.T2V: "LTX2Pipeline", Task.I2V: "LTX2ImageToVideoPipeline"},
+        keyframe_pipeline_class=KEYFRAME_PIPELINE,
+        # Each keyframe adds one latent frame of tokens (384 at 768x512, 6 % of a 121-frame
+        # clip's 6,144): four add a quarter to the denoiser's working memory, which the memory
+        # figures below do not count (they are not calibrated on a GPU yet either).
+        max_keyframes=4,
         default_width=768,
         default_height=512,
         sizes=((768, 512), (512, 768), (1280, 704), (704, 1280)),
@@ -193,10 +205,43 @@ def _gemma3(scale: Scale, vocab: int) -> Any:
 
 class Ltx2Calls(CallAdapter):
     """LTX-2 is told the frame rate (its sound's length follows from it); its output carries
-    the waveform beside the frames, at its vocoder's sampling rate."""
+    the waveform beside the frames, at its vocoder's sampling rate. Keyframes go to the
+    condition pipeline as `LTX2VideoCondition`s, the start image first."""
 
     def pipeline_kwargs(self, preset: Preset, request: GenerationRequest) -> dict[str, Any]:
         return {**super().pipeline_kwargs(preset, request), "frame_rate": float(preset.fps)}
+
+    def inputs(
+        self, task: Task, preset: Preset, request: GenerationRequest, kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
+        if task != Task.I2V or not request.keyframes:
+            return super().inputs(task, preset, request, kwargs)
+        from diffusers.pipelines.ltx2.pipeline_ltx2_condition import LTX2VideoCondition
+
+        start = self.image(request, request.image, "start image")
+        # The pipeline places a condition by latent frame (as LTX-2's own code does): the one
+        # holding video frames 8k-7 to 8k is the k-th, so a keyframe at frame 8k is in it.
+        return {"conditions": [LTX2VideoCondition(frames=start, index=0, strength=1.0)] + [
+            LTX2VideoCondition(frames=self.image(request, keyframe.image,
+                                                 f"keyframe at frame {keyframe.frame}"),
+                               index=keyframe.frame // preset.frame_step,
+                               strength=float(keyframe.strength))
+            for keyframe in request.keyframes
+        ]}
+
+    def task_components(self, class_name: str, pipeline: Any) -> dict[str, Any]:
+        if class_name != KEYFRAME_PIPELINE:
+            return {}
+        # The condition pipeline records its tokenizer's padding side when it is built (its
+        # connectors read the prompt's tokens by it) but pads on the left when it encodes, as
+        # every LTX-2 pipeline does; the other pipelines leave the shared tokenizer on the left
+        # once they have encoded a prompt. Built with a left-padding copy, it reads the tokens
+        # as they are padded, whichever job ran before (measured: up to 7/255 apart otherwise).
+        import copy
+
+        tokenizer = copy.deepcopy(pipeline.tokenizer)
+        tokenizer.padding_side = "left"
+        return {"tokenizer": tokenizer}
 
     def audio(self, pipeline: Any, output: Any) -> AudioTrack | None:
         waveform = getattr(output, "audio", None)

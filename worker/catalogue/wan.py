@@ -160,14 +160,14 @@ LIGHTX2V_4STEP: dict[str, Any] = {
 PRESETS = (
     *BASE_PRESETS,
     # The built-in tiny model's Preview: the same random weights, run as the 4-step variants run.
-    preview_of(TINY, lora=None, builtin=True, source=None, **LIGHTX2V_4STEP),
+    preview_of(TINY, builtin=True, source=None, **LIGHTX2V_4STEP),
     # CausVid (bidirectional, 1.3B) as Kijai/WanVideo_comfy publishes it; ComfyUI templates
     # run it at strength 0.7 with 4 steps and no CFG. Its licence is CC BY-NC 4.0.
-    preview_of(WAN_1_3B, lora=LoraWeights(
+    preview_of(WAN_1_3B, loras=[LoraWeights(
         "Kijai/WanVideo_comfy", "Wan21_CausVid_bidirect2_T2V_1_3B_lora_rank32.safetensors",
-        scale=0.7), **LIGHTX2V_4STEP),
-    preview_of(WAN_14B, lora=LoraWeights(
-        "lightx2v/Wan2.1-Distill-Loras", "wan2.1_t2v_14b_lora_rank64_lightx2v_4step.safetensors"),
+        scale=0.7)], **LIGHTX2V_4STEP),
+    preview_of(WAN_14B, loras=[LoraWeights(
+        "lightx2v/Wan2.1-Distill-Loras", "wan2.1_t2v_14b_lora_rank64_lightx2v_4step.safetensors")],
         **LIGHTX2V_4STEP),
 )
 

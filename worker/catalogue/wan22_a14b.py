@@ -6,13 +6,16 @@ memory plans may keep one on the GPU and the other in host memory (worker/runtim
 
 Both use the Wan 2.1 VAE and UMT5-XXL; the image-to-video one takes its start image through
 the VAE only (no CLIP image encoder: its expert's input has 36 channels, 16 noise + 20 image).
+
+Each has a Preview: lightx2v's Wan2.2-Lightning, a 4-step distillation published as a pair of
+LoRAs, one for each expert.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .base import Ability, Family, MemoryNeeds, Preset, Scale, Task
+from .base import Ability, Family, LoraWeights, MemoryNeeds, Preset, Scale, Task, preview_of
 from .calls import CallAdapter
 from .components import umt5
 from .figures import UMT5_LEAF_GB, UMT5_XXL_GB, WAN21_DECODE, WAN_VAE_FP32_GB, decode_gb
@@ -56,7 +59,7 @@ def a14b_memory(*, activation_gb: float, step_s: float) -> MemoryNeeds:
     )
 
 
-PRESETS = (
+BASE_PRESETS = (
     Preset(
         id=T2V_ID,
         label="Wan 2.2 text-to-video A14B (720p, two experts)",
@@ -87,6 +90,42 @@ PRESETS = (
         # The start image's latents ride along as input channels: Wan 2.1 I2V's working set.
         memory=a14b_memory(activation_gb=8.3, step_s=24.5),
     ),
+)
+
+# lightx2v's Wan2.2-Lightning (huggingface.co/lightx2v/Wan2.2-Lightning): one folder per model,
+# holding the high-noise expert's LoRA and the low-noise one's. T2V: the 250928 release, the
+# latest of that repository (after Seko V1 and V1.1); I2V: Seko V1, its only one.
+LIGHTNING_REPO = "lightx2v/Wan2.2-Lightning"
+LIGHTNING_FOLDER = {T2V_ID: "Wan2.2-T2V-A14B-4steps-lora-250928",
+                    I2V_ID: "Wan2.2-I2V-A14B-4steps-lora-rank64-Seko-V1"}
+# How Lightning samples (its wan/configs/wan_{t2v,i2v}_A14B.py): 4 Euler steps at flow shift 5
+# without CFG (guide scale 1.0 for both experts), at the base's boundary (0.875 T2V, 0.900 I2V).
+# The distillation was trained on timesteps 1000, 937.5, 833.3 and 625 (lightx2v, issue 3 of
+# ModelTC/LightX2V-Wan2.2-Lightning): shift 5 of 1, 0.75, 0.5 and 0.25. diffusers' flow Euler
+# scheduler spaces its steps otherwise (1000, 910, 717, 24); UniPC's flow sigmas are these
+# (999, 937, 833, 625), and at order 1 without its corrector it is the Euler step.
+LIGHTNING_4STEP: dict[str, Any] = {
+    "default_steps": 4,
+    "default_guidance": 1.0,
+    "scheduler_class": "UniPCMultistepScheduler",
+    "scheduler_config": {"prediction_type": "flow_prediction", "use_flow_sigmas": True,
+                         "num_train_timesteps": 1000, "flow_shift": 5.0, "solver_order": 1,
+                         # every step's (a Preview runs its 4; no step count brings it back)
+                         "disable_corrector": list(range(A14B_LIMITS["max_steps"]))},
+}
+
+
+def lightning_loras(preset_id: str) -> list[LoraWeights]:
+    """Wan2.2-Lightning's pair for a base preset: each LoRA into its own expert."""
+    folder = LIGHTNING_FOLDER[preset_id]
+    return [LoraWeights(LIGHTNING_REPO, f"{folder}/{expert}_model.safetensors", expert=expert)
+            for expert in ("high_noise", "low_noise")]
+
+
+PRESETS = (
+    *BASE_PRESETS,
+    *(preview_of(base, loras=lightning_loras(base.id), **LIGHTNING_4STEP)
+      for base in BASE_PRESETS),
 )
 
 

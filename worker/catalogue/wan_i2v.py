@@ -128,7 +128,7 @@ DEMO_FLF2V = Preset(
 FIRST_LAST_FRAME = frozenset({FLF2V, DEMO_FLF2V.id})
 PRESETS = (
     *BASE_PRESETS,
-    *(preview_of(base, lora=LIGHTX2V_I2V, **LIGHTX2V_4STEP)
+    *(preview_of(base, loras=[LIGHTX2V_I2V], **LIGHTX2V_4STEP)
       for base in BASE_PRESETS if base.id != FLF2V),
     DEMO_I2V,
     DEMO_FLF2V,

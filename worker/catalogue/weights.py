@@ -200,8 +200,8 @@ def fetch(
             "HF_HUB_OFFLINE is set: this machine may not download. Copy the pipeline folder "
             f"into {preset.local_dir() or 'the models folder'} instead."
         )
-    if isinstance(preset, Preset) and preset.lora is not None:
-        return _fetch_lora(preset, say)
+    if isinstance(preset, Preset) and preset.loras:
+        return _fetch_loras(preset, say)
     target = target_dir(preset)
     needed = download_size(preset, size_lookup)
     free = shutil.disk_usage(_existing_parent(target)).free
@@ -264,9 +264,10 @@ def install_from(preset: Installable, source: Path,
     `$FRAMECRAFT_MODELS_DIR/<id>`. Refused with what is wrong, leaving nothing behind."""
     if preset.builtin:
         raise WeightsError(f"{preset.id} is built in: there is nothing to install.")
-    if isinstance(preset, Preset) and preset.lora is not None:
+    if isinstance(preset, Preset) and preset.loras:
+        files = " and ".join(lora.filename for lora in preset.loras)
         raise WeightsError(
-            f"{preset.id} is a LoRA on {preset.preview_of}: copy {preset.lora.filename} into "
+            f"{preset.id} is a LoRA on {preset.preview_of}: copy {files} into "
             f"{preset.local_dir() or 'its folder of the models folder'} instead.")
     target = preset.local_dir()
     if target is None:
@@ -367,30 +368,33 @@ def _replace(target: Path, folder: Path, staging: Path) -> None:
         raise
 
 
-def _fetch_lora(preset: Preset, say: Callable[[str], None]) -> Path:
-    """A Preview variant's one LoRA file, beside nothing else: it fuses into its base preset's
-    weights, which must be installed first."""
+def _fetch_loras(preset: Preset, say: Callable[[str], None]) -> Path:
+    """A Preview variant's LoRA files (one, or one per expert), beside nothing else: they fuse
+    into its base preset's weights, which must be installed first. The path of the first."""
     from huggingface_hub import hf_hub_download
 
     from . import get_preset
 
-    assert preset.lora is not None and preset.preview_of is not None
+    assert preset.preview_of is not None
     base = get_preset(preset.preview_of)
     if not base.is_installed():
         raise WeightsError(f"{preset.id} is a LoRA on {base.id}: install that first "
                            f"(fetch_model {base.id}).")
-    say(f"fetching {preset.lora.repo}/{preset.lora.filename} ...")
-    try:
-        path = hf_hub_download(preset.lora.repo, preset.lora.filename,
-                               local_dir=preset.local_dir(), cache_dir=hf_cache_dir(),
-                               endpoint=_endpoint())
-    except Exception as exc:
-        raise _hub_error(preset.lora.repo, exc) from None
+    paths: list[Path] = []
+    for lora in preset.loras:
+        say(f"fetching {lora.repo}/{lora.filename} ...")
+        try:
+            paths.append(Path(hf_hub_download(lora.repo, lora.filename,
+                                              local_dir=preset.local_dir(),
+                                              cache_dir=hf_cache_dir(), endpoint=_endpoint())))
+        except Exception as exc:
+            raise _hub_error(lora.repo, exc) from None
     if problems := verify(preset):
-        Path(path).unlink(missing_ok=True)
+        for path in paths:
+            path.unlink(missing_ok=True)
         raise WeightsError(f"{preset.id} downloaded but does not verify: {'; '.join(problems)}.")
-    say(f"{preset.id} installed at {path}.")
-    return Path(path)
+    say(f"{preset.id} installed at {', '.join(str(path) for path in paths)}.")
+    return paths[0]
 
 
 def _snapshot(repo: str, patterns: list[str], local_dir: Path | None, progress: _Progress) -> str:
@@ -534,11 +538,11 @@ def verify(preset: Installable) -> list[str]:
     """Problems with the installed weights; empty when they load."""
     if preset.builtin:
         return []
-    if isinstance(preset, Preset) and preset.lora is not None:
-        lora = preset.lora_path()
-        if lora is None:
+    if isinstance(preset, Preset) and preset.loras:
+        loras = preset.lora_paths()
+        if loras is None:
             return ["not installed"]
-        return [f"{lora.name} is unreadable ({reason})"
+        return [f"{lora.name} is unreadable ({reason})" for lora in loras
                 for reason in _unreadable_files(lora.parent, lora.name).values()]
     folder = preset.installed_path()
     if folder is None:
@@ -574,10 +578,9 @@ def _file_bytes(folder: Path) -> int:
 
 
 def installed_bytes(preset: Installable) -> int:
-    if isinstance(preset, Preset) and preset.lora is not None:
-        # A LoRA variant's own file only: the base's weights are the base's.
-        lora = preset.lora_path()
-        return lora.stat().st_size if lora is not None else 0
+    if isinstance(preset, Preset) and preset.loras:
+        # A LoRA variant's own files only: the base's weights are the base's.
+        return sum(lora.stat().st_size for lora in preset.lora_paths() or [])
     folder = preset.installed_path()
     if folder is None:
         return 0
@@ -592,13 +595,14 @@ def remove(preset: Installable) -> int:
     local = preset.local_dir()
     if local is not None and local.exists():
         folders.append(local)
-    if isinstance(preset, Preset) and preset.lora is not None:
-        # Never the base's weights: only this variant's file, wherever it is.
-        lora = preset.lora_path()
-        if lora is not None and not (local is not None and lora.is_relative_to(local)):
-            freed += lora.resolve().stat().st_size
-            lora.resolve().unlink()
-            lora.unlink(missing_ok=True)
+    if isinstance(preset, Preset) and preset.loras:
+        # Never the base's weights: only this variant's files, wherever they are (one of a
+        # pair may be there without the other).
+        for path in (preset.lora_path(lora) for lora in preset.loras):
+            if path is not None and not (local is not None and path.is_relative_to(local)):
+                freed += path.resolve().stat().st_size
+                path.resolve().unlink()
+                path.unlink(missing_ok=True)
     elif preset.source is not None and not preset.component_sources:
         cached = hf_cache_dir() / ("models--" + preset.source.replace("/", "--"))
         if cached.exists():

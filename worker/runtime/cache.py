@@ -23,6 +23,7 @@ from worker.catalogue import ErrorCode, GenerationError, build_pipeline, get_pre
 
 from . import speed
 from .devices import select_device
+from .loras import expert_denoisers, load_into
 from .memory import (
     Footprint,
     GpuMemory,
@@ -168,19 +169,26 @@ def load_pipeline(key: str) -> LoadedPipeline:
 
 
 def _make_variant(pipeline: Any, preset: Any) -> None:
-    """A Preview variant's LoRA, fused at its scale, and its scheduler (before any placement,
-    so offloaded copies hold the fused weights)."""
-    if preset.lora is not None:
-        path = preset.lora_path()
-        if path is None:
+    """A Preview variant's LoRAs, each fused at its scale into the denoisers of the expert it
+    names, and its scheduler (before any placement, so offloaded copies hold the fused
+    weights)."""
+    if preset.loras:
+        paths = preset.lora_paths()
+        if paths is None:
             raise weights_missing(preset.id, preset.label)
-        try:
-            pipeline.load_lora_weights(str(path), adapter_name="preview")
-            pipeline.fuse_lora(lora_scale=preset.lora.scale, adapter_names=["preview"])
-            pipeline.unload_lora_weights()
-        except (OSError, ValueError, KeyError, RuntimeError) as exc:
-            logger.warning("could not load the LoRA of %s from %s: %s", preset.id, path, exc)
-            raise weights_missing(preset.id, preset.label, corrupt=True) from None
+        for index, (lora, path) in enumerate(zip(preset.loras, paths, strict=True)):
+            name = f"preview_{index}"
+            try:
+                for component in expert_denoisers(pipeline, lora.expert):
+                    pipeline.load_lora_weights(str(path), adapter_name=name,
+                                               **load_into(component))
+                    pipeline.fuse_lora(components=[component], lora_scale=lora.scale,
+                                       adapter_names=[name])
+            except (OSError, ValueError, KeyError, RuntimeError) as exc:
+                logger.warning("could not load the LoRA of %s from %s: %s", preset.id, path,
+                               exc)
+                raise weights_missing(preset.id, preset.label, corrupt=True) from None
+        pipeline.unload_lora_weights()
     if preset.scheduler_class is not None:
         import diffusers
 

@@ -98,8 +98,7 @@ class LoraAdapters:
         return getattr(self.pipeline, self.component)
 
     def _into(self) -> dict[str, Any]:
-        """What `load_lora_weights` needs to fill this denoiser's adapters."""
-        return {"load_into_transformer_2": True} if self.component == "transformer_2" else {}
+        return load_into(self.component)
 
     def apply(self, loras: Sequence[LoraWeights], preset_id: str) -> None:
         """Make the transformer run with exactly these LoRAs at their strengths."""
@@ -247,6 +246,20 @@ def denoisers(pipeline: Any) -> list[str]:
     pipeline has a second expert."""
     return [name for name in ("transformer", "transformer_2")
             if isinstance(getattr(pipeline, name, None), torch.nn.Module)]
+
+
+def load_into(component: str) -> dict[str, Any]:
+    """What `load_lora_weights` needs to load into this denoiser."""
+    return {"load_into_transformer_2": True} if component == "transformer_2" else {}
+
+
+def expert_denoisers(pipeline: Any, expert: str) -> list[str]:
+    """The denoisers a LoRA naming `expert` (one of EXPERTS) goes into: its own expert's where
+    the pipeline has two, the only one otherwise."""
+    components = denoisers(pipeline)
+    if len(components) < 2 or expert == "both":
+        return components
+    return [_EXPERT_COMPONENTS[expert]]
 
 
 def targets(lora: LoraWeights, component: str, components: Sequence[str]) -> bool:
