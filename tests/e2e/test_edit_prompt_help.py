@@ -12,9 +12,8 @@ import pytest
 
 from generation.models import Job, JobStatus
 from tests.conftest import make_user
-from tests.e2e.a11y import assert_accessible
 from tests.e2e.conftest import PASSWORD, sign_in
-from tests.e2e.test_prompt_help import _improve
+from tests.e2e.prompt_suggestion import dismiss_then_use_edited, improve, look_at_suggestion
 from tests.editing.conftest import VACE, gallery_video
 from tests.editing.media import numbered_frames
 from tests.editing.sources import start_studio_worker
@@ -49,29 +48,12 @@ def test_a_restyles_suggestion_is_used_and_kept_beside_the_original(models, page
         _form_for(page, "v2v")
         assert page.input_value("select[name=preset]") == "tiny"
         page.fill("textarea[name=prompt]", IDEA)
-        suggested = _improve(page)
+        suggested = improve(page)
         assert suggested.strip()
         assert "in Wan's style" in page.inner_text("#prompt-suggestion")
-        for width, height in ((1440, 900), (390, 844)):
-            page.set_viewport_size({"width": width, "height": height})
-            page.locator("#prompt-suggestion").scroll_into_view_if_needed()
-            page.screenshot(path=str(shots / f"edit-prompt-suggestion-{width}.png"))
-            assert_accessible(page, f"the edit studio with a suggestion at {width} px")
-        page.set_viewport_size({"width": 1280, "height": 900})
-
-        # Dismissed: the prompt stays as written, nothing is kept.
-        page.click("[data-dismiss-suggestion]")
-        assert page.locator("#prompt-suggestion textarea").count() == 0
-        assert page.input_value("textarea[name=prompt]") == IDEA
-        assert page.input_value("input[name=prompt_original]") == ""
-
-        # Edited, then used: it replaces the prompt; the words written are kept.
-        _improve(page)
+        look_at_suggestion(page, shots, "edit-prompt-suggestion")
         edited = "Watercolour painting of a grey harbour wall, soft washes, paper texture."
-        page.fill("#prompt-suggestion [data-suggestion-text]", edited)
-        page.click("[data-accept-suggestion]")
-        assert page.input_value("textarea[name=prompt]") == edited
-        assert page.input_value("input[name=prompt_original]") == IDEA
+        dismiss_then_use_edited(page, IDEA, edited)
 
         # Another way of editing, then back, then another model: each swaps the form in anew.
         page.check("input[name=task][value=extend]")

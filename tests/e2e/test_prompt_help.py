@@ -12,19 +12,13 @@ from playwright.sync_api import expect
 
 from generation.models import Job, JobStatus
 from tests.conftest import make_user
-from tests.e2e.a11y import assert_accessible
 from tests.e2e.conftest import PASSWORD, sign_in
+from tests.e2e.prompt_suggestion import dismiss_then_use_edited, improve, look_at_suggestion
 from tests.editing.sources import start_studio_worker
 from tests.processes import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.worker]
 IDEA = "a paper boat on a pond"
-
-
-def _improve(page) -> str:
-    page.click("[data-improve-prompt]")
-    page.wait_for_selector("#prompt-suggestion [data-suggestion-text]", timeout=180_000)
-    return page.input_value("#prompt-suggestion [data-suggestion-text]")
 
 
 def test_a_suggestion_is_edited_used_and_kept_beside_the_original(models, page, live_site,
@@ -35,31 +29,14 @@ def test_a_suggestion_is_edited_used_and_kept_beside_the_original(models, page, 
     try:
         sign_in(page, live_site)  # the studio, with the signed-in message above it
         page.fill("textarea[name=prompt]", IDEA)
-        suggested = _improve(page)
+        suggested = improve(page)
         assert suggested.strip()
         assert "in Wan's style" in page.inner_text("#prompt-suggestion")
         # The suggestion is brought into view as it arrives (here at 1280 px).
         expect(page.locator("#prompt-suggestion [data-accept-suggestion]")).to_be_in_viewport()
-        for width, height in ((1440, 900), (390, 844)):
-            page.set_viewport_size({"width": width, "height": height})
-            page.locator("#prompt-suggestion").scroll_into_view_if_needed()
-            page.screenshot(path=str(shots / f"prompt-suggestion-{width}.png"))
-            assert_accessible(page, f"the studio with a suggestion at {width} px")
-        page.set_viewport_size({"width": 1280, "height": 900})
-
-        # Dismissed: the prompt stays as written, nothing is kept.
-        page.click("[data-dismiss-suggestion]")
-        assert page.locator("#prompt-suggestion textarea").count() == 0
-        assert page.input_value("textarea[name=prompt]") == IDEA
-        assert page.input_value("input[name=prompt_original]") == ""
-
-        # Edited, then used: it replaces the prompt; the words written are kept.
-        _improve(page)
+        look_at_suggestion(page, shots, "prompt-suggestion")
         edited = "Cinematic film still, a paper boat drifts across a still pond at dawn."
-        page.fill("#prompt-suggestion [data-suggestion-text]", edited)
-        page.click("[data-accept-suggestion]")
-        assert page.input_value("textarea[name=prompt]") == edited
-        assert page.input_value("input[name=prompt_original]") == IDEA
+        dismiss_then_use_edited(page, IDEA, edited)
         page.click("summary:has-text(\"Settings\")")
         page.fill("input[name=steps]", "2")
         page.click("#generation-form button[type=submit]")
