@@ -57,6 +57,8 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=5.0, help="browsing and submitting")
     parser.add_argument("--spawn-rate", type=float, default=5.0, help="people joining a second")
     parser.add_argument("--jobs-each", type=int, default=1, help="tiny jobs per person")
+    parser.add_argument("--think", default="1,3",
+                        help="seconds a person waits between two requests: MIN,MAX")
     parser.add_argument("--drain-minutes", type=float, default=5.0,
                         help="how long people wait at the end for their jobs to be shown done")
     parser.add_argument("--web-processes", type=int, default=os.cpu_count() or 1,
@@ -130,10 +132,12 @@ def run(args: argparse.Namespace, work: Path) -> None:
         locust_env = {**os.environ, "FRAMECRAFT_LOAD_PEOPLE": str(work / "people.json"),
                       "FRAMECRAFT_LOAD_RESULTS": str(work / "results.json"),
                       "FRAMECRAFT_LOAD_JOBS": str(args.jobs_each),
+                      "FRAMECRAFT_LOAD_THINK": args.think,
                       "FRAMECRAFT_LOAD_RUN_S": str(run_s),
                       "FRAMECRAFT_LOAD_DRAIN_S": str(drain_s)}
         print(f"{args.users} people, {args.minutes:g} min of browsing and submitting "
-              f"({args.jobs_each} tiny job each), then up to {args.drain_minutes:g} min for "
+              f"({args.jobs_each} tiny job each, {args.think} s between requests), then up "
+              f"to {args.drain_minutes:g} min for "
               f"their jobs to finish; uvicorn on :{port} ({args.web_processes} processes, "
               f"{args.db_pool or 'no'} pooled connections each), logs in {work}", flush=True)
         started = time.monotonic()

@@ -8,7 +8,8 @@ studio's form, one at a time and at most ``FRAMECRAFT_LOAD_JOBS`` each (within t
 active jobs), then they stop submitting and wait, socket open, until it has shown the final
 state of each of their jobs (``FRAMECRAFT_LOAD_DRAIN_S`` at most). What each socket showed (the
 jobs its cards named, and their final states) and every answer of 500 or more are written to
-``FRAMECRAFT_LOAD_RESULTS`` when Locust stops.
+``FRAMECRAFT_LOAD_RESULTS`` when Locust stops. Between two requests a person waits
+``FRAMECRAFT_LOAD_THINK`` seconds ("min,max", drawn evenly; default 1,3).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ RESULTS = os.environ["FRAMECRAFT_LOAD_RESULTS"]
 JOBS_EACH = int(os.environ.get("FRAMECRAFT_LOAD_JOBS", "1"))
 RUN_S = float(os.environ.get("FRAMECRAFT_LOAD_RUN_S", "60"))
 DRAIN_S = float(os.environ.get("FRAMECRAFT_LOAD_DRAIN_S", "300"))
+THINK_MIN, THINK_MAX = (float(v) for v in os.environ.get("FRAMECRAFT_LOAD_THINK", "1,3").split(","))
 SESSION_COOKIE = os.environ.get("FRAMECRAFT_LOAD_SESSION_COOKIE", "sessionid")
 FINAL = {"succeeded", "failed", "cancelled"}
 CARD = re.compile(r'<article id="job-([0-9a-f-]{36})" class="job-card status-(\w+)')
@@ -58,7 +60,7 @@ def _write_results(environment: Any, **kwargs: Any) -> None:
 
 
 class Person(HttpUser):
-    wait_time = between(1, 3)
+    wait_time = between(THINK_MIN, THINK_MAX)
 
     def on_start(self) -> None:
         self.me = next(people_left)
