@@ -6,7 +6,6 @@ its spec (generation.specs: VideoToVideo, EditVideo, ExtendVideo), which holds t
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Any
 
 from django import forms
@@ -63,11 +62,8 @@ class VideoEditForm(TextToVideoForm):
         FileSlot("source_file", "source_upload", InputRole.SOURCE_VIDEO,
                  replaces=("source_video",)),)
 
-    def __init__(self, *args: Any, user: Any = None,
-                 refused_files: Mapping[str, str] | None = None, **kwargs: Any) -> None:
-        # The messages of files sent with the form that were refused before it was bound.
-        self.refused_files = dict(refused_files or {})
-        super().__init__(*args, user=user, **kwargs)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         preset = self.selected_preset
         if preset is not None and "strength" in self.fields:
             if preset.pipeline_class_for(Task.V2V) == "WanVACEPipeline":
@@ -153,8 +149,7 @@ class VideoEditForm(TextToVideoForm):
         if self.selected_preset is None:
             raise forms.ValidationError(
                 "No model that can do this is installed yet; ask an admin to add one.")
-        for name, message in self.refused_files.items():
-            self.add_error(name, message)
+        self._show_refused_files()
         source = self.source_ref()
         if source is None and "source_file" not in self.errors:
             chosen = self._value("source_video") or self._value("source_upload")

@@ -16,6 +16,7 @@ from django.http import QueryDict
 
 from generation import fleet
 from generation.availability import TaskOffer, installed_presets, offer, offers
+from generation.form_files import FileSlot
 from generation.formatting import duration
 from generation.loras import compatible_loras
 from generation.models import InputRole, Upload
@@ -37,7 +38,6 @@ from generation.submission import (
     offered_speeds,
     resolve_preset,
 )
-from generation.uploads import UploadRefused, accept_upload
 from worker.catalogue.loras import (
     EXPERT_LABELS,
     EXPERTS,
@@ -114,8 +114,15 @@ class TextToVideoForm(forms.Form):
 
     _spec: JobSpec
 
-    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
+    # Files sent with the form, accepted as uploads by the view before the form is bound
+    # (generation.form_files), so clean() reads them by id and stores nothing.
+    file_slots: tuple[FileSlot, ...] = ()
+
+    def __init__(self, *args: Any, user: Any = None,
+                 refused_files: Mapping[str, str] | None = None, **kwargs: Any) -> None:
         self.user = user
+        # The messages of files sent with the form that were refused before it was bound.
+        self.refused_files = dict(refused_files or {})
         super().__init__(*args, **kwargs)
         self._kept = set(self.initial)  # what the caller asked for, before the defaults
         self.presets = {preset.id: preset for preset in self.available_presets()}
@@ -207,6 +214,10 @@ class TextToVideoForm(forms.Form):
     def shows_loras(self) -> bool:
         return self.offers_loras or any(
             name.startswith("lora_") for name in (self.errors if self.is_bound else {}))
+
+    def _show_refused_files(self) -> None:
+        for name, message in self.refused_files.items():
+            self.add_error(name, message)
 
     def _lora_uses(self, data: dict[str, Any]) -> tuple[LoraUse, ...]:
         uses = []
@@ -426,8 +437,11 @@ class ImageToVideoForm(TextToVideoForm):
     keyframe_frame = RepeatedField(required=False)
     keyframe_strength = RepeatedField(required=False)
 
-    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
-        super().__init__(*args, user=user, **kwargs)
+    file_slots = (FileSlot("start_file", "start_image", InputRole.START_IMAGE),
+                  FileSlot("end_file", "end_image", InputRole.END_IMAGE))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         preset = self.selected_preset
         self.takes_end_image = preset is not None and preset.supports(Ability.END_IMAGE)
         self.takes_keyframes = preset is not None and preset.supports(Ability.KEYFRAMES)
@@ -559,24 +573,8 @@ class ImageToVideoForm(TextToVideoForm):
         return cast(tuple[int, int, int, int], box)
 
     def _image_ref(self, data: dict[str, Any], name: str, role: InputRole) -> InputRef | None:
-        """The upload id for `name`: a file sent now is accepted first (and kept for a re-try
-        of the form); else the id of an earlier upload."""
-        file_field = name.replace("_image", "_file")  # start_image's file comes as start_file
-        file = data.get(file_field)
-        if file:
-            try:
-                upload = accept_upload(self.user, file)
-            except UploadRefused as refused:
-                self.add_error(file_field, refused.message)
-                return None
-            if upload.kind != "image":
-                self.add_error(file_field, "Choose an image, not a video.")
-                return None
-            data[name] = upload.id
-            # The re-rendered form carries the id, so the file is not sent twice.
-            bound = cast(QueryDict, self.data).copy()
-            bound[name] = str(upload.id)
-            self.data = bound
+        """The upload for `name`, by id: a file sent with the form was accepted as one by the
+        view already (file_slots)."""
         if not data.get(name):
             return None
         return InputRef(role, upload_id=data[name])
@@ -586,6 +584,7 @@ class ImageToVideoForm(TextToVideoForm):
         if self.selected_preset is None:
             raise forms.ValidationError(
                 "No image-to-video model is installed yet; ask an admin to add one.")
+        self._show_refused_files()
         refs = []
         start = self._image_ref(data, "start_image", InputRole.START_IMAGE)
         if start is None and "start_file" not in self.errors:

@@ -3,7 +3,6 @@ uploads), the control track to keep from it, how strictly, and the prompt for th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from django import forms
@@ -53,12 +52,6 @@ class TransferMotionForm(TextToVideoForm):
     file_slots = (FileSlot("source_file", "source_upload", InputRole.SOURCE_VIDEO,
                            replaces=("source_video",)),)
 
-    def __init__(self, *args: Any, user: Any = None,
-                 refused_files: Mapping[str, str] | None = None, **kwargs: Any) -> None:
-        # The messages of files sent with the form that were refused before it was bound.
-        self.refused_files = dict(refused_files or {})
-        super().__init__(*args, user=user, **kwargs)
-
     def _value(self, name: str) -> Any:
         return self.data.get(name) if self.is_bound else self.initial.get(name)
 
@@ -86,8 +79,7 @@ class TransferMotionForm(TextToVideoForm):
         if self.selected_preset is None:
             raise forms.ValidationError(
                 "No model that transfers motion is installed yet; ask an admin to add one.")
-        for name, message in self.refused_files.items():
-            self.add_error(name, message)
+        self._show_refused_files()
         ref = self._source_ref(data)
         if self.errors or ref is None:
             return data

@@ -7,13 +7,16 @@ from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.http import QueryDict
 from django.urls import reverse
+from django.utils.datastructures import MultiValueDict
 
 from generation import lifecycle
-from generation.forms import nearest_size
+from generation.forms import ImageToVideoForm, nearest_size
 from generation.models import InputRole, Job, JobInput, Upload
 from generation.specs import ImageToVideo, InputRef, SpecError
 from tests.conftest import csrf_post
+from tests.editing.media import mp4_bytes, numbered_frames
 from tests.i2v.helpers import i2v_data, image_upload, png_bytes
 from worker.catalogue.base import Preset
 
@@ -189,4 +192,35 @@ def test_a_stranger_cannot_continue_from_someone_elses_video(stranger_client, ow
     assert stranger_client.get(reverse("studio")).status_code == 200
     response = csrf_post(stranger_client, reverse("continue_from_last_frame", args=[video.id]))
     assert response.status_code == 404
+    assert not Upload.objects.exists()
+
+
+def test_a_video_sent_as_the_start_image_is_named_on_its_field_and_not_kept(studio_client):
+    video = SimpleUploadedFile("clip.mp4", mp4_bytes(numbered_frames(8), fps=8), "video/mp4")
+    response = csrf_post(studio_client, reverse("submit_job"), i2v_data(start_file=video), **HTMX)
+    assert response.status_code == 422
+    assert "Choose an image, not a video, as the start image." in response.content.decode()
+    assert not Job.objects.exists() and not Upload.objects.exists()
+
+
+def test_a_start_image_sent_with_a_refused_form_is_kept_for_the_retry(studio_client, owner):
+    data = i2v_data(prompt="", start_file=SimpleUploadedFile("boat.png", png_bytes()))
+    response = csrf_post(studio_client, reverse("submit_job"), data, **HTMX)
+    assert response.status_code == 422 and not Job.objects.exists()
+    kept = Upload.objects.get(owner=owner)
+    assert f'value="{kept.id}"' in response.content.decode()  # not sent a second time
+    retry = csrf_post(studio_client, reverse("submit_job"),
+                      i2v_data(start_image=str(kept.id)), **HTMX)
+    assert retry.status_code == 200
+    assert JobInput.objects.get(job__owner=owner).upload_id == kept.id
+    assert Upload.objects.count() == 1
+
+
+def test_validating_the_image_form_with_files_stores_nothing(owner):
+    # The view accepts a sent file (generation.form_files) before binding the form to its id.
+    data = QueryDict(mutable=True)
+    data.update(i2v_data())
+    files = MultiValueDict({"start_file": [SimpleUploadedFile("boat.png", png_bytes())],
+                            "end_file": [SimpleUploadedFile("end.png", png_bytes())]})
+    ImageToVideoForm(data, files, user=owner).is_valid()
     assert not Upload.objects.exists()
