@@ -4,7 +4,6 @@ stranger gets 404); shared things only through a live share link or a public fla
 from __future__ import annotations
 
 import dataclasses
-import io
 import uuid
 from typing import Any
 from urllib.parse import urlencode
@@ -12,7 +11,6 @@ from urllib.parse import urlencode
 import av.error
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
@@ -25,7 +23,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from accounts.models import User
 from generation import gallery, lifecycle
 from generation.availability import installed_presets, video_actions
-from generation.inputs import video_frame
+from generation.inputs import frame_upload
 from generation.media import serve_media
 from generation.models import (
     TASK_CHOICES,
@@ -40,7 +38,7 @@ from generation.presets import preset_label
 from generation.sound import has_sound
 from generation.specs import AddSound, InputRef, SpecError, UpscaleVideo
 from generation.submission import draw_seed
-from generation.uploads import UploadRefused, accept_upload, storage_use
+from generation.uploads import UploadRefused, storage_use
 from generation.views import owned_video
 from webapp.http import HtmxRequest, SignedInRequest
 from worker.catalogue.soundtrack import soundtrack_model
@@ -174,22 +172,13 @@ def _animate(request: SignedInRequest, video: Video, index: int | None) -> HttpR
     image form opened with it and the video's prompt."""
     which = "last frame" if index is None else f"frame {index}"
     try:
-        buffer = io.BytesIO()
-        video_frame(video.file, index).save(buffer, "PNG")
+        upload = frame_upload(request.user, video, index)
     except (av.error.FFmpegError, LookupError, OSError):
         messages.error(request, f"The video's {which} could not be read.")
         return _back_to(request, video)
-    name = f"{which.replace(' ', '-')}-{str(video.id)[:8]}.png"
-    try:
-        upload = accept_upload(request.user, SimpleUploadedFile(name, buffer.getvalue(),
-                                                                "image/png"))
     except UploadRefused as refused:
         messages.error(request, refused.message)
         return _back_to(request, video)
-    # Where the image came from, for the lineage of what is made from it.
-    upload.metadata = {**upload.metadata, "frame_of": str(video.id),
-                       "frame": "last" if index is None else index}
-    upload.save(update_fields=["metadata"])
     params = {"task": "i2v", "start_image": str(upload.id), "prompt": video.prompt}
     # Continuing with the model that made the video keeps its look, where it animates images.
     if video.recipe.get("preset") in {p.id for p in installed_presets("i2v")}:

@@ -9,6 +9,7 @@ pose, edges, greyscale or flow."""
 
 from __future__ import annotations
 
+import io
 import shutil
 from collections import defaultdict
 from dataclasses import dataclass
@@ -18,10 +19,11 @@ from typing import Any
 import av
 import numpy as np
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models.fields.files import FieldFile
 from PIL import Image, ImageOps
 
-from generation.models import InputRole, Job, JobInput, MaskTracking, Upload
+from generation.models import InputRole, Job, JobInput, MaskTracking, Upload, Video
 from generation.presets import Task
 from worker.catalogue import ErrorCode, GenerationError, get_preset
 from worker.catalogue.media import fit_image
@@ -218,6 +220,23 @@ def video_frame(file: FieldFile, index: int | None = None) -> Image.Image:
                                   "The video has no frames.")
     image: Image.Image = chosen.to_image()
     return image.convert("RGB")
+
+
+def frame_upload(owner: Any, video: Video, index: int | None = None) -> Upload:
+    """Frame `index` of a video (its last when None) as one of `owner`'s uploads, noting in its
+    metadata where it came from, for the lineage of what is made from it. Raises what
+    `video_frame` and `accept_upload` raise (an unreadable video, the owner's quota)."""
+    from generation.uploads import accept_upload
+
+    buffer = io.BytesIO()
+    video_frame(video.file, index).save(buffer, "PNG")
+    which = "last-frame" if index is None else f"frame-{index}"
+    upload = accept_upload(owner, SimpleUploadedFile(f"{which}-{str(video.id)[:8]}.png",
+                                                     buffer.getvalue(), "image/png"))
+    upload.metadata = {**upload.metadata, "frame_of": str(video.id),
+                       "frame": "last" if index is None else index}
+    upload.save(update_fields=["metadata"])
+    return upload
 
 
 def frame_at(file: FieldFile, seconds: float) -> Image.Image:

@@ -14,27 +14,25 @@ page); Render again resumes from that shot.
 
 from __future__ import annotations
 
-import io
 import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import av
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
 from generation import lifecycle
-from generation.inputs import video_frame
+from generation.inputs import frame_upload
 from generation.models import InputRole, Job, JobStatus, Upload, Video
 from generation.presets import Ability, Task, get_preset
 from generation.specs import InputRef, LoraUse, SpecError
 from generation.subjects import reference_refs, snapshot, usable_subjects, with_photos
 from generation.submission import Submission, accept
-from generation.uploads import UploadRefused, accept_upload
+from generation.uploads import UploadRefused
 from storyboards.models import RenderState, Shot, Storyboard, Transition
 from webapp.celery import app as celery_app
 
@@ -191,13 +189,7 @@ def _last_frame(owner: Any, video: Video, made: Upload | None) -> Upload:
     same video), noting where it came from for the lineage."""
     if made is not None and made.metadata.get("frame_of") == str(video.id):
         return made
-    buffer = io.BytesIO()
-    video_frame(video.file, None).save(buffer, "PNG")
-    upload = accept_upload(owner, SimpleUploadedFile(
-        f"last-frame-{str(video.id)[:8]}.png", buffer.getvalue(), "image/png"))
-    upload.metadata = {**upload.metadata, "frame_of": str(video.id), "frame": "last"}
-    upload.save(update_fields=["metadata"])
-    return upload
+    return frame_upload(owner, video)
 
 
 @receiver(post_save, sender=Video, dispatch_uid="storyboards.shot_finished")
