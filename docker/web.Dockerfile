@@ -10,6 +10,7 @@ COPY webapp webapp
 COPY accounts accounts
 COPY generation generation
 COPY api api
+COPY storyboards storyboards
 COPY worker worker
 COPY templates templates
 COPY static static

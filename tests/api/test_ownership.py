@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from api.main import api as ninja_api
 from api.models import WebhookEndpoint
+from generation import prompt_help
 from generation.loras import accept_lora
 from generation.models import Job, JobStatus, Lora, Subject, SubjectGrant, Upload, Video
+from generation.prompt_help import PromptHelp
 from storyboards.models import Shot, Storyboard
 from tests.api.conftest import assert_problem
 from tests.conftest import make_user
@@ -30,7 +34,11 @@ def things(owner, settings, tmp_path):
     lora = accept_lora(owner, SimpleUploadedFile("ink.safetensors", lora_bytes("tiny")),
                        name="ink", purpose="style")
     board = Storyboard.objects.create(owner=owner, title="Harbour")
-    return {"job": make_job(owner, status=JobStatus.FAILED),
+    # An Improve prompt request lives in the cache, not a table; its id names it.
+    help_request = PromptHelp(id=str(uuid.uuid4()), owner_id=owner.pk, prompt="a harbour",
+                              preset="tiny", instructions_of="wan", helper_id="demo-qwen")
+    prompt_help.save(help_request)
+    return {"help": help_request, "job": make_job(owner, status=JobStatus.FAILED),
             "active": make_job(owner, status=JobStatus.QUEUED), "video": make_video(owner),
             "upload": image_upload(owner), "webhook": hook, "subject": subject,
             "photo": subject.photos.first(), "grant": grant(subject, make_user("friend")),
@@ -57,6 +65,7 @@ ROUTES = [
     ("patch", "storyboards/{storyboard}/shots/{shot}"),
     ("delete", "storyboards/{storyboard}/shots/{shot}"),
     ("post", "storyboards/{storyboard}/shots/{shot}/move"),
+    ("get", "prompt-help/{help}"),
 ]
 # The bodies that the owner's calls get right (a stranger's are refused before they are read).
 BODIES = {"videos/{video}/sharing": {"visibility": "unlisted"},
@@ -71,7 +80,8 @@ BODIES = {"videos/{video}/sharing": {"visibility": "unlisted"},
 
 
 def _path(template: str, things: dict) -> str:
-    return template.format(**{name: thing.pk for name, thing in things.items()})
+    return template.format(**{name: thing.id if isinstance(thing, PromptHelp) else thing.pk
+                              for name, thing in things.items()})
 
 
 def _call(client, method: str, template: str, things: dict):
@@ -88,7 +98,8 @@ def test_the_matrix_covers_every_object_route():
     names = {"{job}": "{job_id}", "{active}": "{job_id}", "{upload}": "{upload_id}",
              "{video}": "{video_id}", "{webhook}": "{webhook_id}",
              "{subject}": "{subject_id}", "{photo}": "{photo_id}", "{grant}": "{grant_id}",
-             "{lora}": "{lora_id}", "{storyboard}": "{storyboard_id}", "{shot}": "{shot_id}"}
+             "{lora}": "{lora_id}", "{storyboard}": "{storyboard_id}", "{shot}": "{shot_id}",
+             "{help}": "{help_id}"}
     covered = set()
     for _, template in ROUTES:
         for short, long in names.items():
