@@ -99,7 +99,7 @@ def test_preview_runs_the_variant_at_its_steps_others_as_asked():
     tiny = get_preset("tiny")
     run = mode_run(tiny, SpeedMode.PREVIEW, 30, 6.0)
     assert (run.preset.id, run.steps, run.guidance) == ("tiny-preview", 4, 1.0)
-    assert run.preset.scheduler_class == "FlowMatchEulerDiscreteScheduler"
+    assert run.preset.scheduler_class == "UniPCMultistepScheduler"
     for mode in ("quality", "balanced"):
         run = mode_run(tiny, mode, 30, 6.0)
         assert (run.preset.id, run.steps, run.guidance) == ("tiny", 30, 6.0)

@@ -42,4 +42,4 @@ def test_a_preview_lora_is_fetched_alone_after_its_base(hub, offline_model_store
     assert lines[-1] == f"{VARIANT} installed at {path}."
     assert variant.is_installed() and weights.verify(variant) == []
     loaded = load_pipeline(VARIANT)
-    assert type(loaded.pipeline.scheduler).__name__ == "FlowMatchEulerDiscreteScheduler"
+    assert type(loaded.pipeline.scheduler).__name__ == "UniPCMultistepScheduler"

@@ -133,8 +133,11 @@ def test_preview_runs_the_distilled_variant_with_its_steps_and_scheduler(make_re
     assert (result.speed["steps"], result.speed["guidance"]) == (4, 1.0)
     assert steps == [1, 2, 3, 4]
     scheduler = cache.get("tiny-preview").scheduler
-    assert type(scheduler).__name__ == "FlowMatchEulerDiscreteScheduler"
-    assert scheduler.config.shift == 5.0
+    # The distillation's own timesteps (shift 5 of 1, 0.75, 0.5, 0.25), not flow Euler's
+    # linear spacing (1000, 910, 717, 24).
+    assert type(scheduler).__name__ == "UniPCMultistepScheduler"
+    assert scheduler.config.flow_shift == 5.0
+    assert [round(float(t)) for t in scheduler.timesteps] == [999, 937, 833, 625]
 
 
 def test_fp8_is_refused_on_a_cpu_with_a_clear_message(make_request, cache):
@@ -260,7 +263,7 @@ def test_the_production_loader_fuses_a_preview_lora_at_its_scale(offline_model_s
         torch.testing.assert_close(block.attn1.to_q.weight, expected, rtol=1e-4, atol=1e-4)
     # Fused, then the adapter dropped: plain Linear layers, no PEFT wrappers left.
     assert type(loaded.pipeline.transformer.blocks[0].attn1.to_q) is torch.nn.Linear
-    assert type(loaded.pipeline.scheduler).__name__ == "FlowMatchEulerDiscreteScheduler"
+    assert type(loaded.pipeline.scheduler).__name__ == "UniPCMultistepScheduler"
 
 
 def test_a_preview_job_on_a_hub_preset_runs_its_lora_variant(

@@ -147,13 +147,20 @@ BASE_PRESETS = (
 )
 TINY, WAN_1_3B, WAN_14B = BASE_PRESETS
 
-# lightx2v's 4-step distillations sample with flow matching at shift 5, without CFG
-# (lightx2v/LightX2V, scripts/wan/distill: "sample_shift": 5, "enable_cfg": false).
+# lightx2v's 4-step distillations (Wan 2.1's, and Wan 2.2 A14B's Lightning) sample without CFG
+# on the timesteps they were trained on: shift 5 of 1, 0.75, 0.5 and 0.25, i.e. 1000, 937.5,
+# 833.3 and 625 (lightx2v/LightX2V, configs/distill: "denoising_step_list": [1000, 750, 500,
+# 250], "sample_shift": 5, "enable_cfg": false). diffusers' flow Euler scheduler spaces four
+# steps otherwise (1000, 910, 717, 24); UniPC's flow sigmas are these (999, 937, 833, 625), and
+# at order 1 without its corrector it is the Euler step.
 LIGHTX2V_4STEP: dict[str, Any] = {
     "default_steps": 4,
     "default_guidance": 1.0,
-    "scheduler_class": "FlowMatchEulerDiscreteScheduler",
-    "scheduler_config": {"shift": 5.0},
+    "scheduler_class": "UniPCMultistepScheduler",
+    "scheduler_config": {"prediction_type": "flow_prediction", "use_flow_sigmas": True,
+                         "num_train_timesteps": 1000, "flow_shift": 5.0, "solver_order": 1,
+                         # every step's (a Preview runs its 4; no step count brings it back)
+                         "disable_corrector": list(range(WAN_COMMON["max_steps"]))},
 }
 
 

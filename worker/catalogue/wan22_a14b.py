@@ -20,7 +20,7 @@ from .calls import CallAdapter
 from .components import umt5
 from .figures import UMT5_LEAF_GB, UMT5_XXL_GB, WAN21_DECODE, WAN_VAE_FP32_GB, decode_gb
 from .tokenizer import build_tokenizer
-from .wan import WAN_480P, WAN_720P, WAN_COMMON, wan_dims, wan_vae
+from .wan import LIGHTX2V_4STEP, WAN_480P, WAN_720P, WAN_COMMON, wan_dims, wan_vae
 
 T2V_ID = "wan2.2-t2v-a14b"
 I2V_ID = "wan2.2-i2v-a14b"
@@ -101,18 +101,8 @@ LIGHTNING_FOLDER = {T2V_ID: "Wan2.2-T2V-A14B-4steps-lora-250928",
 # How Lightning samples (its wan/configs/wan_{t2v,i2v}_A14B.py): 4 Euler steps at flow shift 5
 # without CFG (guide scale 1.0 for both experts), at the base's boundary (0.875 T2V, 0.900 I2V).
 # The distillation was trained on timesteps 1000, 937.5, 833.3 and 625 (lightx2v, issue 3 of
-# ModelTC/LightX2V-Wan2.2-Lightning): shift 5 of 1, 0.75, 0.5 and 0.25. diffusers' flow Euler
-# scheduler spaces its steps otherwise (1000, 910, 717, 24); UniPC's flow sigmas are these
-# (999, 937, 833, 625), and at order 1 without its corrector it is the Euler step.
-LIGHTNING_4STEP: dict[str, Any] = {
-    "default_steps": 4,
-    "default_guidance": 1.0,
-    "scheduler_class": "UniPCMultistepScheduler",
-    "scheduler_config": {"prediction_type": "flow_prediction", "use_flow_sigmas": True,
-                         "num_train_timesteps": 1000, "flow_shift": 5.0, "solver_order": 1,
-                         # every step's (a Preview runs its 4; no step count brings it back)
-                         "disable_corrector": list(range(A14B_LIMITS["max_steps"]))},
-}
+# ModelTC/LightX2V-Wan2.2-Lightning), as Wan 2.1's were: the same sampling.
+LIGHTNING_4STEP = LIGHTX2V_4STEP
 
 
 def lightning_loras(preset_id: str) -> list[LoraWeights]:
